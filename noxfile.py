@@ -1,0 +1,49 @@
+"""Test automation: ``nox`` runs every session; ``nox -s tests`` just the test matrix.
+
+Sessions install what they need themselves, so a fresh machine with Python and nox
+is enough. Outside CI a Python that is not installed is skipped; ``.ci/run`` decides
+how strict CI is about that.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.reuse_existing_virtualenvs = False
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+TEST_DEPS = ["pytest>=8", "pytest-trio>=0.8", "hypothesis>=6.100"]
+# The oldest versions pyproject.toml promises to work with.
+OLDEST = ["trio==0.31.0", "attrs==23.1.0"]
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite on every supported Python with the newest trio and attrs."""
+    session.install(".", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.10")
+def tests_oldest(session: nox.Session) -> None:
+    """The test suite on the oldest Python with the oldest supported trio and attrs."""
+    session.install(".", *TEST_DEPS, *OLDEST)
+    session.run("python", "-c", "import trio, attrs; print('trio', trio.__version__, 'attrs', attrs.__version__)")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, on the oldest and newest Python we support."""
+    session.install(".", "mypy>=1.10")
+    session.run("mypy", "--python-version", "3.10")
+    session.run("mypy", "--python-version", "3.13")

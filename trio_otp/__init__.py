@@ -1,0 +1,57 @@
+"""trio_otp: Erlang/OTP's supervision trees and "let it crash", on Trio's structured concurrency."""
+
+from ._child import cleanup_scope as cleanup_scope
+from ._child_spec import BRUTAL_KILL as BRUTAL_KILL
+from ._child_spec import INFINITY as INFINITY
+from ._child_spec import ChildSpec as ChildSpec
+from ._child_spec import ChildType as ChildType
+from ._child_spec import Restart as Restart
+from ._child_spec import ShutdownMode as ShutdownMode
+from ._exceptions import ChildAlreadyPresent as ChildAlreadyPresent
+from ._exceptions import ChildAlreadyStarted as ChildAlreadyStarted
+from ._exceptions import ChildNotFound as ChildNotFound
+from ._exceptions import ChildRestarting as ChildRestarting
+from ._exceptions import ChildRunning as ChildRunning
+from ._exceptions import ChildStartError as ChildStartError
+from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
+from ._exceptions import Shutdown as Shutdown
+from ._exceptions import SupervisorError as SupervisorError
+from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
+from ._intensity import RestartIntensity as RestartIntensity
+from ._supervisor import AutoShutdown as AutoShutdown
+from ._supervisor import ChildCounts as ChildCounts
+from ._supervisor import ChildInfo as ChildInfo
+from ._supervisor import ChildState as ChildState
+from ._supervisor import RestartStrategy as RestartStrategy
+from ._supervisor import Supervisor as Supervisor
+from ._supervisor import SupervisorRef as SupervisorRef
+from ._version import __version__ as __version__
+
+__all__ = [
+    "BRUTAL_KILL",
+    "INFINITY",
+    "AutoShutdown",
+    "ChildAlreadyPresent",
+    "ChildAlreadyStarted",
+    "ChildCounts",
+    "ChildInfo",
+    "ChildNotFound",
+    "ChildRestarting",
+    "ChildRunning",
+    "ChildSpec",
+    "ChildStartError",
+    "ChildState",
+    "ChildType",
+    "Restart",
+    "RestartIntensity",
+    "RestartIntensityExceeded",
+    "RestartStrategy",
+    "Shutdown",
+    "ShutdownMode",
+    "Supervisor",
+    "SupervisorError",
+    "SupervisorNotRunning",
+    "SupervisorRef",
+    "__version__",
+    "cleanup_scope",
+]

@@ -1,0 +1,186 @@
+"""Child specifications: what a supervisor needs to know to start and stop a child."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import math
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+from ._util import describe
+
+
+class Restart(enum.Enum):
+    """When a child that exited is started again (OTP's ``restart`` key).
+
+    ========== ============== ======================= =========================
+    type       normal return  :class:`Shutdown` exit  any other exception
+    ========== ============== ======================= =========================
+    PERMANENT  restarted      restarted               restarted
+    TRANSIENT  kept, stopped  kept, stopped           restarted
+    TEMPORARY  spec removed   spec removed            spec removed
+    ========== ============== ======================= =========================
+    """
+
+    PERMANENT = "permanent"
+    TRANSIENT = "transient"
+    TEMPORARY = "temporary"
+
+
+class ChildType(enum.Enum):
+    """Whether a child is a worker or a supervisor (OTP's ``type`` key).
+
+    It sets the default shutdown (5 s for a worker, :data:`INFINITY` for a supervisor)
+    and what :meth:`SupervisorRef.count_children` counts.
+    """
+
+    WORKER = "worker"
+    SUPERVISOR = "supervisor"
+
+
+class ShutdownMode(enum.Enum):
+    """The two shutdown policies that are not a budget in seconds."""
+
+    #: Cancel the child at once; its cleanup gets no time for async work.
+    BRUTAL_KILL = "brutal_kill"
+    #: Cancel the child and wait for it to finish cleaning up, however long that takes.
+    INFINITY = "infinity"
+
+
+BRUTAL_KILL: Literal[ShutdownMode.BRUTAL_KILL] = ShutdownMode.BRUTAL_KILL
+INFINITY: Literal[ShutdownMode.INFINITY] = ShutdownMode.INFINITY
+
+#: A shutdown policy: a budget in seconds (a finite number > 0), BRUTAL_KILL or INFINITY.
+ShutdownPolicy: TypeAlias = "float | ShutdownMode"
+
+DEFAULT_WORKER_SHUTDOWN = 5.0
+
+
+def _convert_shutdown(value: object) -> object:
+    # Budgets become floats so that the rest of the code can tell them from the modes
+    # with one isinstance; bools are left for the validator to reject.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return INFINITY if value == math.inf else float(value)
+    return value
+
+
+def _check_shutdown(_instance: object, _attribute: object, value: object) -> None:
+    if isinstance(value, ShutdownMode):
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        msg = (
+            "ChildSpec.shutdown must be a budget in seconds (a number > 0), "
+            f"trio_otp.BRUTAL_KILL or trio_otp.INFINITY; got {describe(value)}"
+        )
+        raise TypeError(msg)
+    if not value > 0:  # also rejects NaN
+        msg = (
+            f"ChildSpec.shutdown must be a budget in seconds greater than 0, got {value!r}; "
+            "use trio_otp.BRUTAL_KILL to stop a child with no grace period"
+        )
+        raise ValueError(msg)
+
+
+def _check_id(_instance: object, _attribute: object, value: object) -> None:
+    try:
+        hash(value)
+    except TypeError:
+        msg = f"ChildSpec.id must be hashable (a str, int, tuple, ...), got {describe(value)}"
+        raise TypeError(msg) from None
+
+
+def _check_start(_instance: object, _attribute: object, value: object) -> None:
+    if inspect.iscoroutine(value):
+        value.close()
+        msg = (
+            "ChildSpec.start must be an async function, not a coroutine object: "
+            "write start=worker (and args=(...)), not start=worker()"
+        )
+        raise TypeError(msg)
+    if not callable(value):
+        msg = f"ChildSpec.start must be an async function that accepts task_status, got {describe(value)}"
+        raise TypeError(msg)
+
+
+def _enum_checker(enum_type: type[enum.Enum]) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    choices = ", ".join(f"{enum_type.__name__}.{member.name}" for member in enum_type)
+
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, enum_type):
+            msg = f"ChildSpec.{attribute.name} must be one of {choices}; got {describe(value)}"
+            raise TypeError(msg)
+
+    return check
+
+
+def _default_shutdown(spec: ChildSpec) -> ShutdownPolicy:
+    return INFINITY if spec.type is ChildType.SUPERVISOR else DEFAULT_WORKER_SHUTDOWN
+
+
+def _check_bool(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        msg = f"ChildSpec.{attribute.name} must be True or False, got {describe(value)}"
+        raise TypeError(msg)
+
+
+@attrs.frozen
+class ChildSpec:
+    """How a supervisor starts, restarts and stops one child (OTP's child spec map).
+
+    Every field is checked when the spec is built, so a bad spec fails where it is
+    written, not at the first restart.
+
+    Args:
+      id: names the child within its supervisor; any hashable value.
+      start: an async function run as ``await start(*args, task_status=status)``, the
+        protocol of :meth:`trio.Nursery.start`. It calls ``task_status.started(ref)``
+        once it is ready; ``ref`` (default ``None``) becomes the child's reference, as
+        returned by :meth:`SupervisorRef.start_child` and listed by
+        :meth:`SupervisorRef.which_children`. The supervisor starts the next child only
+        after that call. Raising before it is a start failure, and so is returning
+        without ever calling it. After it, returning is a *normal* exit, raising
+        :class:`Shutdown` a *shutdown* exit, and raising any other exception a crash.
+      args: positional arguments for ``start``.
+      restart: :class:`Restart`, default ``PERMANENT``.
+      type: :class:`ChildType`, default ``WORKER``.
+      shutdown: how the child is stopped: a budget in seconds for its cleanup (see
+        :func:`cleanup_scope`), :data:`BRUTAL_KILL` or :data:`INFINITY`. The default is
+        5 seconds for a worker and :data:`INFINITY` for a supervisor; ``math.inf`` means
+        :data:`INFINITY`.
+      significant: whether this child ending on its own may stop the supervisor (see
+        ``auto_shutdown`` in :class:`Supervisor`). A permanent child can never end for
+        good, so it cannot be significant.
+
+    Raises:
+      TypeError: a field of the wrong type (including ``start=worker()``).
+      ValueError: a shutdown budget <= 0, or a permanent child marked significant.
+    """
+
+    id: Hashable = attrs.field(validator=_check_id)
+    start: Callable[..., Awaitable[object]] = attrs.field(validator=_check_start)
+    args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=tuple)
+    restart: Restart = attrs.field(
+        default=Restart.PERMANENT, kw_only=True, validator=_enum_checker(Restart)
+    )
+    type: ChildType = attrs.field(
+        default=ChildType.WORKER, kw_only=True, validator=_enum_checker(ChildType)
+    )
+    shutdown: ShutdownPolicy = attrs.field(
+        default=attrs.Factory(_default_shutdown, takes_self=True),
+        kw_only=True,
+        converter=_convert_shutdown,
+        validator=_check_shutdown,
+    )
+    significant: bool = attrs.field(default=False, kw_only=True, validator=_check_bool)
+
+    def __attrs_post_init__(self) -> None:
+        if self.significant and self.restart is Restart.PERMANENT:
+            msg = (
+                f"child {self.id!r}: a permanent child cannot be significant, because it is "
+                "restarted whenever it exits and so never ends on its own; use "
+                "restart=Restart.TRANSIENT or Restart.TEMPORARY, or significant=False"
+            )
+            raise ValueError(msg)

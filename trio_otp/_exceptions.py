@@ -1,0 +1,109 @@
+"""Every exception trio_otp raises, in one place.
+
+Two kinds live here. :class:`Shutdown` and its subclass are *exit signals*: a child
+raises :class:`Shutdown` to end with OTP's ``shutdown`` reason rather than crash, and a
+supervisor that gives up raises :class:`RestartIntensityExceeded`, which its own parent
+therefore sees as a shutdown exit, exactly as OTP's parent sees ``{'EXIT', Sup, shutdown}``.
+The rest derive from :class:`SupervisorError` and report a runtime API request that
+could not be carried out, one class per outcome that OTP spells as ``{error, ...}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+
+class Shutdown(Exception):  # noqa: N818 - an exit reason, named after OTP's
+    """Raised by a child to exit with OTP's ``shutdown`` reason instead of crashing.
+
+    A *transient* child that raises it is not restarted (like a normal return); a
+    *permanent* child is restarted; a *temporary* child is dropped without an error report.
+    An exception group whose every leaf is a :class:`Shutdown` counts as a shutdown exit
+    too, so raising it inside a nursery works. ``reason`` is free-form, for reports
+    (OTP's ``{shutdown, Reason}``).
+    """
+
+    def __init__(self, reason: object = None) -> None:
+        super().__init__(*(() if reason is None else (reason,)))
+        self.reason = reason
+
+
+class RestartIntensityExceeded(Shutdown):
+    """A supervisor stopped because restarts exceeded ``max_restarts`` within ``max_seconds``.
+
+    By the time it is raised the supervisor has stopped all its remaining children in
+    reverse start order. ``__cause__`` is the exit of the child whose restart was refused
+    (its exception or exception group, never unwrapped), or the last start error when a
+    failing restart is what ran out the budget; it is ``None`` for a permanent child that
+    returned normally.
+
+    It subclasses :class:`Shutdown` because OTP's supervisor exits with reason
+    ``shutdown`` when it escalates: a parent restarts a *permanent* child supervisor that
+    escalated, but leaves a *transient* one down with its spec kept.
+    """
+
+    def __init__(
+        self, supervisor: str, child_id: Hashable, max_restarts: int, max_seconds: float
+    ) -> None:
+        self.supervisor = supervisor
+        self.child_id = child_id
+        self.max_restarts = max_restarts
+        self.max_seconds = max_seconds
+        super().__init__(
+            f"supervisor {supervisor} reached its maximum restart intensity "
+            f"({max_restarts} restarts within {max_seconds:g} s) when child {child_id!r} "
+            "needed another restart; it stopped its remaining children and gave up"
+        )
+
+
+class SupervisorError(Exception):
+    """Base class of the errors raised by a :class:`SupervisorRef` request."""
+
+
+class SupervisorNotRunning(SupervisorError):
+    """The supervisor has ended (or ended while the request was waiting)."""
+
+
+class ChildStartError(SupervisorError):
+    """A child's start function failed: it raised, or it returned without calling
+    ``task_status.started()``.
+
+    ``__cause__`` is the exception the start function raised. Raised by
+    :meth:`Supervisor.run` when a child fails during the supervisor's own start (after the
+    children already started have been stopped in reverse order), and by
+    :meth:`SupervisorRef.start_child` and :meth:`SupervisorRef.restart_child`.
+    """
+
+    def __init__(self, supervisor: str, child_id: Hashable, detail: str) -> None:
+        self.supervisor = supervisor
+        self.child_id = child_id
+        super().__init__(f"child {child_id!r} of supervisor {supervisor} failed to start: {detail}")
+
+
+class ChildNotFound(SupervisorError, LookupError):
+    """No child with that id (OTP's ``{error, not_found}``)."""
+
+
+class ChildAlreadyStarted(SupervisorError):
+    """``start_child`` with the id of a running child (OTP's ``{error, {already_started, Pid}}``).
+
+    ``ref`` is the running child's reference.
+    """
+
+    def __init__(self, message: str, ref: object) -> None:
+        super().__init__(message)
+        self.ref = ref
+
+
+class ChildAlreadyPresent(SupervisorError):
+    """``start_child`` with the id of a child whose spec is kept but which is not running
+    (OTP's ``{error, already_present}``); use ``restart_child`` or ``delete_child``."""
+
+
+class ChildRunning(SupervisorError):
+    """``restart_child`` or ``delete_child`` on a running child (OTP's ``{error, running}``)."""
+
+
+class ChildRestarting(SupervisorError):
+    """``restart_child`` or ``delete_child`` on a child whose restart failed and is being
+    retried (OTP's ``{error, restarting}``)."""

@@ -1,0 +1,742 @@
+"""Supervisors: a nursery of children restarted by strategy within a restart intensity.
+
+How a supervisor maps onto Trio
+-------------------------------
+:meth:`Supervisor.run` opens one nursery. Its body is the *control loop*, the single
+task that owns the supervisor's state, like the OTP supervisor process; each child is a
+task of that nursery in a shielded cancel scope of its own (see ``_child.py`` for why).
+Everything that changes the state arrives in one mailbox and is handled one message at a
+time, in arrival order: a child's exit, a retry of a failed restart, and each runtime API
+request from a :class:`SupervisorRef`. So, as in OTP, the supervisor is busy while it
+stops or starts a child, and requests wait their turn.
+
+Order
+-----
+Children start in spec order, each ready (``task_status.started()``) before the next.
+They stop in reverse start order, one at a time, each within its own budget: on a group
+restart, on escalation, on auto-shutdown and on cancellation from outside. A child added
+with ``start_child`` goes last in start order, so it is stopped first.
+
+Cancellation and KeyboardInterrupt
+----------------------------------
+Cancellation from outside reaches only the control loop. It stops the tree in order
+(shielded, so the budgets are honoured) and lets the ``Cancelled`` continue: it means
+"shut down", never "restart". A ``KeyboardInterrupt`` raised in the control loop is
+handled the same way; one raised inside a child propagates out of the child's task,
+which makes Trio cancel the control loop, and so ends the same way. Nothing of the tree
+is running once :meth:`Supervisor.run` has returned or raised.
+
+Exceptions that leave ``run``
+-----------------------------
+The supervisor's own outcomes, :class:`ChildStartError` and
+:class:`RestartIntensityExceeded`, are raised after the nursery has closed, so they are
+never wrapped in an exception group. ``Cancelled``, ``KeyboardInterrupt`` and the like
+leave through the nursery and are grouped as Trio groups any nursery's exceptions.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar, final
+
+import attrs
+import trio
+
+from ._child import ChildTask
+from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
+from ._exceptions import (
+    ChildAlreadyPresent,
+    ChildAlreadyStarted,
+    ChildNotFound,
+    ChildRestarting,
+    ChildRunning,
+    ChildStartError,
+    RestartIntensityExceeded,
+    SupervisorError,
+    SupervisorNotRunning,
+)
+from ._exit import ExitKind, describe_exit, exit_kind
+from ._intensity import RestartIntensity, validate_max_restarts, validate_max_seconds
+from ._util import NoPublicConstructor, describe
+
+logger = logging.getLogger("trio_otp.supervisor")
+
+T = TypeVar("T")
+
+
+class RestartStrategy(enum.Enum):
+    """Which children restart when one of them has to (OTP's ``strategy`` flag)."""
+
+    #: Only the child that exited.
+    ONE_FOR_ONE = "one_for_one"
+    #: Every child: the others stop in reverse start order, then all start in start order.
+    ONE_FOR_ALL = "one_for_all"
+    #: The child that exited and those started after it, stopped and started likewise.
+    REST_FOR_ONE = "rest_for_one"
+
+
+class AutoShutdown(enum.Enum):
+    """Whether significant children ending on their own stop the supervisor (OTP 24+)."""
+
+    #: Significant children are not allowed.
+    NEVER = "never"
+    #: The supervisor stops when any significant child ends on its own.
+    ANY_SIGNIFICANT = "any_significant"
+    #: The supervisor stops when all significant children have ended on their own.
+    ALL_SIGNIFICANT = "all_significant"
+
+
+class ChildState(enum.Enum):
+    """What :meth:`SupervisorRef.which_children` says a child is doing."""
+
+    RUNNING = "running"
+    #: Its restart failed; the supervisor is retrying it (OTP's ``restarting``).
+    RESTARTING = "restarting"
+    #: Its spec is kept but it is not running (OTP's ``undefined`` pid).
+    STOPPED = "stopped"
+
+
+@attrs.frozen
+class ChildInfo:
+    """One entry of :meth:`SupervisorRef.which_children`."""
+
+    id: Hashable
+    state: ChildState
+    #: The value the child passed to ``task_status.started()``; ``None`` unless running.
+    ref: object
+    type: ChildType
+
+
+@attrs.frozen
+class ChildCounts:
+    """The result of :meth:`SupervisorRef.count_children` (OTP's ``count_children``)."""
+
+    #: Child specs the supervisor holds, running or not.
+    specs: int
+    #: Children that are running.
+    active: int
+    #: Specs of type SUPERVISOR, running or not.
+    supervisors: int
+    #: Specs of type WORKER, running or not.
+    workers: int
+
+
+def _check_children(instance: Supervisor, _attribute: object, children: tuple[ChildSpec, ...]) -> None:
+    seen: set[Hashable] = set()
+    for spec in children:
+        if not isinstance(spec, ChildSpec):
+            msg = f"Supervisor children must be ChildSpec instances, got {describe(spec)}"
+            raise TypeError(msg)
+        if spec.id in seen:
+            msg = f"duplicate child id {spec.id!r}: each child of a supervisor needs its own id"
+            raise ValueError(msg)
+        seen.add(spec.id)
+
+
+def _check_enum(enum_type: type[enum.Enum]) -> Callable[[object, attrs.Attribute[object], object], None]:
+    choices = ", ".join(f"{enum_type.__name__}.{member.name}" for member in enum_type)
+
+    def check(_instance: object, attribute: attrs.Attribute[object], value: object) -> None:
+        if not isinstance(value, enum_type):
+            msg = f"Supervisor {attribute.name} must be one of {choices}; got {describe(value)}"
+            raise TypeError(msg)
+
+    return check
+
+
+def _check_significant(spec: ChildSpec, auto_shutdown: AutoShutdown) -> None:
+    if spec.significant and auto_shutdown is AutoShutdown.NEVER:
+        msg = (
+            f"child {spec.id!r} is significant, but the supervisor's auto_shutdown is NEVER, "
+            "so its ending could never matter; set auto_shutdown=AutoShutdown.ANY_SIGNIFICANT "
+            "or ALL_SIGNIFICANT, or significant=False"
+        )
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class Supervisor:
+    """A supervisor's definition: its children and how it restarts them.
+
+    A ``Supervisor`` is an immutable description, checked when it is built; each call of
+    :meth:`run` runs a fresh supervisor from it, with an empty restart history, so the
+    same definition can be restarted by a parent (see :meth:`child_spec`).
+
+    Args:
+      children: the child specs, in start order. Ids must be unique.
+      strategy: :class:`RestartStrategy`, default ``ONE_FOR_ONE``.
+      max_restarts: restarts allowed within ``max_seconds`` (default 1, as OTP's
+        ``intensity``); the next restart request makes the supervisor give up.
+      max_seconds: the width of the restart window in seconds (default 5, as OTP's
+        ``period``). Any finite number > 0; the window is exact, not whole seconds.
+      auto_shutdown: :class:`AutoShutdown`, default ``NEVER``.
+      name: a name for reports and error messages.
+
+    Raises:
+      TypeError, ValueError: a bad value or combination, naming the rule: duplicate
+        child ids, ``max_restarts < 0``, ``max_seconds <= 0``, or a significant child
+        under ``auto_shutdown=NEVER``.
+    """
+
+    children: tuple[ChildSpec, ...] = attrs.field(converter=tuple, validator=_check_children)
+    strategy: RestartStrategy = attrs.field(
+        default=RestartStrategy.ONE_FOR_ONE, kw_only=True, validator=_check_enum(RestartStrategy)
+    )
+    max_restarts: int = attrs.field(default=1, kw_only=True)
+    max_seconds: float = attrs.field(default=5.0, kw_only=True)
+    auto_shutdown: AutoShutdown = attrs.field(
+        default=AutoShutdown.NEVER, kw_only=True, validator=_check_enum(AutoShutdown)
+    )
+    name: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        validate_max_restarts(self.max_restarts)
+        object.__setattr__(self, "max_seconds", validate_max_seconds(self.max_seconds))
+        for spec in self.children:
+            _check_significant(spec, self.auto_shutdown)
+
+    async def run(self, *, task_status: trio.TaskStatus[SupervisorRef] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run a supervisor from this definition until it stops.
+
+        Starts the children in order, each ready before the next, then reports a
+        :class:`SupervisorRef` through ``task_status`` (so ``await nursery.start(sup.run)``
+        returns it), then supervises until the supervisor stops.
+
+        Returns normally when an ``auto_shutdown`` rule stopped it.
+
+        Raises:
+          ChildStartError: a child failed to start; the children already started were
+            stopped in reverse order first, and no later child was started.
+          RestartIntensityExceeded: restarts exceeded the intensity; every remaining
+            child was stopped in reverse order first.
+          trio.Cancelled: cancelled from outside, after every child stopped in reverse
+            order within its own shutdown budget.
+        """
+        state = _SupervisorState(self)
+        async with trio.open_nursery() as nursery:
+            await state.serve(nursery, task_status)
+        if state.exit_error is not None:
+            raise state.exit_error
+
+    def child_spec(
+        self,
+        id: Hashable,  # noqa: A002 - the child spec's own name for it
+        *,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: ShutdownPolicy = INFINITY,
+        significant: bool = False,
+    ) -> ChildSpec:
+        """A :class:`ChildSpec` that runs this supervisor as a child of another.
+
+        The child's reference is the nested supervisor's :class:`SupervisorRef`. If this
+        definition has no ``name``, the child id becomes its name in reports.
+        """
+        definition = self if self.name is not None else attrs.evolve(self, name=str(id))
+        return ChildSpec(
+            id,
+            definition.run,
+            restart=restart,
+            type=ChildType.SUPERVISOR,
+            shutdown=shutdown,
+            significant=significant,
+        )
+
+
+@final
+class SupervisorRef(metaclass=NoPublicConstructor):
+    """A handle on a running supervisor: the runtime API (OTP's ``supervisor:*`` calls).
+
+    Only :meth:`Supervisor.run` creates one. Every method is a checkpoint: the request
+    waits in the supervisor's mailbox behind earlier messages (child exits, other
+    requests) and is answered in order. A request that was sent is carried out even if
+    the caller is cancelled while waiting for the answer.
+
+    Every method raises :class:`SupervisorNotRunning` if the supervisor has ended, or
+    ends before answering; none of them hangs on a supervisor that is gone.
+    """
+
+    __slots__ = ("_auto_shutdown", "_name", "_send")
+
+    def __init__(self, name: str, send: trio.MemorySendChannel[_Message], auto_shutdown: AutoShutdown) -> None:
+        self._name = name
+        self._send = send
+        self._auto_shutdown = auto_shutdown
+
+    @property
+    def name(self) -> str:
+        """The supervisor's name as used in reports."""
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<SupervisorRef {self._name}>"
+
+    async def _request(self, operation: Callable[[_SupervisorState], Awaitable[T]]) -> T:
+        request: _Request[T] = _Request(operation)
+        try:
+            self._send.send_nowait(request)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            msg = f"supervisor {self._name} is not running"
+            raise SupervisorNotRunning(msg) from None
+        await request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.value  # type: ignore[return-value]
+
+    async def start_child(self, spec: ChildSpec) -> object:
+        """Add a child and start it; it goes last in start order. Returns its reference.
+
+        Raises:
+          ChildAlreadyStarted: a running child has that id (its ``ref`` is attached).
+          ChildAlreadyPresent: a stopped or restarting child has that id.
+          ChildStartError: the start failed; the spec is not added.
+          TypeError, ValueError: ``spec`` is not a ChildSpec, or is significant under
+            ``auto_shutdown=NEVER``; raised before the request is sent.
+        """
+        if not isinstance(spec, ChildSpec):
+            msg = f"start_child takes a ChildSpec, got {describe(spec)}"
+            raise TypeError(msg)
+        _check_significant(spec, self._auto_shutdown)
+        return await self._request(lambda state: state.start_new_child(spec))
+
+    async def terminate_child(self, id: Hashable) -> None:  # noqa: A002
+        """Stop a child with its shutdown policy, without restarting it.
+
+        Its spec is kept (``restart_child`` starts it again), except for a temporary
+        child, whose spec is deleted. Stopping a child that is not running returns at
+        once; stopping a restarting child ends its retries. No restart is counted and no
+        auto-shutdown follows.
+
+        Raises:
+          ChildNotFound: no child has that id.
+        """
+        await self._request(lambda state: state.terminate_child(id))
+
+    async def restart_child(self, id: Hashable) -> object:  # noqa: A002
+        """Start again a child whose spec is kept but which is not running. Returns its reference.
+
+        Not counted toward the restart intensity. If the start fails the spec stays,
+        stopped, and the error is raised (no retries).
+
+        Raises:
+          ChildNotFound, ChildRunning, ChildRestarting, ChildStartError.
+        """
+        return await self._request(lambda state: state.restart_child(id))
+
+    async def delete_child(self, id: Hashable) -> None:  # noqa: A002
+        """Remove the spec of a child that is not running.
+
+        Raises:
+          ChildNotFound, ChildRunning, ChildRestarting.
+        """
+        await self._request(lambda state: state.delete_child(id))
+
+    async def get_childspec(self, id: Hashable) -> ChildSpec:  # noqa: A002
+        """The spec of a child. Raises :class:`ChildNotFound`."""
+        return await self._request(lambda state: state.get_childspec(id))
+
+    async def which_children(self) -> list[ChildInfo]:
+        """Every child, **newest first** (reverse start order), as OTP lists them."""
+        return await self._request(_SupervisorState.which_children)
+
+    async def count_children(self) -> ChildCounts:
+        """How many specs, running children, supervisors and workers (specs, running or not)."""
+        return await self._request(_SupervisorState.count_children)
+
+
+# --- the control loop --------------------------------------------------------------
+
+
+class _Child:
+    """The supervisor's record of one child spec."""
+
+    __slots__ = ("last_error", "restarting", "spec", "task")
+
+    def __init__(self, spec: ChildSpec) -> None:
+        self.spec = spec
+        self.task: ChildTask | None = None  # the running (or starting) task
+        self.restarting = False  # a restart failed and a retry is queued
+        self.last_error: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None
+
+
+@attrs.define(eq=False)
+class _ChildExited:
+    child: _Child
+    task: ChildTask
+
+
+@attrs.define(eq=False)
+class _RetryRestart:
+    child: _Child
+
+
+@attrs.define(eq=False)
+class _Request(Generic[T]):
+    operation: Callable[[_SupervisorState], Awaitable[T]]
+    done: trio.Event = attrs.field(factory=trio.Event)
+    value: T | None = None
+    error: BaseException | None = None
+
+    def fail(self, error: BaseException) -> None:
+        if not self.done.is_set():
+            self.error = error
+            self.done.set()
+
+
+_Message = _ChildExited | _RetryRestart | _Request[object]
+
+
+class _StartFailed(Exception):
+    """Internal: a child's start function failed; ``error`` is why."""
+
+    def __init__(self, child: _Child, error: BaseException) -> None:
+        super().__init__(child.spec.id)
+        self.child = child
+        self.error = error
+
+
+class _SupervisorState:
+    """One run of a supervisor: the state its control loop owns."""
+
+    def __init__(self, definition: Supervisor) -> None:
+        self.definition = definition
+        self.label = repr(definition.name) if definition.name is not None else f"<unnamed at {id(self):#x}>"
+        self.strategy = definition.strategy
+        self.intensity = RestartIntensity(definition.max_restarts, definition.max_seconds, trio.current_time)
+        self.children: list[_Child] = [_Child(spec) for spec in definition.children]  # start order
+        self.by_id: dict[Hashable, _Child] = {child.spec.id: child for child in self.children}
+        self.send, self.receive = trio.open_memory_channel[_Message](math.inf)
+        self.nursery: trio.Nursery | None = None
+        self.exit_error: BaseException | None = None
+        self.stopping = False
+
+    # -- the loop --
+
+    async def serve(self, nursery: trio.Nursery, task_status: trio.TaskStatus[SupervisorRef]) -> None:
+        self.nursery = nursery
+        definition = self.definition
+        current: _Request[object] | None = None
+        try:
+            try:
+                for child in self.children:
+                    await self.start(child)
+            except _StartFailed as failure:
+                self.exit_error = self.start_error(failure)
+                return
+            task_status.started(SupervisorRef._create(self.label, self.send, definition.auto_shutdown))
+            while not self.stopping:
+                message = await self.receive.receive()
+                if isinstance(message, _Request):
+                    current = message
+                    await self.handle_request(message)
+                    current = None
+                elif isinstance(message, _ChildExited):
+                    await self.handle_exit(message.child, message.task)
+                elif message.child.restarting and message.child in self.children:
+                    await self.restart(message.child, message.child.last_error)
+        finally:
+            # Reached on every way out: escalation, auto-shutdown, a failed start,
+            # cancellation from outside, KeyboardInterrupt. The stop is shielded so that
+            # each child gets its whole budget even when we are being cancelled.
+            self.stopping = True
+            with trio.CancelScope(shield=True):
+                await self.stop_all()
+            self.close_mailbox(current)
+
+    def close_mailbox(self, current: _Request[object] | None) -> None:
+        gone = SupervisorNotRunning(f"supervisor {self.label} stopped before answering")
+        if current is not None:
+            current.fail(gone)
+        self.receive.close()
+        while True:
+            try:
+                message = self.receive.receive_nowait()
+            except (trio.WouldBlock, trio.ClosedResourceError, trio.EndOfChannel):
+                break
+            if isinstance(message, _Request):
+                message.fail(gone)
+
+    def report_exit(self, task: ChildTask) -> None:
+        """Called by a child's task when it ends on its own (not stopped by us)."""
+        child = self.by_id.get(task.spec.id)
+        if child is not None:
+            # A send can only fail once the loop has ended, and then nobody cares.
+            try:
+                self.send.send_nowait(_ChildExited(child, task))
+            except trio.BrokenResourceError:
+                pass
+
+    # -- starting and stopping one child --
+
+    async def start(self, child: _Child) -> None:
+        """Start one child and wait until it is ready; raise _StartFailed if it fails."""
+        assert self.nursery is not None
+        task = ChildTask(child.spec)
+        child.task = task
+        self.nursery.start_soon(task.run, self.report_exit, name=f"trio_otp child {child.spec.id!r}")
+        await task.ready.wait()
+        if not task.started:
+            child.task = None
+            assert task.error is not None
+            child.last_error = task.error
+            logger.error(
+                "supervisor %s: child %r failed to start: %r",
+                self.label,
+                child.spec.id,
+                task.error,
+                exc_info=task.error,
+                extra=self.report("start_error", child, task.error),
+            )
+            raise _StartFailed(child, task.error)
+        child.restarting = False
+
+    def start_error(self, failure: _StartFailed) -> ChildStartError:
+        error = ChildStartError(self.label, failure.child.spec.id, describe_exit(failure.error))
+        error.__cause__ = failure.error
+        return error
+
+    async def stop(self, child: _Child, why: str) -> None:
+        """Stop one child (if running) within its shutdown policy; shielded."""
+        task = child.task
+        child.task = None
+        child.restarting = False
+        if task is None:
+            return
+        reason = f"trio_otp: supervisor {self.label} is stopping child {child.spec.id!r} ({why})"
+        with trio.CancelScope(shield=True):
+            within_budget = await task.stop(reason)
+        if not within_budget:
+            logger.error(
+                "supervisor %s: child %r did not finish within its shutdown budget of %g s; "
+                "its cleanup was cancelled",
+                self.label,
+                child.spec.id,
+                child.spec.shutdown,
+                extra=self.report("shutdown_error", child, None),
+            )
+        elif task.error is not None:
+            # A child that fails while being stopped (or fails to start while the
+            # supervisor is shutting down) changes nothing, but is not kept quiet.
+            kind = "shutdown_error" if task.started else "start_error"
+            logger.error(
+                "supervisor %s: child %r raised while stopping: %r",
+                self.label,
+                child.spec.id,
+                task.error,
+                exc_info=task.error,
+                extra=self.report(kind, child, task.error),
+            )
+
+    async def stop_all(self) -> None:
+        for child in reversed(self.children):
+            if child.task is not None:
+                await self.stop(child, "the supervisor is shutting down")
+
+    def remove(self, child: _Child) -> None:
+        self.children.remove(child)
+        del self.by_id[child.spec.id]
+
+    def report(self, kind: str, child: _Child | None, error: BaseException | None) -> dict[str, object]:
+        """Structured fields attached to every log record, for log processors."""
+        return {
+            "otp_report": kind,
+            "supervisor": self.label,
+            "child_id": None if child is None else child.spec.id,
+            "reason": describe_exit(error),
+        }
+
+    # -- exits and restarts --
+
+    async def handle_exit(self, child: _Child, task: ChildTask) -> None:
+        if child.task is not task:
+            return  # an exit from a task we already replaced or stopped
+        child.task = None
+        child.last_error = task.error
+        kind = exit_kind(task.error)
+        restart = child.spec.restart
+        log = logger.error if kind is ExitKind.CRASH else logger.info
+        if restart is Restart.PERMANENT or (restart is Restart.TRANSIENT and kind is ExitKind.CRASH):
+            log(
+                "supervisor %s: child %r %s; restarting",
+                self.label,
+                child.spec.id,
+                describe_exit(task.error),
+                exc_info=task.error if kind is ExitKind.CRASH else None,
+                extra=self.report("child_terminated", child, task.error),
+            )
+            await self.restart(child, task.error)
+            return
+        if restart is Restart.TEMPORARY:
+            if kind is ExitKind.CRASH:
+                log(
+                    "supervisor %s: temporary child %r %s; not restarted",
+                    self.label,
+                    child.spec.id,
+                    describe_exit(task.error),
+                    exc_info=task.error,
+                    extra=self.report("child_terminated", child, task.error),
+                )
+            self.remove(child)
+        self.check_auto_shutdown(child)
+
+    async def restart(self, child: _Child, cause: BaseException | None) -> None:
+        """One restart decision: the intensity check first, then the strategy."""
+        if not self.intensity.add_restart():
+            self.escalate(child, cause)
+            return
+        try:
+            await self.restart_by_strategy(child)
+        except _StartFailed as failure:
+            failed = failure.child
+            failed.restarting = True
+            # Retried through the mailbox, after whatever is already waiting there (OTP's
+            # cast to self), so requests and a shutdown can come first.
+            self.send.send_nowait(_RetryRestart(failed))
+
+    async def restart_by_strategy(self, child: _Child) -> None:
+        if self.strategy is RestartStrategy.ONE_FOR_ONE:
+            await self.start(child)
+            return
+        if self.strategy is RestartStrategy.ONE_FOR_ALL:
+            group = list(self.children)
+        else:
+            group = self.children[self.children.index(child) :]
+        why = f"{self.strategy.value} restart after child {child.spec.id!r} exited"
+        for member in reversed(group):
+            await self.stop(member, why)
+            if member.spec.restart is Restart.TEMPORARY and member is not child:
+                self.remove(member)  # temporary bystanders are dropped, never restarted
+        for member in group:
+            if member.spec.restart is not Restart.TEMPORARY or member is child:
+                await self.start(member)
+
+    def escalate(self, child: _Child, cause: BaseException | None) -> None:
+        error = RestartIntensityExceeded(
+            self.label, child.spec.id, self.intensity.max_restarts, self.intensity.max_seconds
+        )
+        error.__cause__ = cause
+        logger.error(
+            "supervisor %s: reached maximum restart intensity (%d within %g s) on child %r; shutting down",
+            self.label,
+            self.intensity.max_restarts,
+            self.intensity.max_seconds,
+            child.spec.id,
+            extra=self.report("reached_max_restart_intensity", child, cause),
+        )
+        child.restarting = False
+        self.exit_error = error
+        self.stopping = True
+
+    def check_auto_shutdown(self, child: _Child) -> None:
+        rule = self.definition.auto_shutdown
+        if rule is AutoShutdown.NEVER or not child.spec.significant:
+            return
+        if rule is AutoShutdown.ALL_SIGNIFICANT and any(
+            other.spec.significant and (other.running or other.restarting) for other in self.children
+        ):
+            return
+        logger.info(
+            "supervisor %s: significant child %r ended; auto_shutdown=%s stops the supervisor",
+            self.label,
+            child.spec.id,
+            rule.value,
+            extra=self.report("auto_shutdown", child, None),
+        )
+        self.stopping = True
+
+    # -- runtime API --
+
+    async def handle_request(self, request: _Request[object]) -> None:
+        try:
+            request.value = await request.operation(self)
+        except SupervisorError as error:
+            request.error = error
+        request.done.set()
+
+    def find(self, id: Hashable) -> _Child:  # noqa: A002
+        try:
+            return self.by_id[id]
+        except (KeyError, TypeError):
+            msg = f"supervisor {self.label} has no child with id {id!r}"
+            raise ChildNotFound(msg) from None
+
+    async def start_new_child(self, spec: ChildSpec) -> object:
+        existing = self.by_id.get(spec.id)
+        if existing is not None:
+            if existing.task is not None:
+                msg = f"supervisor {self.label} already runs a child with id {spec.id!r}"
+                raise ChildAlreadyStarted(msg, existing.task.ref)
+            msg = (
+                f"supervisor {self.label} already has a child spec with id {spec.id!r} (not running); "
+                "use restart_child or delete_child"
+            )
+            raise ChildAlreadyPresent(msg)
+        child = _Child(spec)
+        self.children.append(child)
+        self.by_id[spec.id] = child
+        try:
+            await self.start(child)
+        except _StartFailed as failure:
+            self.remove(child)
+            raise self.start_error(failure) from failure.error
+        assert child.task is not None
+        return child.task.ref
+
+    async def terminate_child(self, id: Hashable) -> None:  # noqa: A002
+        child = self.find(id)
+        await self.stop(child, "terminate_child")
+        if child.spec.restart is Restart.TEMPORARY:
+            self.remove(child)
+
+    async def restart_child(self, id: Hashable) -> object:  # noqa: A002
+        child = self.find(id)
+        self.check_stopped(child)
+        try:
+            await self.start(child)
+        except _StartFailed as failure:
+            raise self.start_error(failure) from failure.error
+        assert child.task is not None
+        return child.task.ref
+
+    async def delete_child(self, id: Hashable) -> None:  # noqa: A002
+        child = self.find(id)
+        self.check_stopped(child)
+        self.remove(child)
+
+    async def get_childspec(self, id: Hashable) -> ChildSpec:  # noqa: A002
+        return self.find(id).spec
+
+    def check_stopped(self, child: _Child) -> None:
+        if child.task is not None:
+            msg = f"child {child.spec.id!r} of supervisor {self.label} is running"
+            raise ChildRunning(msg)
+        if child.restarting:
+            msg = f"child {child.spec.id!r} of supervisor {self.label} is being restarted"
+            raise ChildRestarting(msg)
+
+    async def which_children(self) -> list[ChildInfo]:
+        infos = []
+        for child in reversed(self.children):
+            if child.task is not None:
+                state, ref = ChildState.RUNNING, child.task.ref
+            elif child.restarting:
+                state, ref = ChildState.RESTARTING, None
+            else:
+                state, ref = ChildState.STOPPED, None
+            infos.append(ChildInfo(child.spec.id, state, ref, child.spec.type))
+        return infos
+
+    async def count_children(self) -> ChildCounts:
+        supervisors = sum(1 for child in self.children if child.spec.type is ChildType.SUPERVISOR)
+        return ChildCounts(
+            specs=len(self.children),
+            active=sum(1 for child in self.children if child.task is not None),
+            supervisors=supervisors,
+            workers=len(self.children) - supervisors,
+        )
