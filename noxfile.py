@@ -29,7 +29,9 @@ def tests(session: nox.Session) -> None:
 def tests_oldest(session: nox.Session) -> None:
     """The test suite on the oldest Python with the oldest supported trio and attrs."""
     session.install(".", *TEST_DEPS, *OLDEST)
-    session.run("python", "-c", "import trio, attrs; print('trio', trio.__version__, 'attrs', attrs.__version__)")
+    session.run(
+        "python", "-c", "import trio, attrs; print('trio', trio.__version__, 'attrs', attrs.__version__)"
+    )
     session.run("pytest", *session.posargs)
 
 
@@ -44,6 +46,6 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, on the oldest and newest Python we support."""
-    session.install(".", "mypy>=1.10")
+    session.install(".", "mypy>=1.10", "exceptiongroup")
     session.run("mypy", "--python-version", "3.10")
     session.run("mypy", "--python-version", "3.13")

@@ -45,7 +45,7 @@ def test_shutdown_budget_must_be_positive(budget: float) -> None:
 
 @pytest.mark.parametrize("bad", ["5", True, None, "brutal_kill"])
 def test_shutdown_of_wrong_type(bad: Any) -> None:
-    with pytest.raises(TypeError, match="BRUTAL_KILL or trio_otp.INFINITY"):
+    with pytest.raises(TypeError, match=r"BRUTAL_KILL or trio_otp\.INFINITY"):
         ChildSpec("a", worker, shutdown=bad)
 
 

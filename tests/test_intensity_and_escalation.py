@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import trio
+from trio.testing import MockClock
 
 import trio_otp
 from trio_otp import Restart, RestartIntensityExceeded, RestartStrategy, Supervisor
 
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
 from .harness import Crash, Harness, StartFailure, launch, settle, states
 
 
-async def test_max_restarts_allowed_then_escalation_stops_the_rest_in_reverse(harness: Harness) -> None:
+async def test_max_restarts_allowed_then_escalation_stops_the_rest_in_reverse(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     sup = Supervisor([harness.spec(name) for name in "abc"], max_restarts=2, max_seconds=5, name="s")
     async with trio.open_nursery() as nursery:
         _, outcome = await launch(nursery, sup)
@@ -30,7 +38,9 @@ async def test_max_restarts_allowed_then_escalation_stops_the_rest_in_reverse(ha
     assert isinstance(error, trio_otp.Shutdown)  # a parent sees OTP's `shutdown` reason
 
 
-async def test_zero_restarts_escalates_on_the_first_crash(harness: Harness) -> None:
+async def test_zero_restarts_escalates_on_the_first_crash(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     async with trio.open_nursery() as nursery:
         _, outcome = await launch(nursery, Supervisor([harness.spec("a")], max_restarts=0))
         harness.take_trace()
@@ -41,7 +51,9 @@ async def test_zero_restarts_escalates_on_the_first_crash(harness: Harness) -> N
 
 
 @pytest.mark.parametrize(("gap", "escalates"), [(4.99, True), (5.0, True), (5.01, False)])
-async def test_window_is_exact_and_inclusive(harness: Harness, autojump_clock: object, gap: float, escalates: bool) -> None:
+async def test_window_is_exact_and_inclusive(
+    autojump_clock: MockClock, harness: Harness, gap: float, escalates: bool
+) -> None:
     async with trio.open_nursery() as nursery:
         _, outcome = await launch(nursery, Supervisor([harness.spec("a")], max_restarts=1, max_seconds=5))
         harness.crash("a")
@@ -53,7 +65,7 @@ async def test_window_is_exact_and_inclusive(harness: Harness, autojump_clock: o
         nursery.cancel_scope.cancel()
 
 
-async def test_restarts_spread_out_never_escalate(harness: Harness, autojump_clock: object) -> None:
+async def test_restarts_spread_out_never_escalate(autojump_clock: MockClock, harness: Harness) -> None:
     async with trio.open_nursery() as nursery:
         _, outcome = await launch(nursery, Supervisor([harness.spec("a")], max_restarts=3, max_seconds=10))
         for _ in range(50):
@@ -65,7 +77,9 @@ async def test_restarts_spread_out_never_escalate(harness: Harness, autojump_clo
         nursery.cancel_scope.cancel()
 
 
-async def test_the_cause_of_an_exception_group_is_not_unwrapped(harness: Harness) -> None:
+async def test_the_cause_of_an_exception_group_is_not_unwrapped(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     async def crashes_twice(*, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
         async with trio.open_nursery() as nursery:
@@ -83,7 +97,9 @@ async def _crash(n: int) -> None:
     raise Crash(n)
 
 
-async def test_failed_restart_is_retried_and_each_retry_counts(harness: Harness) -> None:
+async def test_failed_restart_is_retried_and_each_retry_counts(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     """With max_restarts=3: the crash (1), a failed start, a retry that fails (2), a
     retry that fails (3), the next retry is refused: escalation before a 4th attempt."""
     async with trio.open_nursery() as nursery:
@@ -97,7 +113,9 @@ async def test_failed_restart_is_retried_and_each_retry_counts(harness: Harness)
     assert isinstance(outcome.error.__cause__, StartFailure)  # the last error, not the crash
 
 
-async def test_one_failed_attempt_can_escalate_even_if_a_retry_would_work(harness: Harness) -> None:
+async def test_one_failed_attempt_can_escalate_even_if_a_retry_would_work(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     async with trio.open_nursery() as nursery:
         _, outcome = await launch(nursery, Supervisor([harness.spec("a")], max_restarts=1))
         harness.start_failures["a"] = 1
@@ -106,7 +124,7 @@ async def test_one_failed_attempt_can_escalate_even_if_a_retry_would_work(harnes
     assert isinstance(outcome.error, RestartIntensityExceeded)
 
 
-async def test_a_retry_that_succeeds_ends_restarting(harness: Harness) -> None:
+async def test_a_retry_that_succeeds_ends_restarting(autojump_clock: MockClock, harness: Harness) -> None:
     async with trio.open_nursery() as nursery:
         ref, outcome = await launch(nursery, Supervisor([harness.spec("a")], max_restarts=5))
         harness.start_failures["a"] = 2
@@ -118,7 +136,7 @@ async def test_a_retry_that_succeeds_ends_restarting(harness: Harness) -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_requests_are_answered_between_retries(harness: Harness, autojump_clock: object) -> None:
+async def test_requests_are_answered_between_retries(autojump_clock: MockClock, harness: Harness) -> None:
     """The retry goes through the mailbox, so a request sent meanwhile sees `restarting`."""
     async with trio.open_nursery() as nursery:
         ref, _ = await launch(nursery, Supervisor([harness.spec("a"), harness.spec("b")], max_restarts=50))
@@ -144,9 +162,13 @@ async def test_requests_are_answered_between_retries(harness: Harness, autojump_
         nursery.cancel_scope.cancel()
 
 
-async def test_one_for_all_retry_is_a_whole_new_group_restart(harness: Harness) -> None:
+async def test_one_for_all_retry_is_a_whole_new_group_restart(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     async with trio.open_nursery() as nursery:
-        sup = Supervisor([harness.spec(n) for n in "abc"], strategy=RestartStrategy.ONE_FOR_ALL, max_restarts=5)
+        sup = Supervisor(
+            [harness.spec(n) for n in "abc"], strategy=RestartStrategy.ONE_FOR_ALL, max_restarts=5
+        )
         ref, _ = await launch(nursery, sup)
         harness.take_trace()
         harness.start_failures["b"] = 1
@@ -166,9 +188,13 @@ async def test_one_for_all_retry_is_a_whole_new_group_restart(harness: Harness) 
         nursery.cancel_scope.cancel()
 
 
-async def test_rest_for_one_retry_starts_from_the_failed_child(harness: Harness) -> None:
+async def test_rest_for_one_retry_starts_from_the_failed_child(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     async with trio.open_nursery() as nursery:
-        sup = Supervisor([harness.spec(n) for n in "abcd"], strategy=RestartStrategy.REST_FOR_ONE, max_restarts=5)
+        sup = Supervisor(
+            [harness.spec(n) for n in "abcd"], strategy=RestartStrategy.REST_FOR_ONE, max_restarts=5
+        )
         await launch(nursery, sup)
         harness.take_trace()
         harness.start_failures["c"] = 1
@@ -185,7 +211,9 @@ async def test_rest_for_one_retry_starts_from_the_failed_child(harness: Harness)
         nursery.cancel_scope.cancel()
 
 
-async def test_escalation_chain_takes_product_of_intensities(harness: Harness) -> None:
+async def test_escalation_chain_takes_product_of_intensities(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     """Child supervisor with intensity 1 under a parent with intensity 1: (1+1)*(1+1) = 4
     leaf crashes bring the root down."""
     inner = Supervisor([harness.spec("leaf")], max_restarts=1, max_seconds=60, name="inner")
@@ -205,7 +233,9 @@ async def test_escalation_chain_takes_product_of_intensities(harness: Harness) -
     assert isinstance(error.__cause__.__cause__, Crash)
 
 
-async def test_restarted_child_supervisor_starts_with_empty_history(harness: Harness) -> None:
+async def test_restarted_child_supervisor_starts_with_empty_history(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     inner = Supervisor([harness.spec("leaf")], max_restarts=2, max_seconds=60)
     root = Supervisor([inner.child_spec("inner")], max_restarts=5, max_seconds=60)
     async with trio.open_nursery() as nursery:
@@ -222,7 +252,9 @@ async def test_restarted_child_supervisor_starts_with_empty_history(harness: Har
         nursery.cancel_scope.cancel()
 
 
-async def test_transient_child_supervisor_that_escalated_stays_down(harness: Harness) -> None:
+async def test_transient_child_supervisor_that_escalated_stays_down(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     inner = Supervisor([harness.spec("leaf")], max_restarts=0)
     root = Supervisor([inner.child_spec("inner", restart=Restart.TRANSIENT), harness.spec("other")])
     async with trio.open_nursery() as nursery:
@@ -236,7 +268,9 @@ async def test_transient_child_supervisor_that_escalated_stays_down(harness: Har
         nursery.cancel_scope.cancel()
 
 
-async def test_permanent_child_supervisor_that_escalated_is_restarted_and_counted(harness: Harness) -> None:
+async def test_permanent_child_supervisor_that_escalated_is_restarted_and_counted(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     inner = Supervisor([harness.spec("leaf")], max_restarts=0)
     root = Supervisor([inner.child_spec("inner")], max_restarts=0, name="root")
     async with trio.open_nursery() as nursery:

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 import trio
+from trio.testing import MockClock
 
 import trio_otp
 from trio_otp import Restart, Supervisor
@@ -13,7 +14,9 @@ from trio_otp import Restart, Supervisor
 from .harness import Crash, Harness, StartFailure, launch, settle, start_supervisor, states
 
 
-async def test_children_start_in_order_each_ready_before_the_next(harness: Harness) -> None:
+async def test_children_start_in_order_each_ready_before_the_next(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     harness.start_delay["a"] = 1.0  # a takes a second to get ready; b must wait for it
     async with trio.open_nursery() as nursery:
         await start_supervisor(nursery, [harness.spec("a"), harness.spec("b"), harness.spec("c")])
@@ -28,7 +31,9 @@ async def test_children_start_in_order_each_ready_before_the_next(harness: Harne
         nursery.cancel_scope.cancel()
 
 
-async def test_run_reports_a_ref_only_once_all_children_are_ready(harness: Harness) -> None:
+async def test_run_reports_a_ref_only_once_all_children_are_ready(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     async with trio.open_nursery() as nursery:
         ref = await start_supervisor(nursery, [harness.spec("a"), harness.spec("b")])
         assert states(await ref.which_children()) == {"a": "running", "b": "running"}
@@ -37,7 +42,7 @@ async def test_run_reports_a_ref_only_once_all_children_are_ready(harness: Harne
 
 
 async def test_failed_start_stops_earlier_children_in_reverse_and_names_the_child(
-    harness: Harness, caplog: pytest.LogCaptureFixture
+    autojump_clock: MockClock, harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     harness.start_failures["c"] = 1
     specs = [harness.spec(name) for name in "abcd"]
@@ -55,15 +60,17 @@ async def test_failed_start_stops_earlier_children_in_reverse_and_names_the_chil
     assert any(getattr(r, "otp_report", None) == "start_error" for r in caplog.records)
 
 
-async def test_returning_without_started_is_a_start_failure() -> None:
+async def test_returning_without_started_is_a_start_failure(autojump_clock: MockClock) -> None:
     async def forgetful(*, task_status: trio.TaskStatus[None]) -> None:
         return
 
-    with pytest.raises(trio_otp.ChildStartError, match="returned without calling task_status.started"):
+    with pytest.raises(trio_otp.ChildStartError, match=r"returned without calling task_status\.started"):
         await Supervisor([trio_otp.ChildSpec("f", forgetful)]).run()
 
 
-async def test_nested_supervisor_failing_to_start_fails_its_parent(harness: Harness) -> None:
+async def test_nested_supervisor_failing_to_start_fails_its_parent(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     harness.start_failures["leaf"] = 1
     inner = Supervisor([harness.spec("leaf")])
     with pytest.raises(trio_otp.ChildStartError, match="child 'inner'") as info:
@@ -74,7 +81,7 @@ async def test_nested_supervisor_failing_to_start_fails_its_parent(harness: Harn
 
 
 @pytest.mark.parametrize(
-    ("restart", "exit", "restarted", "kept"),
+    ("restart", "how", "restarted", "kept"),
     [
         (Restart.PERMANENT, "normal", True, True),
         (Restart.PERMANENT, "shutdown", True, True),
@@ -87,13 +94,13 @@ async def test_nested_supervisor_failing_to_start_fails_its_parent(harness: Harn
         (Restart.TEMPORARY, "crash", False, False),
     ],
 )
-async def test_restart_type_table(
-    harness: Harness, restart: Restart, exit: str, restarted: bool, kept: bool
+async def test_restart_type_table(  # noqa: PLR0917 - parametrized
+    autojump_clock: MockClock, harness: Harness, restart: Restart, how: str, restarted: bool, kept: bool
 ) -> None:
     async with trio.open_nursery() as nursery:
         ref = await start_supervisor(nursery, [harness.spec("a", restart=restart), harness.spec("b")])
         harness.take_trace()
-        {"normal": harness.exit_normally, "shutdown": harness.exit_shutdown, "crash": harness.crash}[exit]("a")
+        {"normal": harness.exit_normally, "shutdown": harness.exit_shutdown, "crash": harness.crash}[how]("a")
         await settle()
         assert (("start", "a") in harness.trace) is restarted
         assert ("stop", "b") not in harness.trace  # one_for_one: the sibling is untouched
@@ -105,7 +112,7 @@ async def test_restart_type_table(
         nursery.cancel_scope.cancel()
 
 
-async def test_group_of_shutdowns_is_a_shutdown_exit(harness: Harness) -> None:
+async def test_group_of_shutdowns_is_a_shutdown_exit(autojump_clock: MockClock, harness: Harness) -> None:
     async def splits(*, task_status: trio.TaskStatus[None]) -> None:
         task_status.started()
         async with trio.open_nursery() as nursery:
@@ -119,7 +126,7 @@ async def test_group_of_shutdowns_is_a_shutdown_exit(harness: Harness) -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_group_with_a_crash_inside_is_a_crash(harness: Harness) -> None:
+async def test_group_with_a_crash_inside_is_a_crash(autojump_clock: MockClock, harness: Harness) -> None:
     runs = 0
 
     async def mixed(*, task_status: trio.TaskStatus[None]) -> None:
@@ -149,7 +156,7 @@ async def _raise_crash() -> None:
 
 
 async def test_crashes_are_logged_as_errors_with_structured_fields(
-    harness: Harness, caplog: pytest.LogCaptureFixture
+    autojump_clock: MockClock, harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with trio.open_nursery() as nursery:
         await start_supervisor(nursery, [harness.spec("a")], name="root", max_restarts=5)
@@ -164,7 +171,7 @@ async def test_crashes_are_logged_as_errors_with_structured_fields(
     assert record.exc_info is not None
 
 
-async def test_exit_from_a_replaced_child_is_ignored(harness: Harness) -> None:
+async def test_exit_from_a_replaced_child_is_ignored(autojump_clock: MockClock, harness: Harness) -> None:
     """A child that crashes while being stopped by a group restart is not restarted twice."""
     async with trio.open_nursery() as nursery:
         ref, outcome = await launch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import trio
+from trio.testing import MockClock
 
 from trio_otp import Restart, RestartIntensityExceeded, RestartStrategy, Supervisor
 
@@ -24,13 +25,15 @@ async def crash_and_trace(harness: Harness, specs: list, strategy: RestartStrate
     return trace
 
 
-async def test_one_for_one_restarts_only_the_child(harness: Harness) -> None:
+async def test_one_for_one_restarts_only_the_child(autojump_clock: MockClock, harness: Harness) -> None:
     specs = [harness.spec(name) for name in "abc"]
     trace = await crash_and_trace(harness, specs, RestartStrategy.ONE_FOR_ONE, "b")
     assert trace == [("start", "b")]
 
 
-async def test_one_for_all_stops_the_others_in_reverse_then_starts_all_in_order(harness: Harness) -> None:
+async def test_one_for_all_stops_the_others_in_reverse_then_starts_all_in_order(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     specs = [harness.spec(name) for name in "abcd"]
     trace = await crash_and_trace(harness, specs, ONE_FOR_ALL, "b")
     assert trace == [
@@ -44,13 +47,17 @@ async def test_one_for_all_stops_the_others_in_reverse_then_starts_all_in_order(
     ]
 
 
-async def test_rest_for_one_restarts_the_child_and_those_after_it(harness: Harness) -> None:
+async def test_rest_for_one_restarts_the_child_and_those_after_it(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     specs = [harness.spec(name) for name in "abcd"]
     trace = await crash_and_trace(harness, specs, REST_FOR_ONE, "b")
     assert trace == [("stop", "d"), ("stop", "c"), ("start", "b"), ("start", "c"), ("start", "d")]
 
 
-async def test_temporary_bystanders_are_dropped_not_restarted(harness: Harness) -> None:
+async def test_temporary_bystanders_are_dropped_not_restarted(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     for strategy, victim in ((ONE_FOR_ALL, "c"), (REST_FOR_ONE, "a")):
         specs = [harness.spec("a"), harness.spec("t", restart=Restart.TEMPORARY), harness.spec("c")]
         trace = await crash_and_trace(harness, specs, strategy, victim)
@@ -60,7 +67,9 @@ async def test_temporary_bystanders_are_dropped_not_restarted(harness: Harness) 
         assert children == ("children", (("a", "running"), ("c", "running")))
 
 
-async def test_permanent_child_exiting_normally_still_restarts_the_group(harness: Harness) -> None:
+async def test_permanent_child_exiting_normally_still_restarts_the_group(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     async with trio.open_nursery() as nursery:
         await start_supervisor(nursery, [harness.spec("a"), harness.spec("b")], strategy=ONE_FOR_ALL)
         harness.take_trace()
@@ -70,7 +79,9 @@ async def test_permanent_child_exiting_normally_still_restarts_the_group(harness
         nursery.cancel_scope.cancel()
 
 
-async def test_transient_normal_exit_leaves_the_siblings_alone(harness: Harness) -> None:
+async def test_transient_normal_exit_leaves_the_siblings_alone(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
     for strategy in (ONE_FOR_ALL, REST_FOR_ONE):
         async with trio.open_nursery() as nursery:
             specs = [harness.spec("a", restart=Restart.TRANSIENT), harness.spec("b")]
@@ -83,7 +94,7 @@ async def test_transient_normal_exit_leaves_the_siblings_alone(harness: Harness)
             nursery.cancel_scope.cancel()
 
 
-async def test_one_for_all_starts_stopped_siblings_too(harness: Harness) -> None:
+async def test_one_for_all_starts_stopped_siblings_too(autojump_clock: MockClock, harness: Harness) -> None:
     """OTP's group restart starts every spec it keeps, including a transient child that
     had ended normally."""
     async with trio.open_nursery() as nursery:
@@ -99,7 +110,7 @@ async def test_one_for_all_starts_stopped_siblings_too(harness: Harness) -> None
         nursery.cancel_scope.cancel()
 
 
-async def test_a_group_restart_counts_once(harness: Harness) -> None:
+async def test_a_group_restart_counts_once(autojump_clock: MockClock, harness: Harness) -> None:
     async with trio.open_nursery() as nursery:
         specs = [harness.spec(name) for name in "abcde"]
         ref, outcome = await launch(

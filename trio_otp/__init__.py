@@ -55,3 +55,14 @@ __all__ = [
     "__version__",
     "cleanup_scope",
 ]
+
+
+def _claim_public_module() -> None:
+    # Error messages and reprs say trio_otp.ChildSpec, not trio_otp._child_spec.ChildSpec.
+    for name in __all__:
+        value = globals()[name]
+        if isinstance(value, type) and value.__module__.startswith("trio_otp."):
+            value.__module__ = "trio_otp"
+
+
+_claim_public_module()

@@ -67,7 +67,7 @@ def _convert_shutdown(value: object) -> object:
     return value
 
 
-def _check_shutdown(_instance: object, _attribute: object, value: object) -> None:
+def _check_shutdown(_instance: object, _attribute: object, value: Any) -> None:
     if isinstance(value, ShutdownMode):
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -84,7 +84,7 @@ def _check_shutdown(_instance: object, _attribute: object, value: object) -> Non
         raise ValueError(msg)
 
 
-def _check_id(_instance: object, _attribute: object, value: object) -> None:
+def _check_id(_instance: object, _attribute: object, value: Any) -> None:
     try:
         hash(value)
     except TypeError:
@@ -92,7 +92,7 @@ def _check_id(_instance: object, _attribute: object, value: object) -> None:
         raise TypeError(msg) from None
 
 
-def _check_start(_instance: object, _attribute: object, value: object) -> None:
+def _check_start(_instance: object, _attribute: object, value: Any) -> None:
     if inspect.iscoroutine(value):
         value.close()
         msg = (
@@ -162,12 +162,8 @@ class ChildSpec:
     id: Hashable = attrs.field(validator=_check_id)
     start: Callable[..., Awaitable[object]] = attrs.field(validator=_check_start)
     args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=tuple)
-    restart: Restart = attrs.field(
-        default=Restart.PERMANENT, kw_only=True, validator=_enum_checker(Restart)
-    )
-    type: ChildType = attrs.field(
-        default=ChildType.WORKER, kw_only=True, validator=_enum_checker(ChildType)
-    )
+    restart: Restart = attrs.field(default=Restart.PERMANENT, kw_only=True, validator=_enum_checker(Restart))
+    type: ChildType = attrs.field(default=ChildType.WORKER, kw_only=True, validator=_enum_checker(ChildType))
     shutdown: ShutdownPolicy = attrs.field(
         default=attrs.Factory(_default_shutdown, takes_self=True),
         kw_only=True,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 
-class Shutdown(Exception):  # noqa: N818 - an exit reason, named after OTP's
+class Shutdown(Exception):
     """Raised by a child to exit with OTP's ``shutdown`` reason instead of crashing.
 
     A *transient* child that raises it is not restarted (like a normal return); a
@@ -42,9 +42,7 @@ class RestartIntensityExceeded(Shutdown):
     escalated, but leaves a *transient* one down with its spec kept.
     """
 
-    def __init__(
-        self, supervisor: str, child_id: Hashable, max_restarts: int, max_seconds: float
-    ) -> None:
+    def __init__(self, supervisor: str, child_id: Hashable, max_restarts: int, max_seconds: float) -> None:
         self.supervisor = supervisor
         self.child_id = child_id
         self.max_restarts = max_restarts

@@ -36,11 +36,12 @@ leave through the nursery and are grouped as Trio groups any nursery's exception
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import math
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar, final
+from typing import Any, Generic, TypeVar, cast, final
 
 import attrs
 import trio
@@ -124,7 +125,7 @@ class ChildCounts:
     workers: int
 
 
-def _check_children(instance: Supervisor, _attribute: object, children: tuple[ChildSpec, ...]) -> None:
+def _check_children(_instance: object, _attribute: object, children: tuple[object, ...]) -> None:
     seen: set[Hashable] = set()
     for spec in children:
         if not isinstance(spec, ChildSpec):
@@ -136,15 +137,21 @@ def _check_children(instance: Supervisor, _attribute: object, children: tuple[Ch
         seen.add(spec.id)
 
 
-def _check_enum(enum_type: type[enum.Enum]) -> Callable[[object, attrs.Attribute[object], object], None]:
+def _check_enum(enum_type: type[enum.Enum]) -> Callable[[object, attrs.Attribute[Any], Any], None]:
     choices = ", ".join(f"{enum_type.__name__}.{member.name}" for member in enum_type)
 
-    def check(_instance: object, attribute: attrs.Attribute[object], value: object) -> None:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, enum_type):
             msg = f"Supervisor {attribute.name} must be one of {choices}; got {describe(value)}"
             raise TypeError(msg)
 
     return check
+
+
+def _require_spec(spec: object) -> None:
+    if not isinstance(spec, ChildSpec):
+        msg = f"start_child takes a ChildSpec, got {describe(spec)}"
+        raise TypeError(msg)
 
 
 def _check_significant(spec: ChildSpec, auto_shutdown: AutoShutdown) -> None:
@@ -260,7 +267,9 @@ class SupervisorRef(metaclass=NoPublicConstructor):
 
     __slots__ = ("_auto_shutdown", "_name", "_send")
 
-    def __init__(self, name: str, send: trio.MemorySendChannel[_Message], auto_shutdown: AutoShutdown) -> None:
+    def __init__(
+        self, name: str, send: trio.MemorySendChannel[_Message], auto_shutdown: AutoShutdown
+    ) -> None:
         self._name = name
         self._send = send
         self._auto_shutdown = auto_shutdown
@@ -276,7 +285,7 @@ class SupervisorRef(metaclass=NoPublicConstructor):
     async def _request(self, operation: Callable[[_SupervisorState], Awaitable[T]]) -> T:
         request: _Request[T] = _Request(operation)
         try:
-            self._send.send_nowait(request)
+            self._send.send_nowait(cast("_Request[object]", request))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             msg = f"supervisor {self._name} is not running"
             raise SupervisorNotRunning(msg) from None
@@ -295,9 +304,7 @@ class SupervisorRef(metaclass=NoPublicConstructor):
           TypeError, ValueError: ``spec`` is not a ChildSpec, or is significant under
             ``auto_shutdown=NEVER``; raised before the request is sent.
         """
-        if not isinstance(spec, ChildSpec):
-            msg = f"start_child takes a ChildSpec, got {describe(spec)}"
-            raise TypeError(msg)
+        _require_spec(spec)
         _check_significant(spec, self._auto_shutdown)
         return await self._request(lambda state: state.start_new_child(spec))
 
@@ -453,24 +460,25 @@ class _SupervisorState:
         gone = SupervisorNotRunning(f"supervisor {self.label} stopped before answering")
         if current is not None:
             current.fail(gone)
-        self.receive.close()
+        # Closed first, so nothing new can arrive; then every request still waiting
+        # gets an answer instead of hanging.
+        self.send.close()
         while True:
             try:
                 message = self.receive.receive_nowait()
-            except (trio.WouldBlock, trio.ClosedResourceError, trio.EndOfChannel):
+            except (trio.WouldBlock, trio.EndOfChannel):
                 break
             if isinstance(message, _Request):
                 message.fail(gone)
+        self.receive.close()
 
     def report_exit(self, task: ChildTask) -> None:
         """Called by a child's task when it ends on its own (not stopped by us)."""
         child = self.by_id.get(task.spec.id)
         if child is not None:
             # A send can only fail once the loop has ended, and then nobody cares.
-            try:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 self.send.send_nowait(_ChildExited(child, task))
-            except trio.BrokenResourceError:
-                pass
 
     # -- starting and stopping one child --
 

@@ -1,0 +1,62 @@
+"""The public API, pinned: adding or removing a name is a deliberate act."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import trio_otp
+
+PUBLIC = {
+    "BRUTAL_KILL",
+    "INFINITY",
+    "AutoShutdown",
+    "ChildAlreadyPresent",
+    "ChildAlreadyStarted",
+    "ChildCounts",
+    "ChildInfo",
+    "ChildNotFound",
+    "ChildRestarting",
+    "ChildRunning",
+    "ChildSpec",
+    "ChildStartError",
+    "ChildState",
+    "ChildType",
+    "Restart",
+    "RestartIntensity",
+    "RestartIntensityExceeded",
+    "RestartStrategy",
+    "Shutdown",
+    "ShutdownMode",
+    "Supervisor",
+    "SupervisorError",
+    "SupervisorNotRunning",
+    "SupervisorRef",
+    "__version__",
+    "cleanup_scope",
+}
+
+
+def test_public_names() -> None:
+    assert set(trio_otp.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert hasattr(trio_otp, name), name
+
+
+def test_public_classes_claim_the_public_module() -> None:
+    for name in PUBLIC:
+        value = getattr(trio_otp, name)
+        if isinstance(value, type):
+            assert value.__module__ == "trio_otp", name
+
+
+def test_package_is_typed() -> None:
+    assert (pathlib.Path(trio_otp.__file__).parent / "py.typed").exists()
+
+
+def test_every_async_test_runs_on_virtual_time() -> None:
+    for path in pathlib.Path(__file__).parent.glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.AsyncFunctionDef) and node.name.startswith("test_"):
+                params = [arg.arg for arg in node.args.args]
+                assert "autojump_clock" in params, f"{path.name}::{node.name}"
