@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import inspect
 import math
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Literal, TypeAlias
 
 import attrs
@@ -116,6 +116,10 @@ def _enum_checker(enum_type: type[enum.Enum]) -> Callable[[object, attrs.Attribu
     return check
 
 
+def _to_args(args: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(args)
+
+
 def _default_shutdown(spec: ChildSpec) -> ShutdownPolicy:
     return INFINITY if spec.type is ChildType.SUPERVISOR else DEFAULT_WORKER_SHUTDOWN
 
@@ -161,7 +165,7 @@ class ChildSpec:
 
     id: Hashable = attrs.field(validator=_check_id)
     start: Callable[..., Awaitable[object]] = attrs.field(validator=_check_start)
-    args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=tuple)
+    args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=_to_args)
     restart: Restart = attrs.field(default=Restart.PERMANENT, kw_only=True, validator=_enum_checker(Restart))
     type: ChildType = attrs.field(default=ChildType.WORKER, kw_only=True, validator=_enum_checker(ChildType))
     shutdown: ShutdownPolicy = attrs.field(

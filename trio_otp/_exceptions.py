@@ -47,10 +47,11 @@ class RestartIntensityExceeded(Shutdown):
         self.child_id = child_id
         self.max_restarts = max_restarts
         self.max_seconds = max_seconds
+        noun = "restart" if max_restarts == 1 else "restarts"
         super().__init__(
-            f"supervisor {supervisor} reached its maximum restart intensity "
-            f"({max_restarts} restarts within {max_seconds:g} s) when child {child_id!r} "
-            "needed another restart; it stopped its remaining children and gave up"
+            f"supervisor {supervisor} gave up: child {child_id!r} needed a restart beyond "
+            f"max_restarts={max_restarts} ({max_restarts} {noun} within {max_seconds:g} s), "
+            "so it stopped its remaining children"
         )
 
 

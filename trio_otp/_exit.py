@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import sys
 
-from ._exceptions import Shutdown
+from ._exceptions import RestartIntensityExceeded, Shutdown
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -39,4 +39,6 @@ def describe_exit(error: BaseException | None) -> str:
     """A short phrase for reports: ``returned normally``, ``raised ValueError('x')``."""
     if error is None:
         return "returned normally"
+    if isinstance(error, RestartIntensityExceeded):
+        return f"escalated (RestartIntensityExceeded: too many restarts of its child {error.child_id!r})"
     return f"raised {error!r}"

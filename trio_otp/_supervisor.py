@@ -40,7 +40,7 @@ import contextlib
 import enum
 import logging
 import math
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar, cast, final
 
 import attrs
@@ -125,6 +125,10 @@ class ChildCounts:
     workers: int
 
 
+def _to_specs(children: Iterable[ChildSpec]) -> tuple[ChildSpec, ...]:
+    return tuple(children)
+
+
 def _check_children(_instance: object, _attribute: object, children: tuple[object, ...]) -> None:
     seen: set[Hashable] = set()
     for spec in children:
@@ -146,6 +150,10 @@ def _check_enum(enum_type: type[enum.Enum]) -> Callable[[object, attrs.Attribute
             raise TypeError(msg)
 
     return check
+
+
+def _restarts(count: int, limit: int) -> str:
+    return f"{count} of {limit} {'restart' if limit == 1 else 'restarts'}"
 
 
 def _require_spec(spec: object) -> None:
@@ -188,7 +196,7 @@ class Supervisor:
         under ``auto_shutdown=NEVER``.
     """
 
-    children: tuple[ChildSpec, ...] = attrs.field(converter=tuple, validator=_check_children)
+    children: tuple[ChildSpec, ...] = attrs.field(converter=_to_specs, validator=_check_children)
     strategy: RestartStrategy = attrs.field(
         default=RestartStrategy.ONE_FOR_ONE, kw_only=True, validator=_check_enum(RestartStrategy)
     )
@@ -571,7 +579,7 @@ class _SupervisorState:
         log = logger.error if kind is ExitKind.CRASH else logger.info
         if restart is Restart.PERMANENT or (restart is Restart.TRANSIENT and kind is ExitKind.CRASH):
             log(
-                "supervisor %s: child %r %s; restarting",
+                "supervisor %s: child %r %s",
                 self.label,
                 child.spec.id,
                 describe_exit(task.error),
@@ -600,6 +608,15 @@ class _SupervisorState:
             return
         try:
             await self.restart_by_strategy(child)
+            logger.info(
+                "supervisor %s: restarted child %r (%s, %s in the last %g s)",
+                self.label,
+                child.spec.id,
+                self.strategy.value,
+                _restarts(self.intensity.restarts_in_window(), self.intensity.max_restarts),
+                self.intensity.max_seconds,
+                extra=self.report("child_restarted", child, cause),
+            )
         except _StartFailed as failure:
             failed = failure.child
             failed.restarting = True
@@ -630,11 +647,12 @@ class _SupervisorState:
         )
         error.__cause__ = cause
         logger.error(
-            "supervisor %s: reached maximum restart intensity (%d within %g s) on child %r; shutting down",
+            "supervisor %s: child %r needs a restart, but max_restarts=%d within %g s is used up; "
+            "stopping all children and escalating",
             self.label,
+            child.spec.id,
             self.intensity.max_restarts,
             self.intensity.max_seconds,
-            child.spec.id,
             extra=self.report("reached_max_restart_intensity", child, cause),
         )
         child.restarting = False
