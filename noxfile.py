@@ -49,3 +49,10 @@ def typecheck(session: nox.Session) -> None:
     session.install(".", "mypy>=1.10", "exceptiongroup")
     session.run("mypy", "--python-version", "3.10")
     session.run("mypy", "--python-version", "3.13")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Build the docs with Sphinx, warnings as errors (the examples run in ``tests``)."""
+    session.install(".", "sphinx>=7")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")

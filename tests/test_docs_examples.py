@@ -1,0 +1,27 @@
+"""Every example in docs/examples runs, on virtual time, so the docs cannot rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import pytest
+import trio
+import trio.testing
+
+EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "docs" / "examples").glob("*.py"))
+
+
+def test_there_are_examples() -> None:
+    assert len(EXAMPLES) >= 3
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_example_runs(path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location(f"docs_example_{path.stem}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    trio.run(module.main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert capsys.readouterr().out.strip()
