@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+import re
 
 import pytest
 import trio
 import trio.testing
+
+import trio_otp
 
 EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "docs" / "examples").glob("*.py"))
 
@@ -25,3 +28,14 @@ def test_example_runs(path: pathlib.Path, capsys: pytest.CaptureFixture[str]) ->
     spec.loader.exec_module(module)
     trio.run(module.main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert capsys.readouterr().out.strip()
+
+
+def test_readme_example_runs() -> None:
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    [block] = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    body, last_line = block.rstrip().rsplit("\n", 1)
+    assert last_line == "trio.run(main)"
+    namespace: dict[str, object] = {}
+    exec(compile(body, "README.md", "exec"), namespace)
+    with pytest.raises(trio_otp.RestartIntensityExceeded):
+        trio.run(namespace["main"], clock=trio.testing.MockClock(autojump_threshold=0))  # type: ignore[arg-type]
