@@ -23,7 +23,6 @@ PUBLIC = {
     "ChildState",
     "ChildType",
     "Restart",
-    "RestartIntensity",
     "RestartIntensityExceeded",
     "RestartStrategy",
     "Shutdown",

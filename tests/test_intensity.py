@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_otp import RestartIntensity
+from trio_otp._intensity import RestartIntensity
 
 
 class FakeClock:

@@ -17,7 +17,6 @@ from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
 from ._exceptions import Shutdown as Shutdown
 from ._exceptions import SupervisorError as SupervisorError
 from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
-from ._intensity import RestartIntensity as RestartIntensity
 from ._supervisor import AutoShutdown as AutoShutdown
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
@@ -43,7 +42,6 @@ __all__ = [
     "ChildState",
     "ChildType",
     "Restart",
-    "RestartIntensity",
     "RestartIntensityExceeded",
     "RestartStrategy",
     "Shutdown",

@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from ._util import describe
+from ._util import describe, enum_validator
 
 
 class Restart(enum.Enum):
@@ -105,17 +105,6 @@ def _check_start(_instance: object, _attribute: object, value: Any) -> None:
         raise TypeError(msg)
 
 
-def _enum_checker(enum_type: type[enum.Enum]) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    choices = ", ".join(f"{enum_type.__name__}.{member.name}" for member in enum_type)
-
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, enum_type):
-            msg = f"ChildSpec.{attribute.name} must be one of {choices}; got {describe(value)}"
-            raise TypeError(msg)
-
-    return check
-
-
 def _to_args(args: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(args)
 
@@ -166,8 +155,12 @@ class ChildSpec:
     id: Hashable = attrs.field(validator=_check_id)
     start: Callable[..., Awaitable[object]] = attrs.field(validator=_check_start)
     args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=_to_args)
-    restart: Restart = attrs.field(default=Restart.PERMANENT, kw_only=True, validator=_enum_checker(Restart))
-    type: ChildType = attrs.field(default=ChildType.WORKER, kw_only=True, validator=_enum_checker(ChildType))
+    restart: Restart = attrs.field(
+        default=Restart.PERMANENT, kw_only=True, validator=enum_validator("ChildSpec", Restart)
+    )
+    type: ChildType = attrs.field(
+        default=ChildType.WORKER, kw_only=True, validator=enum_validator("ChildSpec", ChildType)
+    )
     shutdown: ShutdownPolicy = attrs.field(
         default=attrs.Factory(_default_shutdown, takes_self=True),
         kw_only=True,

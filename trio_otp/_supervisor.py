@@ -41,7 +41,7 @@ import enum
 import logging
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Any, Generic, TypeVar, cast, final
+from typing import Generic, TypeVar, cast, final
 
 import attrs
 import trio
@@ -61,7 +61,7 @@ from ._exceptions import (
 )
 from ._exit import ExitKind, describe_exit, exit_kind
 from ._intensity import RestartIntensity, validate_max_restarts, validate_max_seconds
-from ._util import NoPublicConstructor, describe
+from ._util import NoPublicConstructor, describe, enum_validator
 
 logger = logging.getLogger("trio_otp.supervisor")
 
@@ -141,17 +141,6 @@ def _check_children(_instance: object, _attribute: object, children: tuple[objec
         seen.add(spec.id)
 
 
-def _check_enum(enum_type: type[enum.Enum]) -> Callable[[object, attrs.Attribute[Any], Any], None]:
-    choices = ", ".join(f"{enum_type.__name__}.{member.name}" for member in enum_type)
-
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if not isinstance(value, enum_type):
-            msg = f"Supervisor {attribute.name} must be one of {choices}; got {describe(value)}"
-            raise TypeError(msg)
-
-    return check
-
-
 def _restarts(count: int, limit: int) -> str:
     return f"{count} of {limit} {'restart' if limit == 1 else 'restarts'}"
 
@@ -198,12 +187,14 @@ class Supervisor:
 
     children: tuple[ChildSpec, ...] = attrs.field(converter=_to_specs, validator=_check_children)
     strategy: RestartStrategy = attrs.field(
-        default=RestartStrategy.ONE_FOR_ONE, kw_only=True, validator=_check_enum(RestartStrategy)
+        default=RestartStrategy.ONE_FOR_ONE,
+        kw_only=True,
+        validator=enum_validator("Supervisor", RestartStrategy),
     )
     max_restarts: int = attrs.field(default=1, kw_only=True)
     max_seconds: float = attrs.field(default=5.0, kw_only=True)
     auto_shutdown: AutoShutdown = attrs.field(
-        default=AutoShutdown.NEVER, kw_only=True, validator=_check_enum(AutoShutdown)
+        default=AutoShutdown.NEVER, kw_only=True, validator=enum_validator("Supervisor", AutoShutdown)
     )
     name: str | None = attrs.field(default=None, kw_only=True)
 

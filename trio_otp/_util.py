@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
+
+import attrs
 
 T = TypeVar("T")
 
@@ -26,3 +30,17 @@ class NoPublicConstructor(type):
 def describe(value: object) -> str:
     """``repr`` of a value with its type, for error messages about bad input."""
     return f"{value!r} (of type {type(value).__name__})"
+
+
+def enum_validator(
+    owner: str, enum_type: type[enum.Enum]
+) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """An attrs validator whose error names the field and lists every accepted member."""
+    choices = ", ".join(f"{enum_type.__name__}.{member.name}" for member in enum_type)
+
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, enum_type):
+            msg = f"{owner}.{attribute.name} must be one of {choices}; got {describe(value)}"
+            raise TypeError(msg)
+
+    return check
