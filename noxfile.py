@@ -11,9 +11,11 @@ import nox
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = False
+# `nox` alone runs the checks; benchmarks are on demand (`nox -s bench`), never pass/fail.
+nox.options.sessions = ["tests", "tests_oldest", "lint", "typecheck", "docs"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-TEST_DEPS = ["pytest>=8", "pytest-trio>=0.8", "hypothesis>=6.100"]
+TEST_DEPS = ["pytest>=8.4", "pytest-trio>=0.8", "hypothesis>=6.100"]
 # The oldest versions pyproject.toml promises to work with.
 OLDEST = ["trio==0.31.0", "attrs==23.2.0"]
 
@@ -56,3 +58,10 @@ def docs(session: nox.Session) -> None:
     """Build the docs with Sphinx, warnings as errors (the examples run in ``tests``)."""
     session.install(".", "sphinx>=7")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks: ratios against raw Trio measured in the same run. Not a test."""
+    session.install(".")
+    session.run("python", "bench/call_roundtrip.py")

@@ -7,16 +7,36 @@ from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import ChildType as ChildType
 from ._child_spec import Restart as Restart
 from ._child_spec import ShutdownMode as ShutdownMode
+from ._exceptions import CallTimeout as CallTimeout
 from ._exceptions import ChildAlreadyPresent as ChildAlreadyPresent
 from ._exceptions import ChildAlreadyStarted as ChildAlreadyStarted
 from ._exceptions import ChildNotFound as ChildNotFound
 from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildStartError as ChildStartError
+from ._exceptions import InitStopped as InitStopped
+from ._exceptions import MailboxFull as MailboxFull
+from ._exceptions import NameTaken as NameTaken
 from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
+from ._exceptions import ServerError as ServerError
+from ._exceptions import ServerExited as ServerExited
+from ._exceptions import ServerNotRunning as ServerNotRunning
 from ._exceptions import Shutdown as Shutdown
 from ._exceptions import SupervisorError as SupervisorError
 from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
+from ._gen_server import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
+from ._gen_server import NO_REPLY as NO_REPLY
+from ._gen_server import Caller as Caller
+from ._gen_server import Continue as Continue
+from ._gen_server import GenServer as GenServer
+from ._gen_server import NoReply as NoReply
+from ._gen_server import Reply as Reply
+from ._gen_server import ServerRef as ServerRef
+from ._gen_server import Stop as Stop
+from ._gen_server import serve as serve
+from ._gen_server import server_spec as server_spec
+from ._gen_server import start_server as start_server
+from ._gen_server import whereis as whereis
 from ._supervisor import AutoShutdown as AutoShutdown
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
@@ -28,8 +48,12 @@ from ._version import __version__ as __version__
 
 __all__ = [
     "BRUTAL_KILL",
+    "DEFAULT_CALL_TIMEOUT",
     "INFINITY",
+    "NO_REPLY",
     "AutoShutdown",
+    "CallTimeout",
+    "Caller",
     "ChildAlreadyPresent",
     "ChildAlreadyStarted",
     "ChildCounts",
@@ -41,17 +65,33 @@ __all__ = [
     "ChildStartError",
     "ChildState",
     "ChildType",
+    "Continue",
+    "GenServer",
+    "InitStopped",
+    "MailboxFull",
+    "NameTaken",
+    "NoReply",
+    "Reply",
     "Restart",
     "RestartIntensityExceeded",
     "RestartStrategy",
+    "ServerError",
+    "ServerExited",
+    "ServerNotRunning",
+    "ServerRef",
     "Shutdown",
     "ShutdownMode",
+    "Stop",
     "Supervisor",
     "SupervisorError",
     "SupervisorNotRunning",
     "SupervisorRef",
     "__version__",
     "cleanup_scope",
+    "serve",
+    "server_spec",
+    "start_server",
+    "whereis",
 ]
 
 

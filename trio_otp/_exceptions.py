@@ -106,3 +106,45 @@ class ChildRunning(SupervisorError):
 class ChildRestarting(SupervisorError):
     """``restart_child`` or ``delete_child`` on a child whose restart failed and is being
     retried (OTP's ``{error, restarting}``)."""
+
+
+class ServerError(Exception):
+    """Base class of the errors raised when talking to a :class:`GenServer`."""
+
+
+class ServerNotRunning(ServerError):
+    """The server had already ended (OTP's ``noproc``)."""
+
+
+class ServerExited(ServerError):
+    """The server ended before it replied to this call.
+
+    ``reason`` is how it ended: ``None`` for a normal stop, a :class:`Shutdown` when it
+    was shut down, or the exception it crashed with, which is also the ``__cause__``.
+    """
+
+    def __init__(self, message: str, reason: BaseException | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CallTimeout(ServerError, TimeoutError):
+    """No reply within the call's timeout (OTP's ``timeout`` exit). The server was not
+    told and may still handle the request; its late reply is dropped."""
+
+
+class InitStopped(ServerError):
+    """A server's ``init`` returned :class:`Stop`, so it did not start. ``__cause__`` is
+    the stop reason, if it was an exception."""
+
+
+class MailboxFull(ServerError):
+    """A cast or message to a server whose bounded mailbox is full."""
+
+
+class NameTaken(ServerError):
+    """Another running server already has that name. ``ref`` is that server's reference."""
+
+    def __init__(self, message: str, ref: object) -> None:
+        super().__init__(message)
+        self.ref = ref

@@ -1,0 +1,97 @@
+"""Call timeouts without a cancel scope per call.
+
+Why not ``move_on_after``
+-------------------------
+A Trio cancel scope with a deadline costs about as much as a whole request/reply between
+two tasks (entering one registers its deadline, leaving unregisters it), and nearly every
+call has a timeout (OTP's default is 5 s) that nearly never fires. So a scope per call
+would make the common case pay for the rare one.
+
+How it works instead
+--------------------
+One system task per Trio run keeps a heap of ``(deadline, seq, caller)`` for the timed
+calls and sleeps, in one cancel scope, until the earliest deadline it knows of. Starting
+a call pushes an entry (no wake-up: with equal timeouts a new deadline is never earlier
+than the one being slept towards); only a deadline earlier than that moves the scope's
+deadline. When it wakes it fails the calls that are still waiting with a timeout and goes
+back to sleep until the next deadline, so in a steady stream of calls it wakes about once
+per timeout period, however many calls there were.
+
+Finished calls stay in the heap until they reach its top; to bound memory the heap is
+rebuilt from the live entries whenever it holds more than twice as many as there are live
+calls (plus a constant), which keeps each call O(log n) amortised.
+
+Deadlines are exact on Trio's clock, so ``MockClock`` tests see a timeout at exactly
+``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Protocol
+
+import trio
+
+
+class TimedCall(Protocol):
+    """What the timer needs of a call: whether it still waits, and how to fail it."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def _time_out(self) -> None: ...
+
+
+class CallTimer:
+    __slots__ = ("_heap", "_scope", "_seq", "live")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, TimedCall]] = []
+        self._seq = 0
+        self._scope = trio.CancelScope()  # replaced each time the task goes to sleep
+        self.live = 0  # timed calls that have not ended
+
+    def add(self, call: TimedCall, deadline: float) -> None:
+        """Watch ``call`` until ``deadline``. The call must call :meth:`finished` once
+        when it ends for any reason."""
+        self._seq += 1
+        heap = self._heap
+        heapq.heappush(heap, (deadline, self._seq, call))
+        self.live += 1
+        # Only an earlier deadline touches the scope: setting it re-registers it.
+        if deadline < self._scope.deadline:  # noqa: PLR1730
+            self._scope.deadline = deadline
+        if len(heap) > 2 * self.live + 64:
+            self._heap = [entry for entry in heap if not entry[2].done]
+            heapq.heapify(self._heap)
+
+    def finished(self) -> None:
+        self.live -= 1
+
+    async def run(self) -> None:
+        while True:
+            heap = self._heap
+            with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
+                self._scope = scope
+                await trio.sleep_forever()
+            now = trio.current_time()
+            heap = self._heap
+            while heap and (heap[0][0] <= now or heap[0][2].done):
+                _, _, call = heapq.heappop(heap)
+                if not call.done:
+                    call._time_out()
+
+
+_timer: trio.lowlevel.RunVar[CallTimer] = trio.lowlevel.RunVar("trio_otp_call_timer")
+
+
+def call_timer() -> CallTimer:
+    """This run's timer, started on first use."""
+    try:
+        return _timer.get()
+    except LookupError:
+        timer = CallTimer()
+        _timer.set(timer)
+        trio.lowlevel.spawn_system_task(timer.run, name="trio_otp call timeouts")
+        return timer

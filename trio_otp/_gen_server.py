@@ -1,0 +1,787 @@
+"""GenServers: a state object whose methods handle requests, run as one task with a mailbox.
+
+The mailbox and the call path
+-----------------------------
+``call`` is the hot path of every application built on this, so it uses the cheapest
+request/reply Trio allows between two tasks: the mailbox is a ``deque``, the server parks
+with :func:`trio.lowlevel.wait_task_rescheduled` when it is empty, and a sender that finds
+it parked wakes it with :func:`trio.lowlevel.reschedule`. A call is one small object
+(the :class:`Caller`) that travels to the server and back; the caller parks on it and the
+server's reply reschedules the caller directly. There is no channel pair and no task per
+call. A finite timeout costs one cancel scope; ``timeout=None`` costs none.
+
+A call that ends early (its timeout passed, or the caller was cancelled) marks its
+Caller abandoned as it leaves. The server still handles the request, as OTP's does, but
+a reply to an abandoned Caller goes nowhere: it can never reach a later call, because
+every call has its own Caller.
+
+Nothing hangs on a dead server
+------------------------------
+A server that ends, however it ends, first stops accepting messages, then fails every
+call it still owes an answer: the one being handled, those waiting in the mailbox, and
+those whose reply was deferred. Each gets :class:`ServerExited`, chained from the crash
+if there was one. A call to a server that has ended raises :class:`ServerNotRunning`
+at once.
+
+Ending, and ``terminate``
+-------------------------
+``terminate(reason)`` runs when a callback returns :class:`Stop`, when a callback raises
+(``reason`` is the exception), when :meth:`ServerRef.stop` is called, and when the server
+is cancelled (its supervisor stopping it; ``reason`` is a :class:`Shutdown` carrying the
+cancel reason). Unlike OTP, where only a server that traps exits gets ``terminate`` on a
+shutdown, trio_otp always runs it, inside :func:`cleanup_scope`, so it has the child's
+shutdown budget and no more. A reply sent together with a stop reaches its caller after
+``terminate``, as in OTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Hashable
+from functools import partial
+from typing import Any, Final, Generic, TypeVar, cast, final
+
+import outcome
+import trio
+
+from ._call_timer import CallTimer, call_timer
+from ._child import cleanup_scope
+from ._child_spec import ChildSpec, Restart, ShutdownPolicy
+from ._exceptions import (
+    CallTimeout,
+    InitStopped,
+    MailboxFull,
+    NameTaken,
+    ServerError,
+    ServerExited,
+    ServerNotRunning,
+    Shutdown,
+)
+from ._util import NoPublicConstructor, describe
+
+logger = logging.getLogger("trio_otp.gen_server")
+
+RequestT = TypeVar("RequestT")
+ReplyT = TypeVar("ReplyT")
+ServerT = TypeVar("ServerT", bound="GenServer[Any, Any]")
+
+#: OTP's default call timeout.
+DEFAULT_CALL_TIMEOUT: Final = 5.0
+
+# Consecutive messages a server handles without parking before it yields to other tasks.
+_FAIRNESS_BATCH = 64
+
+
+# --- what callbacks return ---------------------------------------------------------
+
+
+class _Action:
+    """Base of the values a callback returns to ask for more than "carry on"."""
+
+    __slots__ = ()
+
+
+_NOTHING: Any = object()
+
+
+@final
+class Continue(_Action):
+    """Run :meth:`GenServer.handle_continue` with ``value`` before any other message.
+
+    Return it from ``init``, ``handle_cast``, ``handle_info`` or ``handle_continue``;
+    from ``handle_call`` use ``Reply(value, continue_with=...)``.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Continue({self.value!r})"
+
+
+@final
+class Reply(_Action, Generic[ReplyT]):
+    """Reply ``value``, then run ``handle_continue(continue_with)`` if it is given.
+
+    A plain return value from ``handle_call`` is a reply too; this form exists for the
+    continue step (and for replying a value that is itself one of these action types).
+    """
+
+    __slots__ = ("continue_with", "value")
+
+    def __init__(self, value: ReplyT, *, continue_with: object = _NOTHING) -> None:
+        self.value = value
+        self.continue_with = continue_with
+
+
+@final
+class NoReply(_Action):
+    """From ``handle_call``: do not reply now; reply later through the :class:`Caller`.
+
+    ``NO_REPLY`` is the instance to return when there is no continue step.
+    """
+
+    __slots__ = ("continue_with",)
+
+    def __init__(self, *, continue_with: object = _NOTHING) -> None:
+        self.continue_with = continue_with
+
+
+NO_REPLY: Final = NoReply()
+
+
+@final
+class Stop(_Action, Generic[ReplyT]):
+    """End the server: ``terminate(reason)`` runs, then the server exits with ``reason``.
+
+    ``reason=None`` is a normal exit (the server's task returns); an exception is raised
+    from the server's task after ``terminate``, so ``Stop(Shutdown("done"))`` is a shutdown
+    exit and any other exception a crash, as its supervisor sees them. From
+    ``handle_call``, ``reply`` is sent to the caller after ``terminate`` has run; without
+    it, the caller gets :class:`ServerExited`.
+    """
+
+    __slots__ = ("reason", "reply")
+
+    def __init__(self, reason: BaseException | None = None, *, reply: ReplyT = _NOTHING) -> None:
+        _check_reason(reason)
+        self.reason = reason
+        self.reply = reply
+
+
+def _check_reason(reason: object) -> None:
+    if reason is not None and not isinstance(reason, BaseException):
+        msg = f"a stop reason is an exception or None, got {describe(reason)}"
+        raise TypeError(msg)
+
+
+# --- the server's side -----------------------------------------------------------------
+
+
+class GenServer(Generic[RequestT, ReplyT]):
+    """Base class of a server: subclass it (typically as an ``attrs`` class whose fields
+    are the state) and override the callbacks it handles.
+
+    ``RequestT`` and ``ReplyT`` type the requests :meth:`ServerRef.call` sends and the
+    replies it returns. Every callback is async and runs in the server's task, one
+    message at a time, so the state needs no locks.
+
+    Start a server with :func:`start_server`, or put :func:`server_spec` in a
+    :class:`Supervisor`.
+    """
+
+    async def init(self) -> Continue | Stop[Any] | None:
+        """Runs before the server accepts messages; ``start_server`` returns after it.
+
+        Return ``None``, :class:`Continue` to run a continue step before the first
+        message, or :class:`Stop` to fail the start (:class:`InitStopped`). An exception
+        fails the start too.
+        """
+        return None
+
+    async def handle_call(
+        self, request: RequestT, caller: Caller[ReplyT]
+    ) -> ReplyT | Reply[ReplyT] | NoReply | Stop[ReplyT]:
+        """Answer a :meth:`ServerRef.call`: the return value is the reply.
+
+        Return :data:`NO_REPLY` and keep ``caller`` to reply later with
+        :meth:`Caller.reply`, from any task. The default raises
+        :exc:`NotImplementedError`, which crashes the server: a call it does not expect
+        is a bug, and the caller sees :class:`ServerExited` chained from it.
+        """
+        msg = f"{type(self).__name__} does not handle calls; got {request!r}"
+        raise NotImplementedError(msg)
+
+    async def handle_cast(self, request: Any) -> Continue | Stop[Any] | None:
+        """Handle a :meth:`ServerRef.cast`. The default crashes, as for calls."""
+        msg = f"{type(self).__name__} does not handle casts; got {request!r}"
+        raise NotImplementedError(msg)
+
+    async def handle_info(self, message: Any) -> Continue | Stop[Any] | None:
+        """Handle a plain message (:meth:`ServerRef.send`). The default logs a warning
+        and carries on: stray messages are common and not worth a crash."""
+        logger.warning(
+            "server %s received a message it does not handle: %r",
+            type(self).__name__,
+            message,
+            extra={"otp_report": "unexpected_message", "server": type(self).__name__},
+        )
+        return None
+
+    async def handle_continue(self, continuation: Any) -> Continue | Stop[Any] | None:
+        """Runs after a callback returned :class:`Continue` (or ``continue_with=``),
+        before any other message. The default crashes."""
+        msg = f"{type(self).__name__} returned a Continue but does not define handle_continue"
+        raise NotImplementedError(msg)
+
+    async def terminate(self, reason: BaseException | None) -> None:
+        """Runs once as the server ends. ``reason`` is ``None`` for a normal stop, a
+        :class:`Shutdown` when it is being shut down, the exception when a callback
+        raised. It runs in :func:`cleanup_scope`, so it has the shutdown budget."""
+
+
+# --- the calls ---------------------------------------------------------------------
+
+_WAITING, _DONE, _ABANDONED = 0, 1, 2
+
+
+@final
+class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
+    """The caller of one :meth:`ServerRef.call`, as ``handle_call`` sees it.
+
+    Keep it to reply later (OTP's ``From`` and ``gen_server:reply/2``).
+    """
+
+    __slots__ = ("_process", "_request", "_state", "_task", "_timer")
+
+    _process: _Process | None  # set while the reply is deferred
+    _request: object
+    _state: int
+    _task: trio.lowlevel.Task
+    _timer: CallTimer | None  # set while a timeout watches the call
+
+    def reply(self, value: ReplyT) -> None:
+        """Complete the call with ``value``. Not a checkpoint; never raises.
+
+        A reply to a call that already ended (timed out, cancelled, answered) is
+        dropped, as OTP drops a reply to a caller that is gone. Call it from a task of
+        the same Trio run; from another thread use ``trio.from_thread.run_sync``.
+        """
+        if self._end(_DONE):
+            trio.lowlevel.reschedule(self._task, outcome.Value(value))
+
+    def _fail(self, error: BaseException) -> None:
+        if self._end(_DONE):
+            trio.lowlevel.reschedule(self._task, outcome.Error(error))
+
+    def _time_out(self) -> None:
+        if self._end(_ABANDONED):
+            trio.lowlevel.reschedule(self._task, outcome.Error(_TimedOut()))
+
+    def _abort(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        self._end(_ABANDONED)
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _end(self, state: int) -> bool:
+        """Move out of waiting; False if the call had already ended."""
+        if self._state != _WAITING:
+            return False
+        self._state = state
+        if self._process is not None:
+            self._process.deferred.discard(self)
+            self._process = None
+        if self._timer is not None:
+            self._timer.finished()
+            self._timer = None
+        return True
+
+    @property
+    def done(self) -> bool:
+        """Whether the call has ended (answered, timed out or cancelled)."""
+        return self._state != _WAITING
+
+    def __repr__(self) -> str:
+        return f"<Caller of {self._request!r}>"
+
+
+def _new_caller(request: object, task: trio.lowlevel.Task) -> Caller[Any]:
+    caller: Caller[Any] = object.__new__(Caller)
+    caller._request = request
+    caller._task = task
+    caller._state = _WAITING
+    caller._process = None
+    caller._timer = None
+    return caller
+
+
+class _TimedOut(Exception):
+    """Internal: the call timer failed a call; ``call`` turns it into CallTimeout."""
+
+
+class _Cast:
+    __slots__ = ("request",)
+
+    def __init__(self, request: object) -> None:
+        self.request = request
+
+
+class _Info:
+    __slots__ = ("message",)
+
+    def __init__(self, message: object) -> None:
+        self.message = message
+
+
+class _StopRequest:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: BaseException | None) -> None:
+        self.reason = reason
+
+
+class _Process:
+    """The running server: its mailbox and whatever callers it owes an answer."""
+
+    __slots__ = (
+        "alive",
+        "deferred",
+        "done",
+        "label",
+        "mailbox",
+        "mailbox_size",
+        "name",
+        "parked",
+        "room",
+        "task",
+        "token",
+    )
+
+    def __init__(self, label: str, name: Hashable | None, mailbox_size: float) -> None:
+        self.label = label
+        self.name = name
+        self.mailbox: deque[object] = deque()
+        self.mailbox_size = mailbox_size
+        self.room = trio.lowlevel.ParkingLot()  # callers waiting for room (bounded only)
+        self.parked: trio.lowlevel.Task | None = None
+        self.alive = True
+        self.deferred: set[Caller[Any]] = set()
+        self.done = trio.Event()
+        self.task = trio.lowlevel.current_task()
+        self.token = trio.lowlevel.current_trio_token()
+
+    def post(self, item: object) -> None:
+        """Put a cast, info or stop in the mailbox (not a checkpoint)."""
+        if not self.alive:
+            msg = f"server {self.label} is not running"
+            raise ServerNotRunning(msg)
+        if len(self.mailbox) >= self.mailbox_size:
+            msg = f"the mailbox of server {self.label} is full ({self.mailbox_size:g} messages)"
+            raise MailboxFull(msg)
+        self.mailbox.append(item)
+        self.wake()
+
+    def wake(self) -> None:
+        task = self.parked
+        if task is not None:
+            self.parked = None
+            trio.lowlevel.reschedule(task)
+
+    async def receive(self) -> object:
+        while not self.mailbox:
+            self.parked = self.task
+            await trio.lowlevel.wait_task_rescheduled(self._abort_park)
+        item = self.mailbox.popleft()
+        if self.room:
+            self.room.unpark()
+        return item
+
+    def _abort_park(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        self.parked = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def close(self, reason: BaseException | None) -> None:
+        """Stop accepting messages and fail every call still owed an answer."""
+        self.alive = False
+        error = _exited(self.label, reason)
+        for caller in list(self.deferred):
+            caller._fail(_copy(error))
+        while self.mailbox:
+            item = self.mailbox.popleft()
+            if type(item) is Caller:
+                item._fail(_copy(error))
+        self.room.unpark_all()
+
+
+def _call_timeout(process: _Process, request: object, timeout: float | None) -> CallTimeout:
+    return CallTimeout(f"call to server {process.label} got no reply within {timeout:g} s: {request!r}")
+
+
+def _exited(label: str, reason: BaseException | None) -> ServerExited:
+    if reason is None:
+        how = "exited normally"
+    elif isinstance(reason, Shutdown):
+        how = f"was shut down ({reason})" if str(reason) else "was shut down"
+    else:
+        how = f"crashed: {reason!r}"
+    error = ServerExited(f"server {label} {how} before replying", reason)
+    error.__cause__ = reason
+    return error
+
+
+def _copy(error: ServerExited) -> ServerExited:
+    # Each waiting caller raises its own instance, so tracebacks do not pile up on one.
+    copy = ServerExited(str(error), error.reason)
+    copy.__cause__ = error.__cause__
+    return copy
+
+
+@final
+class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
+    """A handle on one running server (one start of it: a restart makes a new one).
+
+    Use a name (``start_server(..., name=...)`` and :func:`whereis`) to reach whichever
+    server currently runs under that name.
+    """
+
+    __slots__ = ("_process",)
+
+    def __init__(self, process: _Process) -> None:
+        self._process = process
+
+    @property
+    def name(self) -> Hashable | None:
+        """The name it was started under, if any."""
+        return self._process.name
+
+    @property
+    def alive(self) -> bool:
+        """Whether the server still accepts messages."""
+        return self._process.alive
+
+    def __repr__(self) -> str:
+        state = "running" if self._process.alive else "ended"
+        return f"<ServerRef {self._process.label} ({state})>"
+
+    # A timeout parameter, not trio.fail_after around the call: OTP's call takes one, its
+    # default (5 s) protects every caller, and CallTimeout names the server and request.
+    async def call(self, request: RequestT, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> ReplyT:  # noqa: ASYNC109
+        """Send ``request`` to ``handle_call`` and wait for the reply.
+
+        A checkpoint. ``timeout`` is in seconds (default 5, as OTP); ``None`` waits for
+        ever. Cancelling the caller, or the timeout passing, abandons the call: the server
+        still handles the request, and its reply is dropped.
+
+        Raises:
+          CallTimeout: no reply within ``timeout``.
+          ServerExited: the server ended before replying (chained from its crash).
+          ServerNotRunning: the server had already ended.
+          MailboxFull: never; with a bounded mailbox a call waits (within its timeout)
+            for room.
+          ServerError: the server called itself, which could only deadlock.
+        """
+        process = self._process
+        task = trio.lowlevel.current_task()
+        if task is process.task:
+            msg = f"server {process.label} called itself, which would wait for ever"
+            raise ServerError(msg)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        deadline = math.inf if timeout is None else trio.current_time() + timeout
+        if len(process.mailbox) >= process.mailbox_size:
+            await self._wait_for_room(process, deadline, request, timeout)
+        if not process.alive:
+            msg = f"server {process.label} is not running"
+            raise ServerNotRunning(msg)
+        caller: Caller[ReplyT] = _new_caller(request, task)
+        process.mailbox.append(caller)
+        process.wake()
+        if timeout is not None:
+            timer = caller._timer = call_timer()
+            timer.add(caller, deadline)
+        try:
+            return await trio.lowlevel.wait_task_rescheduled(caller._abort)  # type: ignore[no-any-return]
+        except _TimedOut:
+            raise _call_timeout(process, request, timeout) from None
+
+    @staticmethod
+    async def _wait_for_room(
+        process: _Process,
+        deadline: float,
+        request: object,
+        timeout: float | None,  # noqa: ASYNC109 - for the error message only
+    ) -> None:
+        with trio.move_on_at(deadline):
+            while len(process.mailbox) >= process.mailbox_size and process.alive:
+                await process.room.park()
+            return
+        raise _call_timeout(process, request, timeout)
+
+    def cast(self, request: object) -> None:
+        """Send ``request`` to ``handle_cast`` without waiting. Not a checkpoint.
+
+        Raises:
+          ServerNotRunning: the server has ended (OTP drops such a cast silently;
+            trio_otp knows, so it says so).
+          MailboxFull: the mailbox is bounded and full.
+        """
+        self._process.post(_Cast(request))
+
+    def send(self, message: object) -> None:
+        """Send a plain message to ``handle_info`` (OTP's ``Pid ! Message``). Raises as
+        :meth:`cast` does. Not a checkpoint."""
+        self._process.post(_Info(message))
+
+    async def stop(
+        self,
+        reason: BaseException | None = None,
+        *,
+        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as call's
+    ) -> None:
+        """Ask the server to end with ``reason`` and wait until it has.
+
+        The request joins the mailbox like any message; the server then runs
+        ``terminate(reason)`` and exits with ``reason`` (see :class:`Stop`).
+
+        Raises:
+          ServerNotRunning: it had already ended.
+          CallTimeout: it had not ended within ``timeout``; it is not killed and goes on
+            ending.
+        """
+        process = self._process
+        process.post(_StopRequest(reason))
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            await process.done.wait()
+            return
+        msg = f"server {process.label} did not stop within {timeout:g} s"
+        raise CallTimeout(msg)
+
+    def call_from_thread(self, request: RequestT, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> ReplyT:
+        """:meth:`call` from a thread that is not running Trio (a worker thread, a
+        synchronous library's callback). Blocks that thread; raises as :meth:`call`."""
+        return trio.from_thread.run(
+            partial(self.call, request, timeout=timeout), trio_token=self._process.token
+        )
+
+    def cast_from_thread(self, request: object) -> None:
+        """:meth:`cast` from a thread that is not running Trio."""
+        trio.from_thread.run_sync(self.cast, request, trio_token=self._process.token)
+
+
+# --- names -------------------------------------------------------------------------
+
+_names: trio.lowlevel.RunVar[dict[Hashable, ServerRef[Any, Any]]] = trio.lowlevel.RunVar("trio_otp_names")
+
+
+def _registry() -> dict[Hashable, ServerRef[Any, Any]]:
+    try:
+        return _names.get()
+    except LookupError:
+        table: dict[Hashable, ServerRef[Any, Any]] = {}
+        _names.set(table)
+        return table
+
+
+def whereis(name: Hashable) -> ServerRef[Any, Any] | None:
+    """The server running under ``name`` in this Trio run, or ``None``. Not a checkpoint."""
+    return _registry().get(name)
+
+
+# --- running a server ----------------------------------------------------------------
+
+
+def _check_factory(factory: object) -> None:
+    if not callable(factory):
+        msg = f"a server needs a factory that builds its state (such as the class), got {describe(factory)}"
+        raise TypeError(msg)
+
+
+def _check_mailbox_size(mailbox_size: object) -> None:
+    if isinstance(mailbox_size, bool) or not isinstance(mailbox_size, (int, float)) or not mailbox_size >= 1:
+        msg = f"mailbox_size must be a whole number >= 1 or math.inf, got {describe(mailbox_size)}"
+        raise ValueError(msg)
+
+
+async def serve(
+    factory: Callable[[], GenServer[RequestT, ReplyT]],
+    name: Hashable | None = None,
+    mailbox_size: float = math.inf,
+    *,
+    task_status: trio.TaskStatus[ServerRef[RequestT, ReplyT]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run a server until it ends: the start function behind :func:`start_server` and
+    :func:`server_spec`, for ``nursery.start``.
+
+    Builds the state with ``factory()``, registers ``name``, runs ``init``, reports a
+    :class:`ServerRef` through ``task_status``, then handles messages. Returns when the
+    server stops normally; raises the stop reason or the crash otherwise.
+
+    Raises:
+      NameTaken: before ``init``, if another server runs under ``name``.
+      InitStopped: ``init`` returned :class:`Stop`.
+      Exception: whatever ``factory`` or ``init`` raised (before ``started``).
+    """
+    _check_mailbox_size(mailbox_size)
+    server: object = factory()
+    if not isinstance(server, GenServer):
+        msg = f"a server factory must return a GenServer instance, got {describe(server)}"
+        raise TypeError(msg)
+    label = f"{type(server).__name__}" + (f" {name!r}" if name is not None else "")
+    process = _Process(label, name, mailbox_size)
+    ref = cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
+    names = _registry()
+    if name is not None:
+        if name in names:
+            msg = f"name {name!r} is already taken by {names[name]!r}"
+            raise NameTaken(msg, names[name])
+        names[name] = ref
+    try:
+        await _run(server, process, ref, task_status)
+    finally:
+        if name is not None and names.get(name) is ref:
+            del names[name]
+        process.alive = False
+        process.done.set()
+
+
+async def _run(
+    server: GenServer[Any, Any],
+    process: _Process,
+    ref: ServerRef[Any, Any],
+    task_status: trio.TaskStatus[ServerRef[Any, Any]],
+) -> None:
+    result: object
+    try:
+        result = await server.init()
+    except BaseException as init_error:
+        process.close(init_error)
+        raise
+    if isinstance(result, Stop):
+        stopped = InitStopped(f"server {process.label}: init returned Stop({result.reason!r})")
+        stopped.__cause__ = result.reason
+        process.close(result.reason)
+        raise stopped
+    task_status.started(ref)
+    current: Caller[Any] | None = None
+    pending_reply: Caller[Any] | None = None
+    stop: Stop[Any] | None = None
+    continuation = result.value if isinstance(result, Continue) else _NOTHING
+    handled = 0
+    try:
+        while stop is None:
+            if continuation is not _NOTHING:
+                step, continuation = continuation, _NOTHING
+                result = await server.handle_continue(step)
+            else:
+                if process.mailbox:
+                    handled += 1
+                    if handled >= _FAIRNESS_BATCH:
+                        handled = 0
+                        await trio.lowlevel.checkpoint()
+                else:
+                    handled = 0
+                item = await process.receive()
+                kind = type(item)
+                if kind is Caller:
+                    current = item  # type: ignore[assignment]
+                    assert current is not None
+                    result = await server.handle_call(current._request, current)
+                    if not isinstance(result, _Action):
+                        current.reply(result)
+                        current = None
+                        continue
+                    if isinstance(result, Reply):
+                        current.reply(result.value)
+                        continuation = result.continue_with
+                    elif isinstance(result, NoReply):
+                        if not current.done:
+                            current._process = process
+                            process.deferred.add(current)
+                        continuation = result.continue_with
+                    elif isinstance(result, Stop):
+                        stop = result
+                        if result.reply is not _NOTHING:
+                            pending_reply = current
+                        else:
+                            process.deferred.add(current)  # failed by close() below
+                            current._process = process
+                    current = None
+                    continue
+                if kind is _Cast:
+                    result = await server.handle_cast(item.request)  # type: ignore[attr-defined]
+                elif kind is _Info:
+                    result = await server.handle_info(item.message)  # type: ignore[attr-defined]
+                else:
+                    result = Stop(item.reason)  # type: ignore[attr-defined]
+            if result is None:
+                continue
+            if isinstance(result, Continue):
+                continuation = result.value
+            elif isinstance(result, Stop):
+                stop = result
+            else:  # only reachable from code that is not type-checked
+                msg = f"{type(server).__name__} callback returned {result!r}; expected None, Continue or Stop"  # type: ignore[unreachable]
+                raise TypeError(msg)
+    except BaseException as error:
+        crash_reason = _reason_of(error)
+        process.alive = False
+        if current is not None:
+            current._fail(_exited(process.label, crash_reason))
+        await _terminate(server, process, crash_reason)
+        process.close(crash_reason)
+        raise
+    reason = stop.reason
+    # A requested stop: terminate first, then the reply (OTP's order), then the exit.
+    process.alive = False
+    await _terminate(server, process, reason)
+    if pending_reply is not None:
+        pending_reply.reply(stop.reply)
+    process.close(reason)
+    if reason is not None:
+        raise reason
+
+
+def _reason_of(error: BaseException) -> BaseException:
+    if isinstance(error, trio.Cancelled):
+        return Shutdown(str(error))
+    return error
+
+
+async def _terminate(server: GenServer[Any, Any], process: _Process, reason: BaseException | None) -> None:
+    with cleanup_scope():
+        try:
+            await server.terminate(reason)
+        except Exception:
+            logger.exception(
+                "server %s: terminate raised",
+                process.label,
+                extra={"otp_report": "terminate_error", "server": process.label},
+            )
+
+
+async def start_server(
+    nursery: trio.Nursery,
+    factory: Callable[[], GenServer[RequestT, ReplyT]],
+    *,
+    name: Hashable | None = None,
+    mailbox_size: float = math.inf,
+) -> ServerRef[RequestT, ReplyT]:
+    """Start a server in ``nursery`` and return its reference once ``init`` has finished.
+
+    ``factory`` builds the state, e.g. ``Counter`` or ``functools.partial(Counter, total=5)``.
+    ``mailbox_size`` bounds the mailbox (default unbounded, as OTP's): when it is full,
+    calls wait for room and casts and sends raise :class:`MailboxFull`. A checkpoint.
+
+    Raises what :func:`serve` raises before the server is running.
+    """
+    ref: ServerRef[RequestT, ReplyT] = await nursery.start(serve, factory, name, mailbox_size)
+    return ref
+
+
+def server_spec(
+    id: Hashable,  # noqa: A002
+    factory: Callable[[], GenServer[Any, Any]],
+    *,
+    name: Hashable | None = None,
+    mailbox_size: float = math.inf,
+    restart: Restart = Restart.PERMANENT,
+    shutdown: ShutdownPolicy = 5.0,
+    significant: bool = False,
+) -> ChildSpec:
+    """A :class:`ChildSpec` that runs a server under a supervisor.
+
+    Each start (and restart) calls ``factory()`` for fresh state. The child's reference
+    is its :class:`ServerRef`; give it a ``name`` so callers find the restarted server.
+    """
+    _check_mailbox_size(mailbox_size)
+    _check_factory(factory)
+    return ChildSpec(
+        id,
+        serve,
+        args=(factory, name, mailbox_size),
+        restart=restart,
+        shutdown=shutdown,
+        significant=significant,
+    )
