@@ -17,6 +17,7 @@ async def test_demo_walks_through_restart_strategy_and_escalation(autojump_clock
     text = out.getvalue()
     assert "add 5 -> total 5" in text
     assert "restarted child 'counter' (rest_for_one" in text
+    assert "crashed before replying: ValueError" in text
     assert text.count("auditor  | started") == 4  # restarted with the counter each time
     assert "restarted child 'counters' (one_for_one" in text
     assert "RestartIntensityExceeded: supervisor 'root' gave up" in text

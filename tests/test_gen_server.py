@@ -223,7 +223,7 @@ async def test_crash_in_call_reaches_the_caller_and_everyone_waiting(autojump_cl
     for error in errors:
         assert isinstance(error.__cause__, Boom)
         assert isinstance(error.reason, Boom)
-        assert "crashed: Boom('in call')" in str(error)
+        assert "crashed before replying: Boom('in call')" in str(error)
     assert ("terminate-start", "Boom") in server.log
     assert not ref.alive
     with pytest.raises(trio_otp.ServerNotRunning):

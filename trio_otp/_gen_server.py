@@ -402,12 +402,12 @@ def _call_timeout(process: _Process, request: object, timeout: float | None) -> 
 
 def _exited(label: str, reason: BaseException | None) -> ServerExited:
     if reason is None:
-        how = "exited normally"
+        how = "exited normally before replying"
     elif isinstance(reason, Shutdown):
-        how = f"was shut down ({reason})" if str(reason) else "was shut down"
+        how = "was shut down before replying" + (f" ({reason})" if str(reason) else "")
     else:
-        how = f"crashed: {reason!r}"
-    error = ServerExited(f"server {label} {how} before replying", reason)
+        how = f"crashed before replying: {reason!r}"
+    error = ServerExited(f"server {label} {how}", reason)
     error.__cause__ = reason
     return error
 

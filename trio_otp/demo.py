@@ -7,7 +7,8 @@ The tree::
         ├── counter   holds a running total; add and remove numbers
         └── auditor   reads the counter; started after it, so it depends on it
 
-The demo sends commands to the counter and makes it crash on a schedule (by asking it
+The counter is a GenServer registered under the name "counter", so clients find the
+restarted one. The demo sends commands to it and makes it crash on a schedule (by asking it
 to remove more than it holds). You see the supervisor restart it, the rest_for_one
 strategy restart the auditor with it, the ``counters`` supervisor give up and escalate
 when crashes come too fast, ``root`` restart the whole subtree, and finally ``root``
@@ -16,6 +17,7 @@ give up too. It exits 0 within a few seconds.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from typing import TextIO
@@ -28,56 +30,46 @@ import trio_otp
 STEP = 0.15  # seconds between scenes, so a person can follow along
 
 
-@attrs.frozen
-class Command:
-    op: str
-    amount: int
-    reply: trio.MemorySendChannel[int]
-
-
-CounterRef = trio.MemorySendChannel[Command]
-
-
-async def counter(out: TextIO, *, task_status: trio.TaskStatus[CounterRef]) -> None:
+@attrs.define
+class Counter(trio_otp.GenServer[tuple[str, int], int]):
     """The classic first OTP server: a total that commands add to and remove from.
 
     Removing more than the total is a bug we do not handle: the counter crashes, and its
     supervisor starts a fresh one (with a fresh total: that is what "let it crash" costs).
     """
-    send, receive = trio.open_memory_channel[Command](16)
-    total = 0
-    print("    counter  | started, total = 0", file=out)
-    task_status.started(send)
-    async for command in receive:
-        with command.reply:  # closed on the way out, so a crash cannot leave a client waiting
-            if command.op == "add":
-                total += command.amount
-            elif command.op == "remove":
-                if command.amount > total:
-                    raise ValueError(f"cannot remove {command.amount} from a total of {total}")
-                total -= command.amount
-            command.reply.send_nowait(total)
+
+    out: TextIO
+    total: int = 0
+
+    async def init(self) -> None:
+        print("    counter  | started, total = 0", file=self.out)
+
+    async def handle_call(self, request: tuple[str, int], caller: trio_otp.Caller[int]) -> int:
+        op, amount = request
+        if op == "add":
+            self.total += amount
+        elif op == "remove":
+            if amount > self.total:
+                raise ValueError(f"cannot remove {amount} from a total of {self.total}")
+            self.total -= amount
+        return self.total
 
 
 async def auditor(out: TextIO, *, task_status: trio.TaskStatus[None]) -> None:
-    print("    auditor  | started (it depends on the counter started before it)", file=out)
+    counter = trio_otp.whereis("counter")
+    assert counter is not None  # started before us: rest_for_one's promise
+    total = await counter.call(("add", 0))
+    print(f"    auditor  | started; it depends on the counter, whose total is {total}", file=out)
     task_status.started()
     await trio.sleep_forever()
 
 
-async def ask(root: trio_otp.SupervisorRef, op: str, amount: int) -> int:
-    """Send one command to whichever counter is running now, and wait for its reply."""
-    [counters] = await root.which_children()
-    assert isinstance(counters.ref, trio_otp.SupervisorRef)
-    by_id = {info.id: info.ref for info in await counters.ref.which_children()}
-    counter_ref = by_id["counter"]
-    assert isinstance(counter_ref, trio.MemorySendChannel)
-    reply_send, reply_receive = trio.open_memory_channel[int](1)
-    try:
-        await counter_ref.send(Command(op, amount, reply_send))
-        return await reply_receive.receive()
-    except (trio.BrokenResourceError, trio.EndOfChannel):
-        return -1  # the counter died with our command: its supervisor has it in hand
+async def ask(op: str, amount: int) -> int:
+    """Call whichever counter runs under the name "counter" now."""
+    counter: trio_otp.ServerRef[tuple[str, int], int] | None = trio_otp.whereis("counter")
+    if counter is None:
+        raise trio_otp.ServerNotRunning("no server is registered as 'counter'")
+    return await counter.call((op, amount))
 
 
 class _Narrator(logging.Handler):
@@ -94,7 +86,7 @@ class _Narrator(logging.Handler):
 async def main(out: TextIO = sys.stdout) -> int:
     subtree = trio_otp.Supervisor(
         [
-            trio_otp.ChildSpec("counter", counter, args=(out,)),
+            trio_otp.server_spec("counter", functools.partial(Counter, out), name="counter"),
             trio_otp.ChildSpec("auditor", auditor, args=(out,)),
         ],
         strategy=trio_otp.RestartStrategy.REST_FOR_ONE,
@@ -125,10 +117,10 @@ async def main(out: TextIO = sys.stdout) -> int:
     try:
         async with trio.open_nursery() as nursery:
             say("Starting the tree: root -> counters (rest_for_one) -> [counter, auditor]")
-            ref: trio_otp.SupervisorRef = await nursery.start(run_root)
+            await nursery.start(run_root)
             say("Scene 1. Normal work: add 5, add 3, remove 2.")
             for op, amount in (("add", 5), ("add", 3), ("remove", 2)):
-                total = await ask(ref, op, amount)
+                total = await ask(op, amount)
                 print(f"    client   | {op} {amount} -> total {total}", file=out)
 
             crashes = [
@@ -144,12 +136,16 @@ async def main(out: TextIO = sys.stdout) -> int:
             for scene in crashes:
                 await trio.sleep(STEP)
                 say(scene)
-                await ask(ref, "add", 1)
-                await ask(ref, "remove", 100)
+                await ask("add", 1)
+                try:
+                    await ask("remove", 100)
+                except trio_otp.ServerExited as exited:
+                    print(f"    client   | remove 100 -> {exited}", file=out)
                 await trio.sleep(STEP)
                 try:
-                    print(f"    client   | after the crash the total is {await ask(ref, 'add', 0)}", file=out)
-                except trio_otp.SupervisorNotRunning:
+                    print(f"    client   | the new counter's total is {await ask('add', 0)}", file=out)
+                except trio_otp.ServerNotRunning:
+                    print("    client   | no counter is running any more", file=out)
                     break
     finally:
         logger.removeHandler(narrator)
