@@ -47,10 +47,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package, on the oldest and newest Python we support."""
+    """mypy --strict over the package and the docs' examples (user code must type-check
+    too), on the oldest and newest Python we support."""
     session.install(".", "mypy>=1.10", "exceptiongroup")
-    session.run("mypy", "--python-version", "3.10")
-    session.run("mypy", "--python-version", "3.13")
+    for version in ("3.10", "3.13"):
+        session.run("mypy", "--python-version", version, "trio_otp", "docs/examples")
 
 
 @nox.session(python="3.11")
