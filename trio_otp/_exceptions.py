@@ -67,16 +67,20 @@ class ChildStartError(SupervisorError):
     """A child's start function failed: it raised, or it returned without calling
     ``task_status.started()``.
 
-    ``__cause__`` is the exception the start function raised. Raised by
+    ``reason`` is the exception the start function raised, and also the ``__cause__``
+    (but trio before 0.34 clears ``__cause__`` on exceptions that leave
+    ``nursery.start`` before ``started()``, so ``reason`` is the one to rely on). Raised by
     :meth:`Supervisor.run` when a child fails during the supervisor's own start (after the
     children already started have been stopped in reverse order), and by
     :meth:`SupervisorRef.start_child` and :meth:`SupervisorRef.restart_child`.
     """
 
-    def __init__(self, supervisor: str, child_id: Hashable, detail: str) -> None:
+    def __init__(self, supervisor: str, child_id: Hashable, reason: BaseException, detail: str) -> None:
         self.supervisor = supervisor
         self.child_id = child_id
+        self.reason = reason
         super().__init__(f"child {child_id!r} of supervisor {supervisor} failed to start: {detail}")
+        self.__cause__ = reason
 
 
 class ChildNotFound(SupervisorError, LookupError):
@@ -134,8 +138,14 @@ class CallTimeout(ServerError, TimeoutError):
 
 
 class InitStopped(ServerError):
-    """A server's ``init`` returned :class:`Stop`, so it did not start. ``__cause__`` is
-    the stop reason, if it was an exception."""
+    """A server's ``init`` returned :class:`Stop`, so it did not start. ``reason`` is the
+    stop reason (also the ``__cause__``, which trio before 0.34 clears when the error
+    leaves ``nursery.start``)."""
+
+    def __init__(self, message: str, reason: BaseException | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.__cause__ = reason
 
 
 class MailboxFull(ServerError):

@@ -639,8 +639,7 @@ async def _run(
         process.close(init_error)
         raise
     if isinstance(result, Stop):
-        stopped = InitStopped(f"server {process.label}: init returned Stop({result.reason!r})")
-        stopped.__cause__ = result.reason
+        stopped = InitStopped(f"server {process.label}: init returned Stop({result.reason!r})", result.reason)
         process.close(result.reason)
         raise stopped
     task_status.started(ref)

@@ -504,9 +504,7 @@ class _SupervisorState:
         child.restarting = False
 
     def start_error(self, failure: _StartFailed) -> ChildStartError:
-        error = ChildStartError(self.label, failure.child.spec.id, describe_exit(failure.error))
-        error.__cause__ = failure.error
-        return error
+        return ChildStartError(self.label, failure.child.spec.id, failure.error, describe_exit(failure.error))
 
     async def stop(self, child: _Child, why: str) -> None:
         """Stop one child (if running) within its shutdown policy; shielded."""
