@@ -49,7 +49,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package and the docs' examples (user code must type-check
     too), on the oldest and newest Python we support."""
-    session.install(".", "mypy>=1.10", "exceptiongroup")
+    session.install(".", "mypy>=1.10", "exceptiongroup", "hypothesis>=6.100")
     for version in ("3.10", "3.13"):
         session.run("mypy", "--python-version", version, "trio_otp", "docs/examples")
 

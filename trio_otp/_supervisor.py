@@ -709,6 +709,18 @@ class _SupervisorState:
         if child.spec.restart is Restart.TEMPORARY:
             self.remove(child)
 
+    async def inject_exit(self, id: Hashable, reason: BaseException | None) -> None:  # noqa: A002
+        """Testing: end a running child as if it had exited with ``reason`` itself."""
+        child = self.find(id)
+        task = child.task
+        if task is None:
+            msg = f"child {id!r} of supervisor {self.label} is not running"
+            raise ChildNotFound(msg)
+        with trio.CancelScope(shield=True):
+            await task.stop(f"trio_otp.testing: exit_child({id!r}, {reason!r})")
+        task.error = reason
+        await self.handle_exit(child, task)
+
     async def restart_child(self, id: Hashable) -> object:  # noqa: A002
         child = self.find(id)
         self.check_stopped(child)

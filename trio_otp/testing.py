@@ -1,0 +1,187 @@
+"""Tools for testing your own supervision trees: crash injection, scripted workers,
+random crash schedules, and virtual time.
+
+Run tests on ``trio.testing.MockClock(autojump_threshold=0)`` (pytest-trio's
+``autojump_clock`` fixture): a restart window of minutes then takes no real time, and the
+outcome never depends on how busy the machine is. :func:`settle` is the step that lets a
+supervisor finish reacting before the test looks.
+
+:func:`crash_schedules` needs hypothesis (``pip install trio_otp[testing]``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+import trio.testing
+
+from ._child_spec import ChildSpec
+from ._exceptions import ChildNotFound, Shutdown, SupervisorNotRunning
+from ._supervisor import SupervisorRef
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+__all__ = [
+    "Crash",
+    "ScheduledExit",
+    "ScriptedWorkers",
+    "crash_schedules",
+    "exit_child",
+    "play_schedule",
+    "settle",
+]
+
+
+class Crash(Exception):
+    """The default error of an injected crash."""
+
+
+async def settle() -> None:
+    """Wait until every task is blocked: supervisors have handled everything they were
+    told, restarts included. A checkpoint; takes no virtual time."""
+    await trio.testing.wait_all_tasks_blocked()
+
+
+async def exit_child(
+    supervisor: SupervisorRef, child_id: Hashable, reason: BaseException | None = None
+) -> None:
+    """End a running child as if it had ended by itself with ``reason``: OTP's
+    ``exit(Pid, Reason)`` on a child, for any child, however it is written.
+
+    ``None`` is a normal exit, a :class:`~trio_otp.Shutdown` a shutdown exit, anything
+    else a crash. The child is stopped with its own shutdown policy, then its supervisor
+    applies its usual rules (restart type, strategy, intensity) to that exit. Returns once
+    the supervisor has done so. A checkpoint.
+
+    Raises:
+      ChildNotFound: no child with that id is running.
+      SupervisorNotRunning: the supervisor has ended.
+    """
+    await supervisor._request(lambda state: state.inject_exit(child_id, reason))
+
+
+@attrs.define
+class ScriptedWorkers:
+    """Workers for test trees that record what happens to them and exit on command.
+
+    ``spec(id)`` builds a child spec. Each run of that child appends to ``trace``:
+    ``("start", id)`` when started (also a start that fails), ``("stop", id)`` when its
+    supervisor stops it. The test then makes the current run exit with :meth:`crash`,
+    :meth:`exit_normally` or :meth:`exit_shutdown`, or arms start failures with
+    :meth:`fail_next_starts`. Commands to a child that is not running are ignored.
+    """
+
+    trace: list[tuple[str, Hashable]] = attrs.field(factory=list)
+    _controls: dict[Hashable, trio.MemorySendChannel[BaseException | None]] = attrs.field(factory=dict)
+    _start_failures: dict[Hashable, int] = attrs.field(factory=dict)
+
+    def spec(self, id: Hashable, **options: Any) -> ChildSpec:  # noqa: A002
+        """A :class:`~trio_otp.ChildSpec` for a scripted worker; ``options`` as ChildSpec's."""
+        return ChildSpec(id, self._run, args=(id,), **options)
+
+    def running(self, id: Hashable) -> bool:  # noqa: A002
+        return id in self._controls
+
+    def crash(self, id: Hashable, error: BaseException | None = None) -> None:  # noqa: A002
+        self._send(id, error if error is not None else Crash(id))
+
+    def exit_normally(self, id: Hashable) -> None:  # noqa: A002
+        self._send(id, None)
+
+    def exit_shutdown(self, id: Hashable) -> None:  # noqa: A002
+        self._send(id, Shutdown(id))
+
+    def fail_next_starts(self, id: Hashable, count: int = 1) -> None:  # noqa: A002
+        """The next ``count`` starts of ``id`` raise :class:`Crash` before ``started()``."""
+        self._start_failures[id] = count
+
+    def _send(self, id: Hashable, outcome: BaseException | None) -> None:  # noqa: A002
+        control = self._controls.get(id)
+        if control is not None:
+            control.send_nowait(outcome)
+
+    async def _run(self, id: Hashable, *, task_status: trio.TaskStatus[None]) -> None:  # noqa: A002
+        self.trace.append(("start", id))
+        if self._start_failures.get(id, 0) > 0:
+            self._start_failures[id] -= 1
+            raise Crash(f"{id!r} failed to start, as scripted")
+        send, receive = trio.open_memory_channel[BaseException | None](math.inf)
+        self._controls[id] = send
+        task_status.started()
+        try:
+            outcome = await receive.receive()
+        except trio.Cancelled:
+            self.trace.append(("stop", id))
+            raise
+        finally:
+            if self._controls.get(id) is send:
+                del self._controls[id]
+        if outcome is not None:
+            raise outcome
+
+
+@attrs.frozen
+class ScheduledExit:
+    """One step of a crash schedule: wait ``delay`` seconds, then end the child at
+    ``path`` (child ids from the root supervisor down) with ``reason``."""
+
+    delay: float
+    path: tuple[Hashable, ...]
+    reason: BaseException | None
+
+
+def crash_schedules(
+    paths: Sequence[tuple[Hashable, ...]],
+    *,
+    time_steps: Sequence[float] = (0.0, 0.5, 1.0, 2.0, 5.0, 6.0),
+    max_events: int = 12,
+    crashes_only: bool = False,
+) -> SearchStrategy[list[ScheduledExit]]:
+    """A hypothesis strategy for timed exits of the children at ``paths``.
+
+    Include your restart windows' widths in ``time_steps`` to land on their edges. Exits
+    are crashes, and unless ``crashes_only``, also normal and shutdown exits.
+    """
+    from hypothesis import strategies as st  # noqa: PLC0415 - hypothesis is optional
+
+    reasons = st.just("crash") if crashes_only else st.sampled_from(("crash", "crash", "normal", "shutdown"))
+
+    def build(delay: float, path: tuple[Hashable, ...], how: str) -> ScheduledExit:
+        reason: BaseException | None = {"crash": Crash(path), "shutdown": Shutdown(path), "normal": None}[how]
+        return ScheduledExit(delay, path, reason)
+
+    step = st.builds(build, st.sampled_from(list(time_steps)), st.sampled_from(list(paths)), reasons)
+    return st.lists(step, max_size=max_events)
+
+
+async def play_schedule(root: SupervisorRef, schedule: Sequence[ScheduledExit]) -> None:
+    """Play ``schedule`` against the tree under ``root``: each step waits its delay, then
+    ends the child at its path if it is running then (steps naming a child that is not
+    running are skipped, as they would be in a real system), then :func:`settle`\\ s.
+
+    Returns early if the root supervisor ends.
+    """
+    for step in schedule:
+        await trio.sleep(step.delay)
+        supervisor: SupervisorRef | None = root
+        try:
+            for child_id in step.path[:-1]:
+                assert supervisor is not None
+                found = {info.id: info.ref for info in await supervisor.which_children()}
+                ref = found.get(child_id)
+                supervisor = ref if isinstance(ref, SupervisorRef) else None
+                if supervisor is None:
+                    break
+            if supervisor is not None:
+                await exit_child(supervisor, step.path[-1], step.reason)
+        except SupervisorNotRunning:
+            if supervisor is root:
+                return  # the whole tree has ended
+        except ChildNotFound:
+            pass  # not running at this moment
+        await settle()
