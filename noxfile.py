@@ -7,11 +7,14 @@ how strict CI is about that.
 
 from __future__ import annotations
 
+import shutil
+
 import nox
 
 nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = False
-# `nox` alone runs the checks; benchmarks are on demand (`nox -s bench`), never pass/fail.
+# `nox` alone runs the checks. On demand: `bench` (never pass/fail), `soak` and `otp`
+# (the conformance properties at length, and against real Erlang/OTP), which CI also runs.
 nox.options.sessions = ["tests", "tests_oldest", "lint", "typecheck", "docs"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -66,3 +69,30 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: ratios against raw Trio measured in the same run. Not a test."""
     session.install(".")
     session.run("python", "bench/call_roundtrip.py")
+
+
+@nox.session(python="3.11")
+def soak(session: nox.Session) -> None:
+    """The conformance properties with many more examples (default 5,000 per property)."""
+    session.install(".", *TEST_DEPS)
+    examples = session.env.get("TRIO_OTP_CONFORMANCE_EXAMPLES", "5000")
+    session.run(
+        "pytest",
+        "tests/test_conformance.py",
+        *session.posargs,
+        env={"TRIO_OTP_CONFORMANCE_EXAMPLES": examples},
+    )
+
+
+@nox.session(python="3.11")
+def otp(session: nox.Session) -> None:
+    """Generated scenarios through real Erlang/OTP supervisors, the model and trio_otp.
+
+    Needs ``escript`` (Debian: ``apt-get install -y erlang-base``); fails without it.
+    """
+    if shutil.which("escript") is None:
+        session.error("escript not found: install Erlang/OTP (Debian: apt-get install -y erlang-base)")
+    session.install(".", *TEST_DEPS)
+    session.run(
+        "pytest", "tests/test_otp_agreement.py", *session.posargs, env={"TRIO_OTP_CHECK_AGAINST_OTP": "1"}
+    )

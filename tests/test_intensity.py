@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from trio_otp._intensity import RestartIntensity
 
@@ -89,3 +90,41 @@ def test_matches_the_definition(max_restarts: int, max_seconds: float, gaps: lis
         assert intensity.add_restart() is expected
         if not expected:
             return  # the supervisor escalates; nothing is asked after this
+
+
+class IntensityMachine(RuleBasedStateMachine):
+    """The intensity class against the definition, over any sequence of clock steps and
+    restart decisions, including after it has refused one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock()
+        self.intensity: RestartIntensity | None = None
+        self.history: list[float] = []
+
+    @initialize(max_restarts=st.integers(0, 4), max_seconds=st.sampled_from([0.5, 1.0, 2.0, 5.0]))
+    def build(self, max_restarts: int, max_seconds: float) -> None:
+        self.intensity = RestartIntensity(max_restarts, max_seconds, self.clock)
+
+    @rule(step=st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.0, 5.0, 5.5]))
+    def advance(self, step: float) -> None:
+        self.clock.now += step
+
+    @rule()
+    def restart(self) -> None:
+        assert self.intensity is not None
+        now = self.clock.now
+        self.history.append(now)
+        window = [t for t in self.history if now - t <= self.intensity.max_seconds]
+        assert self.intensity.add_restart() is (len(window) <= self.intensity.max_restarts)
+
+    @invariant()
+    def bounded(self) -> None:
+        if self.intensity is not None:
+            assert len(self.intensity._restarts) <= max(len(self.history), 0)
+            assert self.intensity.restarts_in_window() == sum(
+                1 for t in self.history if self.clock.now - t <= self.intensity.max_seconds
+            )
+
+
+TestIntensityMachine = IntensityMachine.TestCase

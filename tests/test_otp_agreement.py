@@ -1,0 +1,219 @@
+"""OTP itself, the model and trio_otp agree on a sample of generated scenarios.
+
+Runs only when asked (``TRIO_OTP_CHECK_AGAINST_OTP=1``, as ``nox -s otp`` does) because it
+runs real Erlang/OTP supervisors in real time: ``escript`` comes from Debian's
+``erlang-base``. Each scenario is played three ways: in ``otp_model``, in trio_otp under
+``MockClock``, and by ``otp/supervisor_check.escript`` in an OTP node; all three traces must
+agree.
+
+What is compared, and the known differences (they are also in docs/differences.rst):
+
+* The scenarios use whole-second time steps, started just after a second boundary, so
+  OTP's whole-second restart window and trio_otp's exact one give the same answers;
+  with fractional steps they can differ by design.
+* OTP's trace has worker starts and stops, supervisor starts, and API outcomes. It has no
+  "stop" for a nested supervisor nor "escalate"/"auto_shutdown" events (an OTP
+  supervisor exits with ``shutdown`` in all three cases), so those are projected out of
+  the model's trace before comparing; their effects (the children's stops and restarts)
+  are compared.
+* An auto-shutdown ends an OTP root with ``shutdown`` and a trio_otp root by returning;
+  both are reported as "returned" here.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+import shutil
+import subprocess
+
+import pytest
+
+from .otp_model import Model, SupSpec, TraceEvent, WorkerSpec
+from .test_conformance import run_both
+
+SCRIPT = pathlib.Path(__file__).parent / "otp" / "supervisor_check.escript"
+SCENARIOS = int(os.environ.get("TRIO_OTP_OTP_SCENARIOS", "60"))
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("TRIO_OTP_CHECK_AGAINST_OTP") != "1",
+    reason="set TRIO_OTP_CHECK_AGAINST_OTP=1 (nox -s otp)",
+)
+
+Schedule = list[tuple[float, tuple[object, ...]]]
+
+
+def random_tree(rng: random.Random, sup_id: str = "root", depth: int = 0) -> SupSpec:
+    auto = rng.choice(("never", "never", "any_significant", "all_significant"))
+    children: list[WorkerSpec | SupSpec] = []
+    for i in range(rng.randint(1, 4 if depth == 0 else 3)):
+        restart = rng.choice(("permanent", "transient", "temporary"))
+        significant = auto != "never" and restart != "permanent" and rng.random() < 0.5
+        if depth == 0 and rng.random() < 0.3:
+            nested = random_tree(rng, f"c{i}", 1)
+            children.append(
+                SupSpec(
+                    f"c{i}",
+                    nested.children,
+                    strategy=nested.strategy,
+                    max_restarts=nested.max_restarts,
+                    max_seconds=nested.max_seconds,
+                    auto_shutdown=nested.auto_shutdown,
+                    restart=restart,  # type: ignore[arg-type]
+                    significant=significant,
+                )
+            )
+        else:
+            children.append(WorkerSpec(f"c{i}", restart=restart, significant=significant))  # type: ignore[arg-type]
+    return SupSpec(
+        sup_id,
+        tuple(children),
+        strategy=rng.choice(("one_for_one", "one_for_all", "rest_for_one")),
+        max_restarts=rng.randint(0, 3),
+        max_seconds=float(rng.choice((1, 2))),
+        auto_shutdown=auto,  # type: ignore[arg-type]
+    )
+
+
+def _paths(
+    spec: SupSpec, path: tuple[str, ...]
+) -> tuple[list[tuple[str, ...]], list[tuple[tuple[str, ...], SupSpec]]]:
+    workers: list[tuple[str, ...]] = []
+    sups = [(path, spec)]
+    for child in spec.children:
+        if isinstance(child, WorkerSpec):
+            workers.append((*path, child.id))
+        else:
+            nested_workers, nested_sups = _paths(child, (*path, child.id))
+            workers += nested_workers
+            sups += nested_sups
+    return workers, sups
+
+
+def random_schedule(rng: random.Random, tree: SupSpec) -> Schedule:
+    workers, sups = _paths(tree, ("root",))
+    schedule: Schedule = []
+    for _ in range(rng.randint(1, 8)):
+        delay = float(rng.choice((0, 0, 1, 1, 2)))
+        roll = rng.random()
+        if roll < 0.6:
+            event: tuple[object, ...] = (
+                "exit",
+                rng.choice(workers),
+                rng.choice(("crash", "crash", "normal", "shutdown")),
+            )
+        elif roll < 0.75:
+            event = ("fail_starts", rng.choice(workers), rng.randint(1, 2))
+        else:
+            sup_path, spec = rng.choice(sups)
+            event = (
+                "api",
+                sup_path,
+                rng.choice(("terminate_child", "restart_child")),
+                rng.choice(spec.children).id,
+            )
+        schedule.append((delay, event))
+    return schedule
+
+
+def erlang_tree(spec: SupSpec) -> str:
+    def child(c: WorkerSpec | SupSpec) -> str:
+        if isinstance(c, WorkerSpec):
+            return f'{{worker, "{c.id}", {c.restart}, {str(c.significant).lower()}}}'
+        return node(c)
+
+    def node(s: SupSpec) -> str:
+        children = ", ".join(child(c) for c in s.children)
+        return (
+            f'{{sup, "{s.id}", {s.strategy}, {s.max_restarts}, {int(s.max_seconds)}, {s.auto_shutdown}, '
+            f"{s.restart}, {str(s.significant).lower()}, [{children}]}}"
+        )
+
+    return node(spec)
+
+
+def erlang_path(path: object) -> str:
+    assert isinstance(path, tuple)
+    return "[" + ", ".join(f'"{part}"' for part in path) + "]"
+
+
+def erlang_schedule(schedule: Schedule) -> str:
+    events = []
+    for delay, event in schedule:
+        if event[0] == "exit":
+            term = f"{{exit, {erlang_path(event[1])}, {event[2]}}}"
+        elif event[0] == "fail_starts":
+            term = f"{{fail_starts, {erlang_path(event[1])}, {event[2]}}}"
+        else:
+            term = f'{{api, {erlang_path(event[1])}, {event[2]}, "{event[3]}"}}'
+        events.append(f"{{{int(delay)}, {term}}}")
+    return "[" + ", ".join(events) + "]"
+
+
+def project(trace: list[TraceEvent], tree: SupSpec) -> list[tuple[str, ...]]:
+    """The model's trace as OTP can show it: no stop/escalate/auto_shutdown of supervisors."""
+    workers, _ = _paths(tree, ("root",))
+    projected = []
+    for event in trace:
+        kind = event[0]
+        if kind == "start":
+            projected.append(("start", "/".join(event[1])))  # type: ignore[arg-type]
+        elif kind == "stop" and event[1] in workers:
+            projected.append(("stop", "/".join(event[1])))  # type: ignore[arg-type]
+        elif kind == "api":
+            _, sup_path, operation, child_id, outcome = event
+            projected.append(("api", "/".join(sup_path), str(operation), str(child_id), str(outcome)))  # type: ignore[arg-type]
+    return projected
+
+
+def run_otp(
+    scenarios: list[tuple[SupSpec, Schedule]], tmp_path: pathlib.Path
+) -> dict[int, tuple[str, list[tuple[str, ...]]]]:
+    terms = tmp_path / "scenarios.terms"
+    terms.write_text(
+        "".join(
+            f"{{scenario, {n}, {erlang_tree(tree)}, {erlang_schedule(schedule)}}}.\n"
+            for n, (tree, schedule) in enumerate(scenarios)
+        )
+    )
+    escript = shutil.which("escript")
+    assert escript is not None, "escript not found: apt-get install -y erlang-base"
+    output = subprocess.run(
+        [escript, str(SCRIPT), str(terms)], capture_output=True, text=True, timeout=600, check=True
+    ).stdout
+    results: dict[int, tuple[str, list[tuple[str, ...]]]] = {}
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if fields[0] == "result":
+            results[int(fields[1])] = (fields[2], [])
+        elif fields[0] == "event":
+            results[int(fields[1])][1].append(tuple(fields[2:]))
+    return results
+
+
+def test_otp_model_and_trio_otp_agree(tmp_path: pathlib.Path) -> None:
+    rng = random.Random(int(os.environ.get("TRIO_OTP_OTP_SEED", "2026")))
+    scenarios = []
+    for _ in range(SCENARIOS):
+        tree = random_tree(rng)
+        scenarios.append((tree, random_schedule(rng, tree)))
+    otp = run_otp(scenarios, tmp_path)
+    disagreements = []
+    for n, (tree, schedule) in enumerate(scenarios):
+        model, driver, trio_outcome = run_both(tree, schedule)
+        assert driver.trace == model.trace, f"scenario {n}: trio_otp and the model disagree"
+        otp_outcome, otp_trace = otp[n]
+        if (otp_outcome, otp_trace) != (model.root_outcome, project(model.trace, tree)):
+            disagreements.append(
+                (n, tree, schedule, otp_outcome, otp_trace, model.root_outcome, project(model.trace, tree))
+            )
+        assert trio_outcome == model.root_outcome
+    assert not disagreements, "\n\n".join(map(repr, disagreements[:3]))
+
+
+def test_model_runs_standalone() -> None:
+    model = Model(SupSpec("root", (WorkerSpec("a"),)))
+    model.boot()
+    model.exit(("root", "a"), "crash")
+    assert model.trace == [("start", ("root",)), ("start", ("root", "a")), ("start", ("root", "a"))]
