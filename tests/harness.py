@@ -125,3 +125,20 @@ async def launch(
 
     ref: trio_otp.SupervisorRef = await nursery.start(run)
     return ref, outcome
+
+
+def all_task_names() -> list[str]:
+    """The names of every task of the current Trio run."""
+    names = []
+    pending = [trio.lowlevel.current_root_task()]
+    while pending:
+        task = pending.pop()
+        assert task is not None
+        names.append(task.name)
+        pending.extend(child for nursery in task.child_nurseries for child in nursery.child_tasks)
+    return names
+
+
+def supervised_task_names() -> list[str]:
+    """The tasks that run supervised children: none may outlive their supervisor."""
+    return [name for name in all_task_names() if name.startswith("trio_otp child")]

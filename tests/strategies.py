@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import strategies as st
 
 from .otp_model import Path, SupSpec, WorkerSpec
@@ -20,16 +21,7 @@ def _child(draw: st.DrawFn, child_id: str, depth: int, parent_auto: str) -> Work
     significant = parent_auto != "never" and restart != "permanent" and draw(st.booleans())
     if depth < 1 and draw(st.integers(0, 3)) == 0:
         nested = draw(supervisors(child_id, depth + 1))
-        return SupSpec(
-            child_id,
-            nested.children,
-            strategy=nested.strategy,
-            max_restarts=nested.max_restarts,
-            max_seconds=nested.max_seconds,
-            auto_shutdown=nested.auto_shutdown,
-            restart=restart,  # type: ignore[arg-type]
-            significant=significant,
-        )
+        return attrs.evolve(nested, restart=restart, significant=significant)
     return WorkerSpec(child_id, restart=restart, significant=significant)  # type: ignore[arg-type]
 
 

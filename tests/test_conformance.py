@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import trio_otp
 from trio_otp import AutoShutdown, Restart, RestartStrategy
 
+from .harness import supervised_task_names
 from .otp_model import Model, Path, SupSpec, TraceEvent, WorkerSpec
 from .strategies import schedules, supervisors
 
@@ -164,18 +165,6 @@ def model_play(model: Model, event: tuple[object, ...]) -> None:
         model.api(event[1], str(event[2]), str(event[3]))  # type: ignore[arg-type]
 
 
-def tree_tasks() -> list[str]:
-    names = []
-    pending = [trio.lowlevel.current_root_task()]
-    while pending:
-        task = pending.pop()
-        assert task is not None
-        if task.name.startswith("trio_otp child"):
-            names.append(task.name)
-        pending.extend(child for nursery in task.child_nurseries for child in nursery.child_tasks)
-    return names
-
-
 def run_both(tree: SupSpec, schedule: list[tuple[float, tuple[object, ...]]]) -> tuple[Model, Driver, str]:
     driver = Driver()
     model = Model(tree)
@@ -217,7 +206,7 @@ def run_both(tree: SupSpec, schedule: list[tuple[float, tuple[object, ...]]]) ->
                 model.shut_down()
                 nursery.cancel_scope.cancel()
         # Property 4: nothing of the tree outlives the root.
-        assert tree_tasks() == []
+        assert supervised_task_names() == []
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     return model, driver, real_outcome

@@ -28,6 +28,7 @@ import random
 import shutil
 import subprocess
 
+import attrs
 import pytest
 
 from .otp_model import Model, SupSpec, TraceEvent, WorkerSpec
@@ -52,18 +53,7 @@ def random_tree(rng: random.Random, sup_id: str = "root", depth: int = 0) -> Sup
         significant = auto != "never" and restart != "permanent" and rng.random() < 0.5
         if depth == 0 and rng.random() < 0.3:
             nested = random_tree(rng, f"c{i}", 1)
-            children.append(
-                SupSpec(
-                    f"c{i}",
-                    nested.children,
-                    strategy=nested.strategy,
-                    max_restarts=nested.max_restarts,
-                    max_seconds=nested.max_seconds,
-                    auto_shutdown=nested.auto_shutdown,
-                    restart=restart,  # type: ignore[arg-type]
-                    significant=significant,
-                )
-            )
+            children.append(attrs.evolve(nested, restart=restart, significant=significant))
         else:
             children.append(WorkerSpec(f"c{i}", restart=restart, significant=significant))  # type: ignore[arg-type]
     return SupSpec(

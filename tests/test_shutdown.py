@@ -17,7 +17,7 @@ from trio_otp import BRUTAL_KILL, INFINITY, Supervisor
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
-from .harness import Harness, launch, settle, start_supervisor
+from .harness import Harness, all_task_names, launch, settle, start_supervisor
 
 
 async def test_outside_cancellation_stops_children_in_reverse_order(
@@ -135,17 +135,6 @@ async def test_nothing_of_the_tree_runs_after_run_returns(
         await outcome.done.wait()
         assert not [name for name in all_task_names() if name.startswith("trio_otp child")]
     assert harness.take_trace("stop") == [("stop", "b"), ("stop", "a")]
-
-
-def all_task_names() -> list[str]:
-    names = []
-    pending = [trio.lowlevel.current_root_task()]
-    while pending:
-        task = pending.pop()
-        assert task is not None
-        names.append(task.name)
-        pending.extend(child for nursery in task.child_nurseries for child in nursery.child_tasks)
-    return names
 
 
 async def test_keyboard_interrupt_in_a_child_shuts_the_tree_down(
