@@ -39,6 +39,9 @@ class WorkerSpec:
     id: str
     restart: RestartType = "permanent"
     significant: bool = False
+    # How the real worker is stopped. The model ignores it: with workers that stop at
+    # once, brutal kill, a budget and infinity must all give the same trace.
+    shutdown: Literal["brutal_kill", "budget", "infinity"] = "budget"
 
 
 @attrs.frozen

@@ -22,7 +22,8 @@ def _child(draw: st.DrawFn, child_id: str, depth: int, parent_auto: str) -> Work
     if depth < 1 and draw(st.integers(0, 3)) == 0:
         nested = draw(supervisors(child_id, depth + 1))
         return attrs.evolve(nested, restart=restart, significant=significant)
-    return WorkerSpec(child_id, restart=restart, significant=significant)  # type: ignore[arg-type]
+    shutdown = draw(st.sampled_from(("brutal_kill", "budget", "infinity")))
+    return WorkerSpec(child_id, restart=restart, significant=significant, shutdown=shutdown)  # type: ignore[arg-type]
 
 
 @st.composite

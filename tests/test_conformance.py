@@ -70,12 +70,14 @@ class Driver:
 
     def child_spec(self, spec: WorkerSpec | SupSpec, path: Path) -> trio_otp.ChildSpec:
         if isinstance(spec, WorkerSpec):
+            shutdown = {"brutal_kill": trio_otp.BRUTAL_KILL, "budget": 5.0, "infinity": trio_otp.INFINITY}
             return trio_otp.ChildSpec(
                 spec.id,
                 self.worker,
                 args=(path,),
                 restart=Restart(spec.restart),
                 significant=spec.significant,
+                shutdown=shutdown[spec.shutdown],
             )
         return trio_otp.ChildSpec(
             spec.id,
