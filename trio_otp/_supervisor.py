@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable
@@ -415,8 +416,11 @@ class _SupervisorState:
         self.label = repr(definition.name) if definition.name is not None else f"<unnamed at {id(self):#x}>"
         self.strategy = definition.strategy
         self.intensity = RestartIntensity(definition.max_restarts, definition.max_seconds, trio.current_time)
-        self.children: list[_Child] = [_Child(spec) for spec in definition.children]  # start order
-        self.by_id: dict[Hashable, _Child] = {child.spec.id: child for child in self.children}
+        # Start order; a dict used as an ordered set, so that removing a child is O(1).
+        self.children: dict[_Child, None] = {}
+        self.by_id: dict[Hashable, _Child] = {}
+        for spec in definition.children:
+            self.add(_Child(spec))
         self.send, self.receive = trio.open_memory_channel[_Message](math.inf)
         self.nursery: trio.Nursery | None = None
         self.exit_error: BaseException | None = None
@@ -430,7 +434,7 @@ class _SupervisorState:
         current: _Request[object] | None = None
         try:
             try:
-                for child in self.children:
+                for child in list(self.children):
                     await self.start(child)
             except _StartFailed as failure:
                 self.exit_error = self.start_error(failure)
@@ -471,13 +475,11 @@ class _SupervisorState:
                 message.fail(gone)
         self.receive.close()
 
-    def report_exit(self, task: ChildTask) -> None:
+    def report_exit(self, child: _Child, task: ChildTask) -> None:
         """Called by a child's task when it ends on its own (not stopped by us)."""
-        child = self.by_id.get(task.spec.id)
-        if child is not None:
-            # A send can only fail once the loop has ended, and then nobody cares.
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                self.send.send_nowait(_ChildExited(child, task))
+        # A send can only fail once the loop has ended, and then nobody cares.
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            self.send.send_nowait(_ChildExited(child, task))
 
     # -- starting and stopping one child --
 
@@ -486,7 +488,9 @@ class _SupervisorState:
         assert self.nursery is not None
         task = ChildTask(child.spec)
         child.task = task
-        self.nursery.start_soon(task.run, self.report_exit, name=f"trio_otp child {child.spec.id!r}")
+        self.nursery.start_soon(
+            task.run, functools.partial(self.report_exit, child), name=f"trio_otp child {child.spec.id!r}"
+        )
         await task.ready.wait()
         if not task.started:
             child.task = None
@@ -543,8 +547,12 @@ class _SupervisorState:
             if child.task is not None:
                 await self.stop(child, "the supervisor is shutting down")
 
+    def add(self, child: _Child) -> None:
+        self.children[child] = None
+        self.by_id[child.spec.id] = child
+
     def remove(self, child: _Child) -> None:
-        self.children.remove(child)
+        del self.children[child]
         del self.by_id[child.spec.id]
 
     def report(self, kind: str, child: _Child | None, error: BaseException | None) -> dict[str, object]:
@@ -620,7 +628,8 @@ class _SupervisorState:
         if self.strategy is RestartStrategy.ONE_FOR_ALL:
             group = list(self.children)
         else:
-            group = self.children[self.children.index(child) :]
+            in_order = list(self.children)
+            group = in_order[in_order.index(child) :]
         why = f"{self.strategy.value} restart after child {child.spec.id!r} exited"
         for member in reversed(group):
             await self.stop(member, why)
@@ -693,8 +702,7 @@ class _SupervisorState:
             )
             raise ChildAlreadyPresent(msg)
         child = _Child(spec)
-        self.children.append(child)
-        self.by_id[spec.id] = child
+        self.add(child)
         try:
             await self.start(child)
         except _StartFailed as failure:
