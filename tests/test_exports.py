@@ -8,6 +8,10 @@ import pathlib
 import trio_otp
 
 PUBLIC = {
+    "DynamicSupervisor",
+    "DynamicSupervisorRef",
+    "DynamicChild",
+    "MaxChildrenReached",
     "CallTimeout",
     "InitStopped",
     "MailboxFull",

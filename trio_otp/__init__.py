@@ -7,6 +7,9 @@ from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import ChildType as ChildType
 from ._child_spec import Restart as Restart
 from ._child_spec import ShutdownMode as ShutdownMode
+from ._dynamic_supervisor import DynamicChild as DynamicChild
+from ._dynamic_supervisor import DynamicSupervisor as DynamicSupervisor
+from ._dynamic_supervisor import DynamicSupervisorRef as DynamicSupervisorRef
 from ._exceptions import CallTimeout as CallTimeout
 from ._exceptions import ChildAlreadyPresent as ChildAlreadyPresent
 from ._exceptions import ChildAlreadyStarted as ChildAlreadyStarted
@@ -16,6 +19,7 @@ from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildStartError as ChildStartError
 from ._exceptions import InitStopped as InitStopped
 from ._exceptions import MailboxFull as MailboxFull
+from ._exceptions import MaxChildrenReached as MaxChildrenReached
 from ._exceptions import NameTaken as NameTaken
 from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
 from ._exceptions import ServerError as ServerError
@@ -66,9 +70,13 @@ __all__ = [
     "ChildState",
     "ChildType",
     "Continue",
+    "DynamicChild",
+    "DynamicSupervisor",
+    "DynamicSupervisorRef",
     "GenServer",
     "InitStopped",
     "MailboxFull",
+    "MaxChildrenReached",
     "NameTaken",
     "NoReply",
     "Reply",

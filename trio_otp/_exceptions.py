@@ -83,6 +83,10 @@ class ChildStartError(SupervisorError):
         self.__cause__ = reason
 
 
+class MaxChildrenReached(SupervisorError):
+    """``start_child`` on a DynamicSupervisor that already has ``max_children`` children."""
+
+
 class ChildNotFound(SupervisorError, LookupError):
     """No child with that id (OTP's ``{error, not_found}``)."""
 
