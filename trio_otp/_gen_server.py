@@ -729,6 +729,8 @@ def _reason_of(error: BaseException) -> BaseException:
 
 
 async def _terminate(server: GenServer[Any, Any], process: _Process, reason: BaseException | None) -> None:
+    if type(server).terminate is GenServer.terminate:
+        return  # nothing to run: skip the cleanup scope, which is not free
     with cleanup_scope():
         try:
             await server.terminate(reason)
