@@ -8,6 +8,15 @@ import pathlib
 import trio_otp
 
 PUBLIC = {
+    "Registry",
+    "Keys",
+    "Entry",
+    "RegistryEvent",
+    "Via",
+    "AlreadyRegistered",
+    "call",
+    "cast",
+    "send",
     "DynamicSupervisor",
     "DynamicSupervisorRef",
     "DynamicChild",

@@ -10,6 +10,7 @@ from ._child_spec import ShutdownMode as ShutdownMode
 from ._dynamic_supervisor import DynamicChild as DynamicChild
 from ._dynamic_supervisor import DynamicSupervisor as DynamicSupervisor
 from ._dynamic_supervisor import DynamicSupervisorRef as DynamicSupervisorRef
+from ._exceptions import AlreadyRegistered as AlreadyRegistered
 from ._exceptions import CallTimeout as CallTimeout
 from ._exceptions import ChildAlreadyPresent as ChildAlreadyPresent
 from ._exceptions import ChildAlreadyStarted as ChildAlreadyStarted
@@ -37,10 +38,18 @@ from ._gen_server import NoReply as NoReply
 from ._gen_server import Reply as Reply
 from ._gen_server import ServerRef as ServerRef
 from ._gen_server import Stop as Stop
+from ._gen_server import Via as Via
+from ._gen_server import call as call
+from ._gen_server import cast as cast
+from ._gen_server import send as send
 from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
 from ._gen_server import whereis as whereis
+from ._registry import Entry as Entry
+from ._registry import Keys as Keys
+from ._registry import Registry as Registry
+from ._registry import RegistryEvent as RegistryEvent
 from ._supervisor import AutoShutdown as AutoShutdown
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
@@ -55,6 +64,7 @@ __all__ = [
     "DEFAULT_CALL_TIMEOUT",
     "INFINITY",
     "NO_REPLY",
+    "AlreadyRegistered",
     "AutoShutdown",
     "CallTimeout",
     "Caller",
@@ -73,12 +83,16 @@ __all__ = [
     "DynamicChild",
     "DynamicSupervisor",
     "DynamicSupervisorRef",
+    "Entry",
     "GenServer",
     "InitStopped",
+    "Keys",
     "MailboxFull",
     "MaxChildrenReached",
     "NameTaken",
     "NoReply",
+    "Registry",
+    "RegistryEvent",
     "Reply",
     "Restart",
     "RestartIntensityExceeded",
@@ -94,8 +108,12 @@ __all__ = [
     "SupervisorError",
     "SupervisorNotRunning",
     "SupervisorRef",
+    "Via",
     "__version__",
+    "call",
+    "cast",
     "cleanup_scope",
+    "send",
     "serve",
     "server_spec",
     "start_server",

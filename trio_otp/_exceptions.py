@@ -162,3 +162,11 @@ class NameTaken(ServerError):
     def __init__(self, message: str, ref: object) -> None:
         super().__init__(message)
         self.ref = ref
+
+
+class AlreadyRegistered(Exception):
+    """A unique :class:`Registry` key that a running task holds. ``entry`` is its entry."""
+
+    def __init__(self, message: str, entry: object) -> None:
+        super().__init__(message)
+        self.entry = entry

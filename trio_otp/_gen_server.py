@@ -38,11 +38,13 @@ from __future__ import annotations
 
 import logging
 import math
+import typing
 from collections import deque
 from collections.abc import Callable, Hashable
 from functools import partial
-from typing import Any, Final, Generic, TypeVar, cast, final
+from typing import Any, Final, Generic, TypeVar, final
 
+import attrs
 import outcome
 import trio
 
@@ -50,6 +52,7 @@ from ._call_timer import CallTimer, call_timer
 from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._exceptions import (
+    AlreadyRegistered,
     CallTimeout,
     InitStopped,
     MailboxFull,
@@ -59,6 +62,7 @@ from ._exceptions import (
     ServerNotRunning,
     Shutdown,
 )
+from ._registry import Keys, Registry
 from ._util import NoPublicConstructor, describe
 
 logger = logging.getLogger("trio_otp.gen_server")
@@ -552,21 +556,71 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
 
 # --- names -------------------------------------------------------------------------
 
-_names: trio.lowlevel.RunVar[dict[Hashable, ServerRef[Any, Any]]] = trio.lowlevel.RunVar("trio_otp_names")
+
+@attrs.frozen
+class Via:
+    """A server name kept in a :class:`Registry` of your own rather than the default one
+    (Elixir's ``{:via, Registry, {registry, key}}``)."""
+
+    registry: Registry[Any]
+    key: Hashable
 
 
-def _registry() -> dict[Hashable, ServerRef[Any, Any]]:
+_default_names: trio.lowlevel.RunVar[Registry[Any]] = trio.lowlevel.RunVar("trio_otp_names")
+
+
+def _resolve(name: Hashable) -> tuple[Registry[Any], Hashable]:
+    if isinstance(name, Via):
+        return name.registry, name.key
     try:
-        return _names.get()
+        return _default_names.get(), name
     except LookupError:
-        table: dict[Hashable, ServerRef[Any, Any]] = {}
-        _names.set(table)
-        return table
+        registry: Registry[Any] = Registry(Keys.UNIQUE, name="trio_otp server names")
+        _default_names.set(registry)
+        return registry, name
 
 
 def whereis(name: Hashable) -> ServerRef[Any, Any] | None:
-    """The server running under ``name`` in this Trio run, or ``None``. Not a checkpoint."""
-    return _registry().get(name)
+    """The server running under ``name`` (a key of the default registry, or a
+    :class:`Via`) in this Trio run, or ``None``. Not a checkpoint."""
+    registry, key = _resolve(name)
+    ref = registry.whereis(key)
+    return ref if isinstance(ref, ServerRef) else None
+
+
+def _lookup(name: object) -> ServerRef[Any, Any]:
+    if isinstance(name, ServerRef):
+        return name
+    ref = whereis(name)
+    if ref is None:
+        msg = f"no server is registered as {name!r}"
+        raise ServerNotRunning(msg)
+    return ref
+
+
+async def call(
+    name: ServerRef[RequestT, ReplyT] | Hashable,
+    request: RequestT,
+    *,
+    timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+) -> ReplyT:
+    """:meth:`ServerRef.call` on whichever server runs under ``name`` now (or on a ref).
+
+    Looking the name up at every call is what lets a caller outlive a restart. Raises as
+    :meth:`ServerRef.call`, and :class:`ServerNotRunning` if nothing has that name.
+    """
+    reply = await _lookup(name).call(request, timeout=timeout)
+    return typing.cast("ReplyT", reply)
+
+
+def cast(name: ServerRef[Any, Any] | Hashable, request: object) -> None:
+    """:meth:`ServerRef.cast` by name. Not a checkpoint."""
+    _lookup(name).cast(request)
+
+
+def send(name: ServerRef[Any, Any] | Hashable, message: object) -> None:
+    """:meth:`ServerRef.send` by name. Not a checkpoint."""
+    _lookup(name).send(message)
 
 
 # --- running a server ----------------------------------------------------------------
@@ -610,18 +664,19 @@ async def serve(
         raise TypeError(msg)
     label = f"{type(server).__name__}" + (f" {name!r}" if name is not None else "")
     process = _Process(label, name, mailbox_size)
-    ref = cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
-    names = _registry()
+    ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
     if name is not None:
-        if name in names:
-            msg = f"name {name!r} is already taken by {names[name]!r}"
-            raise NameTaken(msg, names[name])
-        names[name] = ref
+        registry, key = _resolve(name)
+        try:
+            registry.register(key, ref)
+        except AlreadyRegistered as taken:
+            msg = f"name {name!r} is already taken by {taken.entry.value!r}"  # type: ignore[attr-defined]
+            raise NameTaken(msg, taken.entry.value) from None  # type: ignore[attr-defined]
     try:
         await _run(server, process, ref, task_status)
     finally:
-        if name is not None and names.get(name) is ref:
-            del names[name]
+        if name is not None:
+            registry.unregister(key)
         process.alive = False
         process.done.set()
 

@@ -1,0 +1,207 @@
+"""Registries: keys that name tasks, with entries that go away when their task ends.
+
+A :class:`Registry` maps keys to entries; each entry belongs to the task that registered
+it (for a GenServer, the server's own task) and carries a value. Entries are removed
+when that task ends, however it ends, so a name is free again by the time a supervisor
+restarts its owner. That removal is done by one Trio instrument per run, installed the
+first time anything registers, which looks each ending task up in the registries that
+hold entries (a dictionary lookup per registry).
+
+``keys=UNIQUE`` gives names (one entry per key); ``keys=DUPLICATE`` gives groups (many
+entries per key), for publish/subscribe with :meth:`Registry.dispatch`.
+
+A registry lives in one Trio run: it is plain data behind synchronous methods, none of
+them a checkpoint, and it must be used from that run's tasks.
+"""
+
+from __future__ import annotations
+
+import enum
+import weakref
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, Generic, TypeVar, final
+
+import attrs
+import trio
+
+from ._exceptions import AlreadyRegistered
+
+ValueT = TypeVar("ValueT")
+
+
+class Keys(enum.Enum):
+    """Whether a key names one task or a group of them."""
+
+    UNIQUE = "unique"
+    DUPLICATE = "duplicate"
+
+
+@attrs.frozen
+class Entry(Generic[ValueT]):
+    """One registration: the task that owns it and the value it registered."""
+
+    owner: trio.lowlevel.Task
+    value: ValueT
+
+
+@attrs.frozen
+class RegistryEvent:
+    """What a listener is told: ``kind`` is ``"register"`` or ``"unregister"``."""
+
+    kind: str
+    registry: Registry[Any]
+    key: Hashable
+    entry: Entry[Any]
+
+
+def _check_keys(keys: object) -> None:
+    if not isinstance(keys, Keys):
+        msg = f"Registry keys must be Keys.UNIQUE or Keys.DUPLICATE, got {keys!r}"
+        raise TypeError(msg)
+
+
+class Registry(Generic[ValueT]):
+    """Names for tasks (``keys=UNIQUE``) or groups of them (``keys=DUPLICATE``).
+
+    Args:
+      keys: :class:`Keys`, default ``UNIQUE``.
+      name: for error messages.
+      listeners: callables told of every registration and removal, synchronously, in
+        the task that caused it; a listener that raises is a bug in the listener, and the
+        exception propagates to that task.
+    """
+
+    def __init__(
+        self,
+        keys: Keys = Keys.UNIQUE,
+        *,
+        name: str | None = None,
+        listeners: tuple[Callable[[RegistryEvent], None], ...] = (),
+    ) -> None:
+        _check_keys(keys)
+        self.keys = keys
+        self.name = name
+        self._entries: dict[Hashable, list[Entry[ValueT]]] = {}
+        self._by_task: dict[trio.lowlevel.Task, list[Hashable]] = {}
+        self._listeners: list[Callable[[RegistryEvent], None]] = list(listeners)
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name is not None else ""
+        return f"<Registry{label} ({self.keys.value}, {len(self._entries)} keys)>"
+
+    def add_listener(self, listener: Callable[[RegistryEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[RegistryEvent], None]) -> None:
+        self._listeners.remove(listener)
+
+    def register(self, key: Hashable, value: ValueT) -> None:
+        """Register the current task under ``key`` with ``value``. Not a checkpoint.
+
+        Raises:
+          AlreadyRegistered: a unique key that some running task holds (its entry is
+            attached as ``entry``).
+          RuntimeError: outside a Trio task.
+        """
+        task = trio.lowlevel.current_task()
+        entries = self._entries.get(key)
+        if entries and self.keys is Keys.UNIQUE:
+            label = f"registry {self.name!r}" if self.name is not None else "the registry"
+            msg = f"{key!r} is already registered in {label} by task {entries[0].owner.name!r}"
+            raise AlreadyRegistered(msg, entries[0])
+        entry = Entry(task, value)
+        self._entries.setdefault(key, []).append(entry)
+        self._by_task.setdefault(task, []).append(key)
+        _watch(self)
+        self._tell("register", key, entry)
+
+    def unregister(self, key: Hashable) -> None:
+        """Remove the current task's entries under ``key`` (nothing if it has none)."""
+        self._remove(trio.lowlevel.current_task(), key)
+
+    def lookup(self, key: Hashable) -> list[Entry[ValueT]]:
+        """The entries under ``key``, oldest first; empty if there are none."""
+        return list(self._entries.get(key, ()))
+
+    def whereis(self, key: Hashable) -> ValueT | None:
+        """The value of the entry under a unique ``key``, or ``None``."""
+        entries = self._entries.get(key)
+        return entries[0].value if entries else None
+
+    def keys_of(self, task: trio.lowlevel.Task | None = None) -> list[Hashable]:
+        """The keys ``task`` (default: the current task) is registered under."""
+        return list(self._by_task.get(task or trio.lowlevel.current_task(), ()))
+
+    def dispatch(self, key: Hashable, callback: Callable[[list[Entry[ValueT]]], None]) -> None:
+        """Call ``callback`` with the entries under ``key``, if there are any (Elixir's
+        ``Registry.dispatch``): publish to a group by sending to each entry's value."""
+        entries = self._entries.get(key)
+        if entries:
+            callback(list(entries))
+
+    def count(self) -> int:
+        """How many entries the registry holds."""
+        return sum(len(entries) for entries in self._entries.values())
+
+    def __iter__(self) -> Iterator[tuple[Hashable, Entry[ValueT]]]:
+        for key, entries in list(self._entries.items()):
+            for entry in entries:
+                yield key, entry
+
+    # -- removal --
+
+    def _remove(self, task: trio.lowlevel.Task, key: Hashable) -> None:
+        entries = self._entries.get(key)
+        if not entries:
+            return
+        mine = [entry for entry in entries if entry.owner is task]
+        if not mine:
+            return
+        rest = [entry for entry in entries if entry.owner is not task]
+        if rest:
+            self._entries[key] = rest
+        else:
+            del self._entries[key]
+        keys = self._by_task.get(task)
+        if keys is not None:
+            remaining = [k for k in keys if k != key]
+            if remaining:
+                self._by_task[task] = remaining
+            else:
+                del self._by_task[task]
+        for entry in mine:
+            self._tell("unregister", key, entry)
+
+    def _forget_task(self, task: trio.lowlevel.Task) -> None:
+        for key in list(dict.fromkeys(self._by_task.get(task, ()))):
+            self._remove(task, key)
+
+    def _tell(self, kind: str, key: Hashable, entry: Entry[ValueT]) -> None:
+        for listener in list(self._listeners):
+            listener(RegistryEvent(kind, self, key, entry))
+
+
+@final
+class _Reaper(trio.abc.Instrument):
+    """Removes a task's entries from every registry when the task ends."""
+
+    def __init__(self) -> None:
+        self.registries: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()
+
+    def task_exited(self, task: trio.lowlevel.Task) -> None:
+        for registry in list(self.registries):
+            if task in registry._by_task:
+                registry._forget_task(task)
+
+
+_reaper: trio.lowlevel.RunVar[_Reaper] = trio.lowlevel.RunVar("trio_otp_registry_reaper")
+
+
+def _watch(registry: Registry[Any]) -> None:
+    try:
+        reaper = _reaper.get()
+    except LookupError:
+        reaper = _Reaper()
+        _reaper.set(reaper)
+        trio.lowlevel.add_instrument(reaper)
+    reaper.registries.add(registry)
