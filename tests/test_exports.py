@@ -8,6 +8,12 @@ import pathlib
 import trio_otp
 
 PUBLIC = {
+    "monitor",
+    "Monitor",
+    "Down",
+    "send_after",
+    "Timer",
+    "IdleTimeout",
     "Registry",
     "Keys",
     "Entry",

@@ -34,6 +34,7 @@ from ._gen_server import NO_REPLY as NO_REPLY
 from ._gen_server import Caller as Caller
 from ._gen_server import Continue as Continue
 from ._gen_server import GenServer as GenServer
+from ._gen_server import IdleTimeout as IdleTimeout
 from ._gen_server import NoReply as NoReply
 from ._gen_server import Reply as Reply
 from ._gen_server import ServerRef as ServerRef
@@ -46,6 +47,9 @@ from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
 from ._gen_server import whereis as whereis
+from ._monitor import Down as Down
+from ._monitor import Monitor as Monitor
+from ._monitor import monitor as monitor
 from ._registry import Entry as Entry
 from ._registry import Keys as Keys
 from ._registry import Registry as Registry
@@ -57,6 +61,8 @@ from ._supervisor import ChildState as ChildState
 from ._supervisor import RestartStrategy as RestartStrategy
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import SupervisorRef as SupervisorRef
+from ._timers import Timer as Timer
+from ._timers import send_after as send_after
 from ._version import __version__ as __version__
 
 __all__ = [
@@ -80,15 +86,18 @@ __all__ = [
     "ChildState",
     "ChildType",
     "Continue",
+    "Down",
     "DynamicChild",
     "DynamicSupervisor",
     "DynamicSupervisorRef",
     "Entry",
     "GenServer",
+    "IdleTimeout",
     "InitStopped",
     "Keys",
     "MailboxFull",
     "MaxChildrenReached",
+    "Monitor",
     "NameTaken",
     "NoReply",
     "Registry",
@@ -108,12 +117,15 @@ __all__ = [
     "SupervisorError",
     "SupervisorNotRunning",
     "SupervisorRef",
+    "Timer",
     "Via",
     "__version__",
     "call",
     "cast",
     "cleanup_scope",
+    "monitor",
     "send",
+    "send_after",
     "serve",
     "server_spec",
     "start_server",

@@ -178,6 +178,10 @@ class GenServer(Generic[RequestT, ReplyT]):
     :class:`Supervisor`.
     """
 
+    #: If set (as a class attribute or an attrs field), a server that receives no message
+    #: for this many seconds gets ``handle_info(IdleTimeout(...))`` (OTP's timeout).
+    idle_timeout: float | None = None
+
     async def init(self) -> Continue | Stop[Any] | None:
         """Runs before the server accepts messages; ``start_server`` returns after it.
 
@@ -226,6 +230,16 @@ class GenServer(Generic[RequestT, ReplyT]):
         """Runs once as the server ends. ``reason`` is ``None`` for a normal stop, a
         :class:`Shutdown` when it is being shut down, the exception when a callback
         raised. It runs in :func:`cleanup_scope`, so it has the shutdown budget."""
+
+
+@attrs.frozen
+class IdleTimeout:
+    """The message a server with ``idle_timeout`` gets after that long without one."""
+
+    seconds: float
+
+
+_IDLE: Any = object()
 
 
 # --- the calls ---------------------------------------------------------------------
@@ -334,13 +348,16 @@ class _Process:
         "alive",
         "deferred",
         "done",
+        "exit_reason",
         "label",
         "mailbox",
         "mailbox_size",
+        "monitors",
         "name",
         "parked",
         "room",
         "task",
+        "timers",
         "token",
     )
 
@@ -354,6 +371,9 @@ class _Process:
         self.alive = True
         self.deferred: set[Caller[Any]] = set()
         self.done = trio.Event()
+        self.exit_reason: BaseException | None = None
+        self.monitors: dict[Any, None] = {}  # Monitor objects, in the order they were made
+        self.timers: dict[Any, None] = {}  # Timers that will send to this server
         self.task = trio.lowlevel.current_task()
         self.token = trio.lowlevel.current_trio_token()
 
@@ -388,8 +408,14 @@ class _Process:
         return trio.lowlevel.Abort.SUCCEEDED
 
     def close(self, reason: BaseException | None) -> None:
-        """Stop accepting messages and fail every call still owed an answer."""
+        """Stop accepting messages, fail every call still owed an answer, cancel the
+        timers aimed at this server and tell its monitors, once each."""
         self.alive = False
+        self.exit_reason = reason
+        for timer in list(self.timers):
+            timer.cancel()
+        for monitor in list(self.monitors):
+            monitor._fire(reason)
         error = _exited(self.label, reason)
         for caller in list(self.deferred):
             caller._fail(_copy(error))
@@ -716,7 +742,15 @@ async def _run(
                         await trio.lowlevel.checkpoint()
                 else:
                     handled = 0
-                item = await process.receive()
+                idle_timeout = server.idle_timeout
+                if idle_timeout is None or process.mailbox:
+                    item = await process.receive()
+                else:
+                    item = _IDLE
+                    with trio.move_on_after(idle_timeout):
+                        item = await process.receive()
+                    if item is _IDLE:
+                        item = _Info(IdleTimeout(idle_timeout))
                 kind = type(item)
                 if kind is Caller:
                     current = item  # type: ignore[assignment]

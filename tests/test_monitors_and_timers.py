@@ -1,0 +1,160 @@
+"""Monitors (told once when a server ends, and why), timers, and the idle timeout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+import trio
+from trio.testing import MockClock
+
+import trio_otp
+from trio_otp.testing import settle
+
+
+class Boom(Exception):
+    pass
+
+
+@attrs.define
+class Inbox(trio_otp.GenServer[str, list[Any]]):
+    """Keeps every message; 'crash' and 'stop' do what they say."""
+
+    messages: list[Any] = attrs.field(factory=list)
+
+    async def handle_call(self, request: str, caller: trio_otp.Caller[list[Any]]) -> Any:
+        if request == "crash":
+            raise Boom("crash")
+        if request == "stop":
+            return trio_otp.Stop(reply=[])
+        return self.messages
+
+    async def handle_info(self, message: Any) -> None:
+        self.messages.append(message)
+
+
+async def test_monitor_tells_once_when_and_why(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        target = await trio_otp.start_server(nursery, Inbox)
+        watcher_state = Inbox()
+        watcher = await trio_otp.start_server(nursery, lambda: watcher_state)
+        watch = trio_otp.monitor(target, notify=watcher)
+        awaited: list[trio_otp.Down] = []
+
+        async def wait_for_it() -> None:
+            awaited.append(await watch.wait())
+
+        nursery.start_soon(wait_for_it)
+        await target.call("stop")
+        await settle()
+        [down] = awaited
+        assert down.target is target
+        assert down.reason is None  # a normal exit
+        assert not down.already_ended
+        assert await watcher.call("messages?") == [down]  # delivered as a message, once
+        assert watch.demonitor() is False  # already fired
+        await watcher.stop()
+
+
+async def test_monitor_reports_the_crash(autojump_clock: MockClock) -> None:
+    with pytest.RaisesGroup(Boom):
+        async with trio.open_nursery() as nursery:
+            target = await trio_otp.start_server(nursery, Inbox)
+            watch = trio_otp.monitor(target)
+            with pytest.raises(trio_otp.ServerExited):
+                await target.call("crash")
+    assert watch.down is not None
+    assert isinstance(watch.down.reason, Boom)
+
+
+async def test_monitor_on_an_ended_server_fires_at_once(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        target = await trio_otp.start_server(nursery, Inbox)
+        await target.stop()
+    watch = trio_otp.monitor(target)
+    down = await watch.wait()
+    assert down.already_ended
+
+
+async def test_demonitor_before_the_end(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        target = await trio_otp.start_server(nursery, Inbox)
+        watcher = await trio_otp.start_server(nursery, Inbox)
+        watch = trio_otp.monitor(target, notify=watcher)
+        assert watch.demonitor() is True
+        await target.stop()
+        assert watch.down is None
+        assert await watcher.call("messages?") == []
+        with pytest.raises(RuntimeError, match="removed before"):
+            await watch.wait()
+        await watcher.stop()
+
+
+async def test_many_monitors_each_fire_exactly_once(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        target = await trio_otp.start_server(nursery, Inbox)
+        watcher_state = Inbox()
+        watcher = await trio_otp.start_server(nursery, lambda: watcher_state)
+        watches = [trio_otp.monitor(target, notify=watcher) for _ in range(50)]
+        for watch in watches[::3]:
+            watch.demonitor()
+        await target.stop()
+        await settle()
+        expected = [w for i, w in enumerate(watches) if i % 3]
+        assert [down.monitor for down in watcher_state.messages] == expected
+        await watcher.stop()
+
+
+async def test_send_after_and_cancel(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        state = Inbox()
+        inbox = await trio_otp.start_server(nursery, lambda: state, name="inbox")
+        start = trio.current_time()
+        trio_otp.send_after(2, inbox, "two")
+        cancelled = trio_otp.send_after(1, inbox, "never")
+        trio_otp.send_after(3, "inbox", "by name")
+        assert cancelled.cancel() is True
+        assert cancelled.cancel() is False
+        await trio.sleep(2.5)
+        assert state.messages == ["two"]
+        await trio.sleep(1)
+        assert state.messages == ["two", "by name"]
+        assert trio.current_time() - start == pytest.approx(3.5)
+        await inbox.stop()
+
+
+async def test_timers_die_with_their_destination(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        inbox = await trio_otp.start_server(nursery, Inbox)
+        timer = trio_otp.send_after(5, inbox, "late")
+        await inbox.stop()
+        assert timer.done
+        assert timer.cancel() is False
+        with pytest.raises(trio_otp.ServerNotRunning):
+            trio_otp.send_after(1, inbox, "to the dead")
+        await trio.sleep(10)  # nothing fires, nothing breaks
+
+
+async def test_idle_timeout(autojump_clock: MockClock) -> None:
+    @attrs.define
+    class Sleepy(trio_otp.GenServer[str, str]):
+        idle_timeout: float | None = 10.0
+        idled_at: list[float] = attrs.field(factory=list)
+
+        async def handle_call(self, request: str, caller: trio_otp.Caller[str]) -> str:
+            return request
+
+        async def handle_info(self, message: Any) -> None:
+            assert message == trio_otp.IdleTimeout(10.0)
+            self.idled_at.append(trio.current_time())
+
+    state = Sleepy()
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, lambda: state)
+        start = trio.current_time()
+        await trio.sleep(6)
+        await ref.call("keeps it busy")  # resets the idle clock
+        await trio.sleep(12)
+        assert [t - start for t in state.idled_at] == [pytest.approx(16.0)]
+        await ref.stop()
