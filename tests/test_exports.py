@@ -8,6 +8,10 @@ import pathlib
 import trio_otp
 
 PUBLIC = {
+    "AgentRef",
+    "agent",
+    "agent_spec",
+    "start_agent",
     "monitor",
     "Monitor",
     "Down",

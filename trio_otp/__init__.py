@@ -1,5 +1,9 @@
 """trio_otp: Erlang/OTP's supervision trees and "let it crash", on Trio's structured concurrency."""
 
+from ._agent import AgentRef as AgentRef
+from ._agent import agent as agent
+from ._agent import agent_spec as agent_spec
+from ._agent import start_agent as start_agent
 from ._child import cleanup_scope as cleanup_scope
 from ._child_spec import BRUTAL_KILL as BRUTAL_KILL
 from ._child_spec import INFINITY as INFINITY
@@ -70,6 +74,7 @@ __all__ = [
     "DEFAULT_CALL_TIMEOUT",
     "INFINITY",
     "NO_REPLY",
+    "AgentRef",
     "AlreadyRegistered",
     "AutoShutdown",
     "CallTimeout",
@@ -120,6 +125,8 @@ __all__ = [
     "Timer",
     "Via",
     "__version__",
+    "agent",
+    "agent_spec",
     "call",
     "cast",
     "cleanup_scope",
@@ -128,6 +135,7 @@ __all__ = [
     "send_after",
     "serve",
     "server_spec",
+    "start_agent",
     "start_server",
     "whereis",
 ]
