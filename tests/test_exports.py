@@ -8,6 +8,11 @@ import pathlib
 import trio_otp
 
 PUBLIC = {
+    "TaskSupervisor",
+    "TaskSupervisorRef",
+    "TaskHandle",
+    "TaskFailed",
+    "TaskTimeout",
     "AgentRef",
     "agent",
     "agent_spec",

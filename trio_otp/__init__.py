@@ -33,6 +33,8 @@ from ._exceptions import ServerNotRunning as ServerNotRunning
 from ._exceptions import Shutdown as Shutdown
 from ._exceptions import SupervisorError as SupervisorError
 from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
+from ._exceptions import TaskFailed as TaskFailed
+from ._exceptions import TaskTimeout as TaskTimeout
 from ._gen_server import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
 from ._gen_server import NO_REPLY as NO_REPLY
 from ._gen_server import Caller as Caller
@@ -65,6 +67,9 @@ from ._supervisor import ChildState as ChildState
 from ._supervisor import RestartStrategy as RestartStrategy
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import SupervisorRef as SupervisorRef
+from ._task_supervisor import TaskHandle as TaskHandle
+from ._task_supervisor import TaskSupervisor as TaskSupervisor
+from ._task_supervisor import TaskSupervisorRef as TaskSupervisorRef
 from ._timers import Timer as Timer
 from ._timers import send_after as send_after
 from ._version import __version__ as __version__
@@ -122,6 +127,11 @@ __all__ = [
     "SupervisorError",
     "SupervisorNotRunning",
     "SupervisorRef",
+    "TaskFailed",
+    "TaskHandle",
+    "TaskSupervisor",
+    "TaskSupervisorRef",
+    "TaskTimeout",
     "Timer",
     "Via",
     "__version__",

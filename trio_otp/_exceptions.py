@@ -170,3 +170,16 @@ class AlreadyRegistered(Exception):
     def __init__(self, message: str, entry: object) -> None:
         super().__init__(message)
         self.entry = entry
+
+
+class TaskFailed(Exception):
+    """A supervised task raised (its exception is the ``__cause__``) or was cancelled
+    (``cancelled`` is true)."""
+
+    def __init__(self, message: str, *, cancelled: bool) -> None:
+        super().__init__(message)
+        self.cancelled = cancelled
+
+
+class TaskTimeout(TimeoutError):
+    """``TaskHandle.result`` gave up waiting; the task is still running."""

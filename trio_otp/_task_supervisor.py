@@ -1,0 +1,254 @@
+"""Task supervision: one-off tasks under a supervisor (Elixir's Task.Supervisor).
+
+A :class:`TaskSupervisor` is a :class:`DynamicSupervisor` whose children are temporary
+tasks: never restarted, logged if they crash, stopped with the tree. Three ways to use
+one:
+
+* :meth:`TaskSupervisorRef.start_child`: fire and forget;
+* :meth:`TaskSupervisorRef.spawn`: start now, ``await handle.result()`` later;
+* :meth:`TaskSupervisorRef.map`: apply a function to a stream of inputs with at most
+  ``max_concurrency`` tasks at a time, yielding results in input order (or as they come).
+
+Where the tasks run matters: in the supervisor's nursery, not the caller's, so a caller
+that goes away does not take running tasks with it (use :meth:`TaskHandle.cancel`), and
+shutting the tree down stops them all.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar, cast, final
+
+import attrs
+import outcome
+import trio
+
+from ._child_spec import ChildSpec, ChildType, Restart, ShutdownPolicy
+from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef
+from ._exceptions import ChildNotFound, TaskFailed, TaskTimeout
+from ._util import NoPublicConstructor, describe
+
+T = TypeVar("T")
+InputT = TypeVar("InputT")
+
+
+@final
+class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
+    """A task started with :meth:`TaskSupervisorRef.spawn`."""
+
+    __slots__ = ("_child", "_done", "_on_done", "_outcome", "_supervisor", "name")
+
+    def __init__(self, supervisor: DynamicSupervisorRef, name: str) -> None:
+        self._supervisor = supervisor
+        self.name = name
+        self._done = trio.Event()
+        self._outcome: outcome.Outcome[T] | None = None
+        self._child: DynamicChild | None = None
+        self._on_done: Callable[[TaskHandle[T]], None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<TaskHandle {self.name} ({'done' if self.done else 'running'})>"
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    async def result(self, *, timeout: float | None = 5.0) -> T:  # noqa: ASYNC109 - Task.await's
+        """Wait for the task and return its value (Elixir's ``Task.await``, 5 s default).
+
+        Raises:
+          TaskFailed: the task raised (chained from its exception) or was cancelled.
+          TaskTimeout: it had not finished within ``timeout``; it keeps running.
+        """
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            await self._done.wait()
+        if self._outcome is None:
+            msg = f"task {self.name} did not finish within {timeout:g} s"
+            raise TaskTimeout(msg)
+        return self._outcome.unwrap()
+
+    async def cancel(self) -> None:
+        """Stop the task (within its shutdown budget) if it is still running; ``result``
+        then raises :class:`TaskFailed`. A checkpoint."""
+        if self._child is not None and not self.done:
+            try:
+                await self._supervisor.terminate_child(self._child)
+            except ChildNotFound:
+                pass  # it finished meanwhile
+
+    def _settle(self, result: outcome.Outcome[T]) -> None:
+        if self._outcome is None:
+            self._outcome = result
+            self._done.set()
+            if self._on_done is not None:
+                self._on_done(self)
+
+
+async def _run_task(
+    handle: TaskHandle[Any],
+    function: Callable[..., Awaitable[Any]],
+    args: tuple[Any, ...],
+    *,
+    task_status: trio.TaskStatus[Any],
+) -> None:
+    task_status.started(handle)
+    try:
+        value = await function(*args)
+    except Exception as error:
+        failed = TaskFailed(f"task {handle.name} raised {error!r}", cancelled=False)
+        failed.__cause__ = error
+        handle._settle(outcome.Error(failed))
+        raise  # the supervisor logs the crash of a temporary child
+    except BaseException:
+        handle._settle(outcome.Error(TaskFailed(f"task {handle.name} was cancelled", cancelled=True)))
+        raise
+    handle._settle(outcome.Value(value))
+
+
+def _require_callable(function: object) -> None:
+    if not callable(function):
+        msg = f"a task is an async function, got {describe(function)}"
+        raise TypeError(msg)
+
+
+def _name(function: Callable[..., Any]) -> str:
+    return getattr(function, "__qualname__", None) or repr(function)
+
+
+@attrs.frozen
+class TaskSupervisor:
+    """A supervisor for one-off tasks (Elixir's Task.Supervisor).
+
+    Args:
+      max_children: how many tasks may run at once (default unlimited); one more
+        :class:`MaxChildrenReached`.
+      shutdown: each task's shutdown policy (default 5 s).
+      name: for reports.
+    """
+
+    max_children: float = attrs.field(default=math.inf, kw_only=True)
+    shutdown: ShutdownPolicy = attrs.field(default=5.0, kw_only=True)
+    name: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        # Checked now, by the classes that will use them, not at the first task.
+        DynamicSupervisor(max_children=self.max_children)
+        ChildSpec("check", _run_task, shutdown=self.shutdown)
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[TaskSupervisorRef] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run until cancelled, reporting a :class:`TaskSupervisorRef`. Tasks are temporary,
+        so their crashes never count as restarts and it never escalates."""
+        inner = DynamicSupervisor(max_children=self.max_children, name=self.name)
+
+        async def wrap(*, task_status: trio.TaskStatus[TaskSupervisorRef]) -> None:
+            await inner.run(task_status=_Wrap(task_status, self))
+
+        await wrap(task_status=task_status)
+
+    def child_spec(self, id: str, **options: Any) -> ChildSpec:  # noqa: A002
+        """A :class:`ChildSpec` that runs this TaskSupervisor under another supervisor."""
+        options.setdefault("type", ChildType.SUPERVISOR)
+        return ChildSpec(id, self.run, **options)
+
+
+class _Wrap(trio.TaskStatus[Any]):
+    def __init__(self, inner: trio.TaskStatus[TaskSupervisorRef], definition: TaskSupervisor) -> None:
+        self.inner, self.definition = inner, definition
+
+    def started(self, value: Any = None) -> None:
+        self.inner.started(TaskSupervisorRef._create(value, self.definition.shutdown))
+
+
+@final
+class TaskSupervisorRef(metaclass=NoPublicConstructor):
+    """A handle on a running :class:`TaskSupervisor`."""
+
+    __slots__ = ("_shutdown", "_supervisor")
+
+    def __init__(self, supervisor: DynamicSupervisorRef, shutdown: ShutdownPolicy) -> None:
+        self._supervisor = supervisor
+        self._shutdown = shutdown
+
+    async def spawn(self, function: Callable[..., Awaitable[T]], *args: Any) -> TaskHandle[T]:
+        """Start ``await function(*args)`` under the supervisor; returns its handle once it
+        runs. A checkpoint. Raises :class:`MaxChildrenReached` past ``max_children``."""
+        _require_callable(function)
+        handle = cast("TaskHandle[T]", TaskHandle._create(self._supervisor, _name(function)))
+        spec = ChildSpec(
+            handle.name,
+            _run_task,
+            args=(handle, function, args),
+            restart=Restart.TEMPORARY,
+            shutdown=self._shutdown,
+        )
+        handle._child = await self._supervisor.start_child(spec)
+        return handle
+
+    async def start_child(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Fire and forget: start ``await function(*args)``; a crash is logged, not raised."""
+        await self.spawn(function, *args)
+
+    async def map(
+        self,
+        function: Callable[[InputT], Awaitable[T]],
+        inputs: Iterable[InputT] | AsyncIterable[InputT],
+        *,
+        max_concurrency: int = 8,
+        ordered: bool = True,
+    ) -> AsyncIterator[T]:
+        """Yield ``await function(item)`` for each input, running at most
+        ``max_concurrency`` at a time (Elixir's ``Task.async_stream``).
+
+        With ``ordered`` (the default) results come in input order; otherwise as they
+        finish. Inputs are read only as fast as results are consumed. If a task fails,
+        the iteration raises its :class:`TaskFailed`; leaving the loop early or failing
+        cancels the tasks still running, so iterate inside
+        ``async with contextlib.aclosing(ref.map(...)) as results:`` to be sure that
+        happens at once.
+        """
+        if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
+            msg = f"max_concurrency must be a whole number >= 1, got {describe(max_concurrency)}"
+            raise ValueError(msg)
+        source = _aiter(inputs)
+        running: collections.deque[TaskHandle[T]] = collections.deque()
+        finished_send, finished_receive = trio.open_memory_channel[TaskHandle[T]](math.inf)
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(running) < max_concurrency:
+                    try:
+                        item = await source.__anext__()
+                    except StopAsyncIteration:
+                        exhausted = True
+                        break
+                    handle = await self.spawn(function, item)
+                    if not ordered:
+                        handle._on_done = finished_send.send_nowait
+                        if handle.done:
+                            finished_send.send_nowait(handle)
+                    running.append(handle)
+                if not running:
+                    return
+                if ordered:
+                    handle = running.popleft()
+                else:
+                    handle = await finished_receive.receive()
+                    running.remove(handle)
+                yield await handle.result(timeout=None)
+        finally:
+            with trio.CancelScope(shield=True):
+                for handle in running:
+                    await handle.cancel()
+
+
+async def _aiter(inputs: Iterable[InputT] | AsyncIterable[InputT]) -> AsyncIterator[InputT]:
+    if isinstance(inputs, AsyncIterable):
+        async for item in inputs:
+            yield item
+    else:
+        for item in inputs:
+            yield item
