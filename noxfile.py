@@ -69,6 +69,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: ratios against raw Trio measured in the same run. Not a test."""
     session.install(".")
     session.run("python", "bench/call_roundtrip.py")
+    session.run("python", "bench/dynamic_supervisor.py", *session.posargs)
 
 
 @nox.session(python="3.11")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import collections
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar, cast, final
 
 import attrs
@@ -199,7 +199,7 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         *,
         max_concurrency: int = 8,
         ordered: bool = True,
-    ) -> AsyncIterator[T]:
+    ) -> AsyncGenerator[T, None]:
         """Yield ``await function(item)`` for each input, running at most
         ``max_concurrency`` at a time (Elixir's ``Task.async_stream``).
 
