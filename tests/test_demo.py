@@ -22,6 +22,7 @@ async def test_demo_walks_through_restart_strategy_and_escalation(autojump_clock
     assert "restarted child 'counters' (one_for_one" in text
     assert "RestartIntensityExceeded: supervisor 'root' gave up" in text
     assert "ValueError: cannot remove 100" in text
+    assert "└── counters  supervisor  running  (restarted 1x)" in text
 
 
 def test_demo_runs_as_a_program_and_exits_zero() -> None:

@@ -8,6 +8,15 @@ import pathlib
 import trio_otp
 
 PUBLIC = {
+    "run_application",
+    "serve_application",
+    "snapshot",
+    "TreeNode",
+    "format_tree",
+    "to_json",
+    "to_dot",
+    "to_mermaid",
+    "events",
     "TaskSupervisor",
     "TaskSupervisorRef",
     "TaskHandle",

@@ -1,9 +1,12 @@
 """trio_otp: Erlang/OTP's supervision trees and "let it crash", on Trio's structured concurrency."""
 
+from . import events as events
 from ._agent import AgentRef as AgentRef
 from ._agent import agent as agent
 from ._agent import agent_spec as agent_spec
 from ._agent import start_agent as start_agent
+from ._application import run_application as run_application
+from ._application import serve_application as serve_application
 from ._child import cleanup_scope as cleanup_scope
 from ._child_spec import BRUTAL_KILL as BRUTAL_KILL
 from ._child_spec import INFINITY as INFINITY
@@ -53,6 +56,12 @@ from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
 from ._gen_server import whereis as whereis
+from ._introspection import TreeNode as TreeNode
+from ._introspection import format_tree as format_tree
+from ._introspection import snapshot as snapshot
+from ._introspection import to_dot as to_dot
+from ._introspection import to_json as to_json
+from ._introspection import to_mermaid as to_mermaid
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
@@ -133,6 +142,7 @@ __all__ = [
     "TaskSupervisorRef",
     "TaskTimeout",
     "Timer",
+    "TreeNode",
     "Via",
     "__version__",
     "agent",
@@ -140,13 +150,21 @@ __all__ = [
     "call",
     "cast",
     "cleanup_scope",
+    "events",
+    "format_tree",
     "monitor",
+    "run_application",
     "send",
     "send_after",
     "serve",
+    "serve_application",
     "server_spec",
+    "snapshot",
     "start_agent",
     "start_server",
+    "to_dot",
+    "to_json",
+    "to_mermaid",
     "whereis",
 ]
 

@@ -51,6 +51,8 @@ import trio
 from ._call_timer import CallTimer, call_timer
 from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
+from ._events import _handlers as _event_handlers
+from ._events import emit
 from ._exceptions import (
     AlreadyRegistered,
     CallTimeout,
@@ -62,6 +64,7 @@ from ._exceptions import (
     ServerNotRunning,
     Shutdown,
 )
+from ._exit import ExitKind, exit_kind
 from ._registry import Keys, Registry
 from ._util import NoPublicConstructor, describe
 
@@ -225,6 +228,14 @@ class GenServer(Generic[RequestT, ReplyT]):
         before any other message. The default crashes."""
         msg = f"{type(self).__name__} returned a Continue but does not define handle_continue"
         raise NotImplementedError(msg)
+
+    def format_status(self) -> object:
+        """What crash reports show as the server's state (OTP's ``format_status``).
+
+        The default is the server object itself. Override it to leave out secrets or
+        bulk, for example ``return {"user": self.user, "token": "<redacted>"}``.
+        """
+        return self
 
     async def terminate(self, reason: BaseException | None) -> None:
         """Runs once as the server ends. ``reason`` is ``None`` for a normal stop, a
@@ -511,10 +522,37 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
         if timeout is not None:
             timer = caller._timer = call_timer()
             timer.add(caller, deadline)
+        if _event_handlers:
+            return await self._measured(process, caller, request, timeout)  # type: ignore[no-any-return]
         try:
             return await trio.lowlevel.wait_task_rescheduled(caller._abort)  # type: ignore[no-any-return]
         except _TimedOut:
             raise _call_timeout(process, request, timeout) from None
+
+    @staticmethod
+    async def _measured(
+        process: _Process,
+        caller: Caller[Any],
+        request: object,
+        timeout: float | None,  # noqa: ASYNC109 - for the error message only
+    ) -> Any:
+        """The end of a call while event handlers are attached: also emits call_completed."""
+        started = trio.current_time()
+        outcome_name = "reply"
+        try:
+            return await trio.lowlevel.wait_task_rescheduled(caller._abort)
+        except _TimedOut:
+            outcome_name = "CallTimeout"
+            raise _call_timeout(process, request, timeout) from None
+        except BaseException as error:
+            outcome_name = type(error).__name__
+            raise
+        finally:
+            emit(
+                "call_completed",
+                {"duration": trio.current_time() - started},
+                {"server": process.label, "request": request, "outcome": outcome_name},
+            )
 
     @staticmethod
     async def _wait_for_room(
@@ -729,6 +767,7 @@ async def _run(
     stop: Stop[Any] | None = None
     continuation = result.value if isinstance(result, Continue) else _NOTHING
     handled = 0
+    item: object = None  # the last message, for the crash report
     try:
         while stop is None:
             if continuation is not _NOTHING:
@@ -795,6 +834,8 @@ async def _run(
     except BaseException as error:
         crash_reason = _reason_of(error)
         process.alive = False
+        if isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
+            _crash_report(server, process, error, item)
         if current is not None:
             current._fail(_exited(process.label, crash_reason))
         await _terminate(server, process, crash_reason)
@@ -809,6 +850,36 @@ async def _run(
     process.close(reason)
     if reason is not None:
         raise reason
+
+
+def _crash_report(server: GenServer[Any, Any], process: _Process, error: Exception, last: object) -> None:
+    """OTP's gen_server crash report: reason, last message and (redactable) state."""
+    if isinstance(last, Caller):
+        last_message: object = ("call", last._request)
+    elif isinstance(last, _Cast):
+        last_message = ("cast", last.request)
+    elif isinstance(last, _Info):
+        last_message = ("info", last.message)
+    else:
+        last_message = None
+    try:
+        status = server.format_status()
+    except Exception as failure:  # a broken redaction must not hide the crash
+        status = f"<format_status raised {failure!r}>"
+    logger.error(
+        "server %s terminating: %r; last message: %r; state: %r",
+        process.label,
+        error,
+        last_message,
+        status,
+        extra={
+            "otp_report": "server_crash",
+            "server": process.label,
+            "reason": repr(error),
+            "last_message": last_message,
+            "state": status,
+        },
+    )
 
 
 def _reason_of(error: BaseException) -> BaseException:

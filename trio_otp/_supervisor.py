@@ -49,6 +49,7 @@ import trio
 
 from ._child import ChildTask
 from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
+from ._events import emit
 from ._exceptions import (
     ChildAlreadyPresent,
     ChildAlreadyStarted,
@@ -110,6 +111,8 @@ class ChildInfo:
     #: The value the child passed to ``task_status.started()``; ``None`` unless running.
     ref: object
     type: ChildType
+    #: How many times its supervisor has restarted it.
+    restarts: int = 0
 
 
 @attrs.frozen
@@ -359,10 +362,11 @@ class SupervisorRef(metaclass=NoPublicConstructor):
 class _Child:
     """The supervisor's record of one child spec."""
 
-    __slots__ = ("last_error", "restarting", "spec", "task")
+    __slots__ = ("last_error", "restarting", "restarts", "spec", "task")
 
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
+        self.restarts = 0
         self.task: ChildTask | None = None  # the running (or starting) task
         self.restarting = False  # a restart failed and a retry is queued
         self.last_error: BaseException | None = None
@@ -506,6 +510,7 @@ class _SupervisorState:
             )
             raise _StartFailed(child, task.error)
         child.restarting = False
+        emit("child_started", {}, {"supervisor": self.label, "child_id": child.spec.id, "ref": task.ref})
 
     def start_error(self, failure: _StartFailed) -> ChildStartError:
         return ChildStartError(self.label, failure.child.spec.id, failure.error, describe_exit(failure.error))
@@ -520,6 +525,7 @@ class _SupervisorState:
         reason = f"trio_otp: supervisor {self.label} is stopping child {child.spec.id!r} ({why})"
         with trio.CancelScope(shield=True):
             within_budget = await task.stop(reason)
+        emit("child_stopped", {}, {"supervisor": self.label, "child_id": child.spec.id, "reason": why})
         if not within_budget:
             logger.error(
                 "supervisor %s: child %r did not finish within its shutdown budget of %g s; "
@@ -572,6 +578,11 @@ class _SupervisorState:
         child.task = None
         child.last_error = task.error
         kind = exit_kind(task.error)
+        emit(
+            "child_exited",
+            {},
+            {"supervisor": self.label, "child_id": child.spec.id, "kind": kind.value, "error": task.error},
+        )
         restart = child.spec.restart
         log = logger.error if kind is ExitKind.CRASH else logger.info
         if restart is Restart.PERMANENT or (restart is Restart.TRANSIENT and kind is ExitKind.CRASH):
@@ -605,6 +616,11 @@ class _SupervisorState:
             return
         try:
             await self.restart_by_strategy(child)
+            emit(
+                "child_restarted",
+                {"restarts": child.restarts},
+                {"supervisor": self.label, "child_id": child.spec.id, "strategy": self.strategy.value},
+            )
             logger.info(
                 "supervisor %s: restarted child %r (%s, %s in the last %g s)",
                 self.label,
@@ -623,6 +639,7 @@ class _SupervisorState:
 
     async def restart_by_strategy(self, child: _Child) -> None:
         if self.strategy is RestartStrategy.ONE_FOR_ONE:
+            child.restarts += 1
             await self.start(child)
             return
         if self.strategy is RestartStrategy.ONE_FOR_ALL:
@@ -637,6 +654,7 @@ class _SupervisorState:
                 self.remove(member)  # temporary bystanders are dropped, never restarted
         for member in group:
             if member.spec.restart is not Restart.TEMPORARY or member is child:
+                member.restarts += 1
                 await self.start(member)
 
     def escalate(self, child: _Child, cause: BaseException | None) -> None:
@@ -656,6 +674,9 @@ class _SupervisorState:
         child.restarting = False
         self.exit_error = error
         self.stopping = True
+        emit(
+            "supervisor_escalated", {}, {"supervisor": self.label, "child_id": child.spec.id, "error": cause}
+        )
 
     def check_auto_shutdown(self, child: _Child) -> None:
         rule = self.definition.auto_shutdown
@@ -764,7 +785,7 @@ class _SupervisorState:
                 state, ref = ChildState.RESTARTING, None
             else:
                 state, ref = ChildState.STOPPED, None
-            infos.append(ChildInfo(child.spec.id, state, ref, child.spec.type))
+            infos.append(ChildInfo(child.spec.id, state, ref, child.spec.type, child.restarts))
         return infos
 
     async def count_children(self) -> ChildCounts:

@@ -54,6 +54,9 @@ class Counter(trio_otp.GenServer[tuple[str, int], int]):
             self.total -= amount
         return self.total
 
+    def format_status(self) -> object:
+        return {"total": self.total}  # what crash reports show: not the output stream
+
 
 async def auditor(out: TextIO, *, task_status: trio.TaskStatus[None]) -> None:
     counter = trio_otp.whereis("counter")
@@ -96,7 +99,7 @@ async def main(out: TextIO = sys.stdout) -> int:
     )
     root = trio_otp.Supervisor([subtree.child_spec("counters")], max_restarts=1, max_seconds=10, name="root")
 
-    logger = logging.getLogger("trio_otp.supervisor")
+    logger = logging.getLogger("trio_otp")
     narrator = _Narrator(out)
     logger.addHandler(narrator)
     old_level, old_propagate = logger.level, logger.propagate
@@ -117,7 +120,14 @@ async def main(out: TextIO = sys.stdout) -> int:
     try:
         async with trio.open_nursery() as nursery:
             say("Starting the tree: root -> counters (rest_for_one) -> [counter, auditor]")
-            await nursery.start(run_root)
+            root_ref: trio_otp.SupervisorRef = await nursery.start(run_root)
+
+            async def show_tree(title: str) -> None:
+                say(title)
+                tree = trio_otp.format_tree(await trio_otp.snapshot(root_ref))
+                print("\n".join(f"    {line}" for line in tree.splitlines()), file=out)
+
+            await show_tree("The tree (trio_otp.format_tree(await trio_otp.snapshot(root))):")
             say("Scene 1. Normal work: add 5, add 3, remove 2.")
             for op, amount in (("add", 5), ("add", 3), ("remove", 2)):
                 total = await ask(op, amount)
@@ -133,7 +143,9 @@ async def main(out: TextIO = sys.stdout) -> int:
                 "Scene 5. One more: 'counters' escalates again, and now 'root' has no restart\n"
                 "left either. It stops everything and gives up: the crash reaches the top.",
             ]
-            for scene in crashes:
+            for number, scene in enumerate(crashes):
+                if number == len(crashes) - 1:
+                    await show_tree("The tree before the last crash (see the restart counts):")
                 await trio.sleep(STEP)
                 say(scene)
                 await ask("add", 1)

@@ -1,0 +1,177 @@
+"""The live tree as data, and three ways to show it: an indented text tree, JSON, and a
+picture (Graphviz DOT or Mermaid text, which render to an image).
+
+:func:`snapshot` asks each supervisor for its children (``which_children``) and recurses
+into those that are supervisors, so it sees what each supervisor sees at the moment it
+answers; a tree that is restarting while it is walked can show a child as restarting, or
+a subtree that ended as stopped, but never an inconsistent supervisor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+import attrs
+
+from ._exceptions import SupervisorNotRunning
+from ._supervisor import ChildState, SupervisorRef
+
+
+@attrs.frozen
+class TreeNode:
+    """One process of a supervision tree, as :func:`snapshot` saw it."""
+
+    id: Hashable
+    #: ``"supervisor"``, ``"dynamic_supervisor"``, ``"task_supervisor"``, ``"server"`` or ``"worker"``.
+    kind: str
+    #: ``"running"``, ``"restarting"`` or ``"stopped"``.
+    state: str
+    restarts: int = 0
+    children: tuple[TreeNode, ...] = ()
+
+    def walk(self, depth: int = 0) -> Iterator[tuple[int, TreeNode]]:
+        """This node and every node below it, depth first, with their depth."""
+        yield depth, self
+        for child in self.children:
+            yield from child.walk(depth + 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, for JSON or a dashboard."""
+        return {
+            "id": _text(self.id),
+            "kind": self.kind,
+            "state": self.state,
+            "restarts": self.restarts,
+            "children": [child.as_dict() for child in self.children],
+        }
+
+
+async def snapshot(root: object, *, id: Hashable = "root") -> TreeNode:  # noqa: A002
+    """The tree under ``root`` (a :class:`SupervisorRef`, :class:`DynamicSupervisorRef` or
+    :class:`TaskSupervisorRef`) as :class:`TreeNode` data. A checkpoint.
+
+    Raises:
+      SupervisorNotRunning: ``root`` has ended.
+    """
+    return await _node(root, id, ChildState.RUNNING, 0)
+
+
+async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int) -> TreeNode:
+    from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415 - import cycle
+    from ._gen_server import ServerRef  # noqa: PLC0415
+    from ._task_supervisor import TaskSupervisorRef  # noqa: PLC0415
+
+    supervisor: SupervisorRef | DynamicSupervisorRef | None
+    if isinstance(ref, TaskSupervisorRef):
+        kind, supervisor = "task_supervisor", ref._supervisor
+    elif isinstance(ref, DynamicSupervisorRef):
+        kind, supervisor = "dynamic_supervisor", ref
+    elif isinstance(ref, SupervisorRef):
+        kind, supervisor = "supervisor", ref
+    else:
+        kind = "server" if isinstance(ref, ServerRef) else "worker"
+        return TreeNode(node_id, kind, state.value, restarts)
+    children = []
+    try:
+        infos = await supervisor.which_children()
+    except SupervisorNotRunning:
+        return TreeNode(node_id, kind, ChildState.STOPPED.value, restarts)
+    for info in reversed(infos):  # start order reads better than OTP's newest-first
+        if info.state is ChildState.RUNNING:
+            children.append(await _node(info.ref, info.id, info.state, info.restarts))
+        else:
+            children.append(TreeNode(info.id, _kind_of(info), info.state.value, info.restarts))
+    return TreeNode(node_id, kind, state.value, restarts, tuple(children))
+
+
+def _kind_of(info: Any) -> str:
+    return "supervisor" if info.type.value == "supervisor" else "worker"
+
+
+def _text(value: Hashable) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
+def format_tree(node: TreeNode) -> str:
+    """An indented text tree, one process a line::
+
+    root  supervisor  running
+    ├── db  server  running  (restarted 2x)
+    └── web  supervisor  running
+    """
+    lines: list[str] = []
+
+    def line(item: TreeNode, prefix: str, connector: str) -> None:
+        restarted = f"  (restarted {item.restarts}x)" if item.restarts else ""
+        lines.append(f"{prefix}{connector}{_text(item.id)}  {item.kind}  {item.state}{restarted}")
+        below = prefix + ("" if not connector else "    " if connector == "└── " else "│   ")
+        for index, child in enumerate(item.children):
+            line(child, below, "└── " if index == len(item.children) - 1 else "├── ")
+
+    line(node, "", "")
+    return "\n".join(lines)
+
+
+def to_json(node: TreeNode, *, indent: int | None = 2) -> str:
+    """The tree as JSON (see :meth:`TreeNode.as_dict`)."""
+    return json.dumps(node.as_dict(), indent=indent, ensure_ascii=False)
+
+
+_FILL = {"running": "#d8f0d8", "restarting": "#fbe7b0", "stopped": "#eeeeee"}
+
+
+def to_dot(node: TreeNode) -> str:
+    """Graphviz DOT text: supervisors as boxes, workers as rounded boxes, filled by state
+    (green running, amber restarting, grey stopped). Render it with
+    ``dot -Tsvg tree.dot -o tree.svg``."""
+    lines = ["digraph supervision_tree {", '  node [fontname="Helvetica" fontsize=11];']
+    counter = iter(range(1_000_000))
+
+    def visit(item: TreeNode, parent: str | None) -> None:
+        name = f"n{next(counter)}"
+        label = (
+            _text(item.id) + f"\\n{item.kind}" + (f"\\nrestarts: {item.restarts}" if item.restarts else "")
+        )
+        style = "filled" if item.kind.endswith("supervisor") else '"rounded,filled"'
+        fill = _FILL.get(item.state, "#ffffff")
+        lines.append(f'  {name} [label="{_escape(label)}" shape=box style={style} fillcolor="{fill}"];')
+        if parent is not None:
+            lines.append(f"  {parent} -> {name};")
+        for child in item.children:
+            visit(child, name)
+
+    visit(node, None)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_mermaid(node: TreeNode) -> str:
+    """Mermaid flowchart text (renders on GitHub and in many doc tools)."""
+    lines = ["flowchart TD"]
+    counter = iter(range(1_000_000))
+
+    def visit(item: TreeNode, parent: str | None) -> None:
+        name = f"n{next(counter)}"
+        label = f"{_text(item.id)}<br/>{item.kind}" + (
+            f"<br/>restarts: {item.restarts}" if item.restarts else ""
+        )
+        open_, close = ("[", "]") if item.kind.endswith("supervisor") else ("(", ")")
+        lines.append(f'  {name}{open_}"{label.replace(chr(34), "#quot;")}"{close}:::{item.state}')
+        if parent is not None:
+            lines.append(f"  {parent} --> {name}")
+        for child in item.children:
+            visit(child, name)
+
+    visit(node, None)
+    lines += [
+        "  classDef running fill:#d8f0d8",
+        "  classDef restarting fill:#fbe7b0",
+        "  classDef stopped fill:#eeeeee,color:#777777",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', '\\"')
