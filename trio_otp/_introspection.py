@@ -95,12 +95,8 @@ def _text(value: Hashable) -> str:
 
 
 def format_tree(node: TreeNode) -> str:
-    """An indented text tree, one process a line::
-
-    root  supervisor  running
-    ├── db  server  running  (restarted 2x)
-    └── web  supervisor  running
-    """
+    """An indented text tree, one process a line: id, kind, state, and how many times it
+    was restarted if it was, drawn with box-drawing characters as ``tree(1)`` does."""
     lines: list[str] = []
 
     def line(item: TreeNode, prefix: str, connector: str) -> None:
