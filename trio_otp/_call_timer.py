@@ -28,10 +28,22 @@ Deadlines are exact on Trio's clock, so ``MockClock`` tests see a timeout at exa
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from typing import Protocol
 
 import trio
+
+logger = logging.getLogger("trio_otp.timers")
+
+
+def check_seconds(value: object, what: str) -> float:
+    """A delay or timeout as a float; raises at the caller for NaN or a non-number, so that a
+    bad value never reaches the deadline heap (where it would fail in a system task)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        msg = f"{what} must be a number of seconds, got {value!r}"
+        raise ValueError(msg) if isinstance(value, float) else TypeError(msg)
+    return float(value)
 
 
 class TimedCall(Protocol):
@@ -80,7 +92,10 @@ class CallTimer:
             while heap and (heap[0][0] <= now or heap[0][2].done):
                 _, _, call = heapq.heappop(heap)
                 if not call.done:
-                    call._time_out()
+                    try:
+                        call._time_out()
+                    except Exception:  # a system task that raises would end the whole run
+                        logger.exception("trio_otp: a timer failed when it fired: %r", call)
 
 
 _timer: trio.lowlevel.RunVar[CallTimer] = trio.lowlevel.RunVar("trio_otp_call_timer")

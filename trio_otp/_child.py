@@ -68,6 +68,7 @@ class ChildTask:
         "spec",
         "started",
         "stopping",
+        "trio_task",
     )
 
     def __init__(self, spec: ChildSpec) -> None:
@@ -81,10 +82,12 @@ class ChildTask:
         self.error: BaseException | None = None
         self.kill_deadline = math.inf
         self.cleanup_scopes: set[trio.CancelScope] = set()
+        self.trio_task: trio.lowlevel.Task | None = None
 
     async def run(self, report_exit: Callable[[ChildTask], None]) -> None:
         """The body of the child's task; calls ``report_exit`` if it ends on its own."""
         _current_child.set(self)
+        self.trio_task = trio.lowlevel.current_task()
         error: BaseException | None = None
         try:
             with self.scope:
@@ -93,6 +96,9 @@ class ChildTask:
                     error = RuntimeError("the start function returned without calling task_status.started()")
         except Exception as exc:
             error = exc
+        except BaseException as exc:  # KeyboardInterrupt and the like: recorded, then on up
+            error = exc
+            raise
         finally:
             self.error = error
             self.done.set()
@@ -157,6 +163,21 @@ class _ChildStatus(trio.TaskStatus[Any]):
         return f"<trio_otp task status for child {self._task.spec.id!r}>"
 
 
+def _runs_inside(child: ChildTask) -> bool:
+    """Whether the current task is the child's task or one it started in a nursery of its
+    own. Tasks inherit their spawner's context, so a server that a child started in some
+    other nursery also sees that child in the context variable, long after it ended."""
+    if child.done.is_set():
+        return False
+    task: trio.lowlevel.Task | None = trio.lowlevel.current_task()
+    while task is not None:
+        if task is child.trio_task:
+            return True
+        nursery = task.parent_nursery
+        task = nursery.parent_task if nursery is not None else None
+    return False
+
+
 @contextmanager
 def cleanup_scope() -> Iterator[trio.CancelScope]:
     """A shielded cancel scope for a supervised child's cleanup, bounded by its shutdown budget.
@@ -179,7 +200,7 @@ def cleanup_scope() -> Iterator[trio.CancelScope]:
     Entering and leaving it are not checkpoints.
     """
     task = _current_child.get()
-    if task is None:
+    if task is None or not _runs_inside(task):
         with trio.CancelScope(shield=True) as scope:
             yield scope
         return

@@ -188,7 +188,22 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
                 f"child {spec.id!r}: a DynamicSupervisor has no auto_shutdown, so no child can be significant"
             )
             raise ValueError(msg)
-        return await self._request(lambda state: state.start_dynamic(spec))  # type: ignore[return-value]
+        await trio.lowlevel.checkpoint_if_cancelled()
+        # Shielded: a caller cancelled while the child starts would otherwise lose the
+        # only handle to a child that runs anyway. If it was cancelled meanwhile, the
+        # child is stopped again before the Cancelled goes on.
+        with trio.CancelScope(shield=True):
+            child: DynamicChild = await self._request(lambda state: state.start_dynamic(spec))  # type: ignore[assignment]
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                try:
+                    await self.terminate_child(child)
+                except (ChildNotFound, SupervisorNotRunning):
+                    pass
+            raise
+        return child
 
     async def terminate_child(self, child: DynamicChild) -> None:
         """Stop ``child`` with its shutdown policy and forget it; it is not restarted.

@@ -48,7 +48,7 @@ import attrs
 import outcome
 import trio
 
-from ._call_timer import CallTimer, call_timer
+from ._call_timer import CallTimer, call_timer, check_seconds
 from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._events import _handlers as _event_handlers
@@ -357,6 +357,7 @@ class _Process:
 
     __slots__ = (
         "alive",
+        "closed",
         "deferred",
         "done",
         "exit_reason",
@@ -370,6 +371,7 @@ class _Process:
         "task",
         "timers",
         "token",
+        "watching",
     )
 
     def __init__(self, label: str, name: Hashable | None, mailbox_size: float) -> None:
@@ -383,7 +385,9 @@ class _Process:
         self.deferred: set[Caller[Any]] = set()
         self.done = trio.Event()
         self.exit_reason: BaseException | None = None
+        self.closed = False  # set once exit_reason is final and the monitors were told
         self.monitors: dict[Any, None] = {}  # Monitor objects, in the order they were made
+        self.watching: dict[Any, None] = {}  # Monitors that notify this server
         self.timers: dict[Any, None] = {}  # Timers that will send to this server
         self.task = trio.lowlevel.current_task()
         self.token = trio.lowlevel.current_trio_token()
@@ -423,10 +427,13 @@ class _Process:
         timers aimed at this server and tell its monitors, once each."""
         self.alive = False
         self.exit_reason = reason
+        self.closed = True
         for timer in list(self.timers):
             timer.cancel()
         for monitor in list(self.monitors):
             monitor._fire(reason)
+        for monitor in list(self.watching):
+            monitor.demonitor()  # nobody left to tell: OTP drops a dead watcher's monitors
         error = _exited(self.label, reason)
         for caller in list(self.deferred):
             caller._fail(_copy(error))
@@ -510,7 +517,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
             msg = f"server {process.label} called itself, which would wait for ever"
             raise ServerError(msg)
         await trio.lowlevel.checkpoint_if_cancelled()
-        deadline = math.inf if timeout is None else trio.current_time() + timeout
+        deadline = math.inf if timeout is None else trio.current_time() + check_seconds(timeout, "timeout")
         if len(process.mailbox) >= process.mailbox_size:
             await self._wait_for_room(process, deadline, request, timeout)
         if not process.alive:
@@ -595,13 +602,24 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
 
         Raises:
           ServerNotRunning: it had already ended.
+          ServerExited: it ended for another reason first (a crash queued before the
+            stop, say), as OTP raises that reason in the caller.
           CallTimeout: it had not ended within ``timeout``; it is not killed and goes on
             ending.
+          TypeError: ``reason`` is neither None nor an exception (checked before sending).
+          ServerError: the server asked to stop itself and wait; return :class:`Stop`.
         """
+        _check_reason(reason)
         process = self._process
+        if trio.lowlevel.current_task() is process.task:
+            msg = f"server {process.label} asked to stop itself and wait for that; return Stop instead"
+            raise ServerError(msg)
         process.post(_StopRequest(reason))
-        with trio.move_on_after(math.inf if timeout is None else timeout):
+        with trio.move_on_after(math.inf if timeout is None else check_seconds(timeout, "timeout")):
             await process.done.wait()
+            if process.exit_reason is not reason:
+                # It ended for another reason first (OTP raises that reason in the caller).
+                raise _exited(process.label, process.exit_reason)
             return
         msg = f"server {process.label} did not stop within {timeout:g} s"
         raise CallTimeout(msg)

@@ -75,15 +75,20 @@ class Monitor(metaclass=NoPublicConstructor):
         if self._down is not None or self._removed:
             return False
         self._removed = True
-        self.target._process.monitors.pop(self, None)
+        self._detach()
         self._event.set()
         return True
+
+    def _detach(self) -> None:
+        self.target._process.monitors.pop(self, None)
+        if self._notify is not None:
+            self._notify._process.watching.pop(self, None)
 
     def _fire(self, reason: BaseException | None, *, already_ended: bool = False) -> None:
         if self._down is not None or self._removed:
             return
         self._down = Down(self, self.target, reason, already_ended)
-        self.target._process.monitors.pop(self, None)
+        self._detach()
         self._event.set()
         if self._notify is not None:
             try:
@@ -111,8 +116,12 @@ def monitor(target: ServerRef[Any, Any] | Hashable, *, notify: ServerRef[Any, An
     ref = _lookup(target)
     made = Monitor._create(ref, notify)
     process = ref._process
-    if process.alive:
-        process.monitors[made] = None
-    else:
+    if process.closed:
         made._fire(process.exit_reason, already_ended=True)
+    else:
+        # Also while the server is in terminate: it has not ended yet, and its reason is
+        # not known until it has.
+        process.monitors[made] = None
+        if notify is not None:
+            notify._process.watching[made] = None
     return made

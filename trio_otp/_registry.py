@@ -17,6 +17,7 @@ them a checkpoint, and it must be used from that run's tasks.
 from __future__ import annotations
 
 import enum
+import logging
 import weakref
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Generic, TypeVar, final
@@ -27,6 +28,8 @@ import trio
 from ._exceptions import AlreadyRegistered
 
 ValueT = TypeVar("ValueT")
+
+logger = logging.getLogger("trio_otp.registry")
 
 
 class Keys(enum.Enum):
@@ -66,9 +69,8 @@ class Registry(Generic[ValueT]):
     Args:
       keys: :class:`Keys`, default ``UNIQUE``.
       name: for error messages.
-      listeners: callables told of every registration and removal, synchronously, in
-        the task that caused it; a listener that raises is a bug in the listener, and the
-        exception propagates to that task.
+      listeners: callables told of every registration and removal, synchronously; one
+        that raises is logged (``trio_otp.registry``) and the registry carries on.
     """
 
     def __init__(
@@ -178,7 +180,12 @@ class Registry(Generic[ValueT]):
 
     def _tell(self, kind: str, key: Hashable, entry: Entry[ValueT]) -> None:
         for listener in list(self._listeners):
-            listener(RegistryEvent(kind, self, key, entry))
+            try:
+                listener(RegistryEvent(kind, self, key, entry))
+            except Exception:
+                # Removals run inside a Trio instrument, which Trio disables for good if it
+                # raises; so a broken listener is logged, never allowed to stop clean-up.
+                logger.exception("registry listener %r raised on %s of %r", listener, kind, key)
 
 
 @final

@@ -13,7 +13,7 @@ from typing import Any, final
 
 import trio
 
-from ._call_timer import call_timer
+from ._call_timer import call_timer, check_seconds
 from ._exceptions import MailboxFull, ServerNotRunning
 from ._gen_server import ServerRef, _lookup, logger
 from ._util import NoPublicConstructor
@@ -85,10 +85,14 @@ def send_after(delay: float, destination: ServerRef[Any, Any] | Hashable, messag
     Raises:
       ServerNotRunning: ``destination`` is a ServerRef that has already ended.
     """
-    if isinstance(destination, ServerRef) and not destination.alive:
-        msg = f"{destination!r} has ended; a timer to it would never be delivered"
-        raise ServerNotRunning(msg)
-    timer = Timer._create(destination, message, trio.current_time() + delay)
+    seconds = check_seconds(delay, "send_after's delay")
+    if isinstance(destination, ServerRef):
+        if not destination.alive:
+            msg = f"{destination!r} has ended; a timer to it would never be delivered"
+            raise ServerNotRunning(msg)
+    else:
+        hash(destination)  # a name must be hashable: fail here, not when the timer fires
+    timer = Timer._create(destination, message, trio.current_time() + seconds)
     if isinstance(destination, ServerRef):
         destination._process.timers[timer] = None
     timer._timer.add(timer, timer.deadline)
