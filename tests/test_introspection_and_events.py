@@ -127,3 +127,28 @@ async def test_a_broken_handler_is_detached_not_fatal(
     finally:
         detach()
     assert sum("raised and was detached" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_server_crash_report_has_structured_fields_and_redacted_state(
+    autojump_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Account(trio_otp.GenServer[str, str]):
+        def __init__(self) -> None:
+            self.user, self.token = "ada", "s3cret"
+
+        async def handle_call(self, request: str, caller: trio_otp.Caller[str]) -> str:
+            raise ValueError("overdrawn")
+
+        def format_status(self) -> object:
+            return {"user": self.user, "token": "<redacted>"}
+
+    with pytest.RaisesGroup(ValueError):
+        async with trio.open_nursery() as nursery:
+            ref = await trio_otp.start_server(nursery, Account)
+            with pytest.raises(trio_otp.ServerExited):
+                await ref.call("withdraw 100")
+    [record] = [r for r in caplog.records if getattr(r, "otp_report", None) == "server_crash"]
+    assert record.levelname == "ERROR"
+    assert record.last_message == ("call", "withdraw 100")  # type: ignore[attr-defined]
+    assert record.state == {"user": "ada", "token": "<redacted>"}  # type: ignore[attr-defined]
+    assert "s3cret" not in caplog.text
