@@ -20,7 +20,10 @@ def test_there_are_examples() -> None:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
-def test_example_runs(path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_runs(
+    path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(path.parent))  # tutorial steps import the step before
     spec = importlib.util.spec_from_file_location(f"docs_example_{path.stem}", path)
     assert spec is not None
     assert spec.loader is not None
@@ -42,3 +45,14 @@ def test_readme_example_runs() -> None:
     exec(compile(body, "README.md", "exec"), namespace)
     with pytest.raises(trio_otp.RestartIntensityExceeded):
         trio.run(namespace["main"], clock=trio.testing.MockClock(autojump_threshold=0))  # type: ignore[arg-type]
+
+
+def test_every_public_name_is_in_the_api_reference() -> None:
+    reference = (pathlib.Path(__file__).parent.parent / "docs" / "reference.rst").read_text()
+    documented = set(re.findall(r"\.\. auto\w+:: (?:trio_otp\.)?([\w.]+)", reference))
+    missing = {
+        name
+        for name in trio_otp.__all__
+        if name not in documented and name not in {"__version__", "events"}
+    }
+    assert not missing, f"add to docs/reference.rst: {sorted(missing)}"

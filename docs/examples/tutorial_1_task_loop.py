@@ -1,0 +1,36 @@
+"""Tutorial step 1: the counter as a bare Trio task looping over a channel."""
+
+from __future__ import annotations
+
+import trio
+
+
+async def counter(requests: trio.MemoryReceiveChannel[tuple[str, int, trio.MemorySendChannel[int]]]) -> None:
+    total = 0
+    async for op, amount, reply in requests:
+        if op == "add":
+            total += amount
+        elif op == "remove":
+            total -= amount
+        reply.send_nowait(total)
+
+
+async def ask(
+    requests: trio.MemorySendChannel[tuple[str, int, trio.MemorySendChannel[int]]], op: str, amount: int
+) -> int:
+    reply_send, reply_receive = trio.open_memory_channel[int](1)
+    await requests.send((op, amount, reply_send))
+    return await reply_receive.receive()
+
+
+async def main() -> None:
+    send, receive = trio.open_memory_channel[tuple[str, int, trio.MemorySendChannel[int]]](0)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(counter, receive)
+        print(await ask(send, "add", 5))  # 5
+        print(await ask(send, "remove", 2))  # 3
+        await send.aclose()  # the loop ends when the channel closes
+
+
+if __name__ == "__main__":
+    trio.run(main)
