@@ -51,8 +51,6 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     reference = (pathlib.Path(__file__).parent.parent / "docs" / "reference.rst").read_text()
     documented = set(re.findall(r"\.\. auto\w+:: (?:trio_otp\.)?([\w.]+)", reference))
     missing = {
-        name
-        for name in trio_otp.__all__
-        if name not in documented and name not in {"__version__", "events"}
+        name for name in trio_otp.__all__ if name not in documented and name not in {"__version__", "events"}
     }
     assert not missing, f"add to docs/reference.rst: {sorted(missing)}"
