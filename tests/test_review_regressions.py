@@ -137,7 +137,7 @@ async def test_a_dead_watchers_monitors_are_dropped(autojump_clock: MockClock) -
             watcher = await trio_otp.start_server(nursery, Echo)
             trio_otp.monitor(target, notify=watcher)
             await watcher.stop()
-        assert len(target._process.monitors) == 0
+        assert not target._process.monitors
         await target.stop()
 
 

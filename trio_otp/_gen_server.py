@@ -301,7 +301,9 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
             return False
         self._state = state
         if self._process is not None:
-            self._process.deferred.discard(self)
+            deferred = self._process.deferred
+            if deferred is not None:
+                deferred.discard(self)
             self._process = None
         if self._timer is not None:
             self._timer.finished()
@@ -379,16 +381,18 @@ class _Process:
         self.name = name
         self.mailbox: deque[object] = deque()
         self.mailbox_size = mailbox_size
-        self.room = trio.lowlevel.ParkingLot()  # callers waiting for room (bounded only)
+        # Callers waiting for room; only a bounded mailbox needs one. The containers below
+        # are made on first use too: with 100,000 servers, empty ones add up.
+        self.room = trio.lowlevel.ParkingLot() if mailbox_size != math.inf else None
         self.parked: trio.lowlevel.Task | None = None
         self.alive = True
-        self.deferred: set[Caller[Any]] = set()
+        self.deferred: set[Caller[Any]] | None = None
         self.done = trio.Event()
         self.exit_reason: BaseException | None = None
         self.closed = False  # set once exit_reason is final and the monitors were told
-        self.monitors: dict[Any, None] = {}  # Monitor objects, in the order they were made
-        self.watching: dict[Any, None] = {}  # Monitors that notify this server
-        self.timers: dict[Any, None] = {}  # Timers that will send to this server
+        self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
+        self.watching: dict[Any, None] | None = None  # Monitors that notify this server
+        self.timers: dict[Any, None] | None = None  # Timers that will send to this server
         self.task = trio.lowlevel.current_task()
         self.token = trio.lowlevel.current_trio_token()
 
@@ -414,8 +418,9 @@ class _Process:
             self.parked = self.task
             await trio.lowlevel.wait_task_rescheduled(self._abort_park)
         item = self.mailbox.popleft()
-        if self.room:
-            self.room.unpark()
+        room = self.room
+        if room is not None and room:
+            room.unpark()
         return item
 
     def _abort_park(self, _raise_cancel: object) -> trio.lowlevel.Abort:
@@ -428,20 +433,27 @@ class _Process:
         self.alive = False
         self.exit_reason = reason
         self.closed = True
-        for timer in list(self.timers):
+        for timer in list(self.timers or ()):
             timer.cancel()
-        for monitor in list(self.monitors):
+        for monitor in list(self.monitors or ()):
             monitor._fire(reason)
-        for monitor in list(self.watching):
+        for monitor in list(self.watching or ()):
             monitor.demonitor()  # nobody left to tell: OTP drops a dead watcher's monitors
         error = _exited(self.label, reason)
-        for caller in list(self.deferred):
+        for caller in list(self.deferred or ()):
             caller._fail(_copy(error))
         while self.mailbox:
             item = self.mailbox.popleft()
             if type(item) is Caller:
                 item._fail(_copy(error))
-        self.room.unpark_all()
+        if self.room is not None:
+            self.room.unpark_all()
+
+
+def _defer(process: _Process, caller: Caller[Any]) -> None:
+    if process.deferred is None:
+        process.deferred = set()
+    process.deferred.add(caller)
 
 
 def _call_timeout(process: _Process, request: object, timeout: float | None) -> CallTimeout:
@@ -570,6 +582,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
     ) -> None:
         with trio.move_on_at(deadline):
             while len(process.mailbox) >= process.mailbox_size and process.alive:
+                assert process.room is not None  # bounded mailboxes have one
                 await process.room.park()
             return
         raise _call_timeout(process, request, timeout)
@@ -823,14 +836,14 @@ async def _run(
                     elif isinstance(result, NoReply):
                         if not current.done:
                             current._process = process
-                            process.deferred.add(current)
+                            _defer(process, current)
                         continuation = result.continue_with
                     elif isinstance(result, Stop):
                         stop = result
                         if result.reply is not _NOTHING:
                             pending_reply = current
                         else:
-                            process.deferred.add(current)  # failed by close() below
+                            _defer(process, current)  # failed by close() below
                             current._process = process
                     current = None
                     continue

@@ -80,9 +80,13 @@ class Monitor(metaclass=NoPublicConstructor):
         return True
 
     def _detach(self) -> None:
-        self.target._process.monitors.pop(self, None)
+        monitors = self.target._process.monitors
+        if monitors is not None:
+            monitors.pop(self, None)
         if self._notify is not None:
-            self._notify._process.watching.pop(self, None)
+            watching = self._notify._process.watching
+            if watching is not None:
+                watching.pop(self, None)
 
     def _fire(self, reason: BaseException | None, *, already_ended: bool = False) -> None:
         if self._down is not None or self._removed:
@@ -121,7 +125,11 @@ def monitor(target: ServerRef[Any, Any] | Hashable, *, notify: ServerRef[Any, An
     else:
         # Also while the server is in terminate: it has not ended yet, and its reason is
         # not known until it has.
+        if process.monitors is None:
+            process.monitors = {}
         process.monitors[made] = None
         if notify is not None:
+            if notify._process.watching is None:
+                notify._process.watching = {}
             notify._process.watching[made] = None
     return made

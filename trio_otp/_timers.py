@@ -72,7 +72,9 @@ class Timer(metaclass=NoPublicConstructor):
     def _forget(self) -> None:
         self._timer.finished()
         if isinstance(self.destination, ServerRef):
-            self.destination._process.timers.pop(self, None)
+            timers = self.destination._process.timers
+            if timers is not None:
+                timers.pop(self, None)
 
 
 def send_after(delay: float, destination: ServerRef[Any, Any] | Hashable, message: object) -> Timer:
@@ -94,6 +96,8 @@ def send_after(delay: float, destination: ServerRef[Any, Any] | Hashable, messag
         hash(destination)  # a name must be hashable: fail here, not when the timer fires
     timer = Timer._create(destination, message, trio.current_time() + seconds)
     if isinstance(destination, ServerRef):
+        if destination._process.timers is None:
+            destination._process.timers = {}
         destination._process.timers[timer] = None
     timer._timer.add(timer, timer.deadline)
     return timer

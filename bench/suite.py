@@ -1,0 +1,533 @@
+"""The benchmark suite: every figure next to its raw-Trio baseline, measured in this run.
+
+``python -m nox -s bench`` runs it (``python bench/suite.py [--quick]`` by hand). Each
+figure is the median of several repetitions, printed with its baseline and the ratio,
+then written to ``bench/results/latest.json`` and ``latest.md``. Machines here are shared
+and noisy: read the ratios, not the absolute numbers.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import math
+import pathlib
+import platform
+import statistics
+import sys
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import outcome
+import trio
+
+import trio_otp
+
+QUICK = "--quick" in sys.argv
+REPEATS = 3 if QUICK else 5
+N_CALLS = 5_000 if QUICK else 20_000
+N_PROCESSES = 10_000 if QUICK else 100_000
+N_RESTARTS = 100 if QUICK else 300
+
+
+@attrs.frozen
+class Row:
+    workload: str
+    figure: float
+    baseline: float
+    unit: str
+    higher_is_better: bool
+    target: str
+
+    @property
+    def ratio(self) -> float:
+        return self.figure / self.baseline if self.baseline else math.nan
+
+
+def median(fn: Callable[..., Awaitable[float]], *args: Any) -> float:
+    return statistics.median(trio.run(fn, *args) for _ in range(REPEATS))
+
+
+# --- 1. call round trips ---------------------------------------------------------------
+
+
+class Echo(trio_otp.GenServer[Any, Any]):
+    async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
+        return request
+
+    async def handle_cast(self, request: Any) -> None:
+        if request == "crash":
+            raise RuntimeError("crash")
+
+
+def _abort(_: object) -> trio.lowlevel.Abort:
+    return trio.lowlevel.Abort.SUCCEEDED
+
+
+async def raw_call_rate(n: int) -> float:
+    """The floor: a deque mailbox, parked tasks woken with reschedule."""
+    mailbox: deque[tuple[Any, trio.lowlevel.Task]] = deque()
+    parked: list[trio.lowlevel.Task | None] = [None]
+
+    async def server() -> None:
+        while True:
+            while not mailbox:
+                parked[0] = trio.lowlevel.current_task()
+                await trio.lowlevel.wait_task_rescheduled(_abort)
+            request, caller = mailbox.popleft()
+            trio.lowlevel.reschedule(caller, outcome.Value(request))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server)
+        await trio.lowlevel.checkpoint()
+        me = trio.lowlevel.current_task()
+        start = time.perf_counter()
+        for i in range(n):
+            mailbox.append((i, me))
+            task = parked[0]
+            if task is not None:
+                parked[0] = None
+                trio.lowlevel.reschedule(task)
+            assert await trio.lowlevel.wait_task_rescheduled(_abort) == i
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return n / elapsed
+
+
+async def channel_call_rate(n: int) -> float:
+    req_send, req_recv = trio.open_memory_channel[int](0)
+    rep_send, rep_recv = trio.open_memory_channel[int](0)
+
+    async def server() -> None:
+        async for request in req_recv:
+            await rep_send.send(request)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server)
+        start = time.perf_counter()
+        for i in range(n):
+            await req_send.send(i)
+            await rep_recv.receive()
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return n / elapsed
+
+
+async def gen_server_call_rate(n: int) -> float:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Echo)
+        start = time.perf_counter()
+        for i in range(n):
+            assert await ref.call(i) == i
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return n / elapsed
+
+
+# --- 2. cast throughput -----------------------------------------------------------------
+
+
+async def raw_send_nowait_rate(n: int) -> float:
+    send, receive = trio.open_memory_channel[int](math.inf)
+    done = trio.Event()
+
+    async def consumer() -> None:
+        count = 0
+        async for _ in receive:
+            count += 1
+            if count == n:
+                done.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consumer)
+        start = time.perf_counter()
+        for i in range(n):
+            send.send_nowait(i)
+        await done.wait()
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return n / elapsed
+
+
+class Sink(trio_otp.GenServer[int, int]):
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_cast(self, request: object) -> None:
+        self.count += 1
+
+    async def handle_call(self, request: int, caller: trio_otp.Caller[int]) -> int:
+        return self.count
+
+
+async def gen_server_cast_rate(n: int) -> float:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Sink)
+        start = time.perf_counter()
+        for i in range(n):
+            ref.cast(i)
+        assert await ref.call(0, timeout=None) == n  # the call queues behind every cast
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return n / elapsed
+
+
+# --- 3. many callers --------------------------------------------------------------------
+
+
+async def many_callers_one_server(callers: int, calls_each: int) -> float:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Echo)
+        answered = 0
+
+        async def caller() -> None:
+            nonlocal answered
+            for i in range(calls_each):
+                assert await ref.call(i) == i
+                answered += 1
+
+        start = time.perf_counter()
+        async with trio.open_nursery() as callers_nursery:
+            for _ in range(callers):
+                callers_nursery.start_soon(caller)
+        elapsed = time.perf_counter() - start
+        assert answered == callers * calls_each  # no call lost
+        nursery.cancel_scope.cancel()
+    return answered / elapsed
+
+
+async def raw_many_callers_one_server(callers: int, calls_each: int) -> float:
+    mailbox: deque[tuple[Any, trio.lowlevel.Task]] = deque()
+    parked: list[trio.lowlevel.Task | None] = [None]
+
+    async def server() -> None:
+        while True:
+            while not mailbox:
+                parked[0] = trio.lowlevel.current_task()
+                await trio.lowlevel.wait_task_rescheduled(_abort)
+            request, caller = mailbox.popleft()
+            trio.lowlevel.reschedule(caller, outcome.Value(request))
+
+    answered = 0
+
+    async def caller() -> None:
+        nonlocal answered
+        me = trio.lowlevel.current_task()
+        for i in range(calls_each):
+            mailbox.append((i, me))
+            task = parked[0]
+            if task is not None:
+                parked[0] = None
+                trio.lowlevel.reschedule(task)
+            assert await trio.lowlevel.wait_task_rescheduled(_abort) == i
+            answered += 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server)
+        await trio.lowlevel.checkpoint()
+        start = time.perf_counter()
+        async with trio.open_nursery() as callers_nursery:
+            for _ in range(callers):
+                callers_nursery.start_soon(caller)
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return answered / elapsed
+
+
+async def many_servers_own_caller(servers: int, calls_each: int) -> float:
+    async with trio.open_nursery() as nursery:
+        refs = [await trio_otp.start_server(nursery, Echo) for _ in range(servers)]
+        answered = 0
+
+        async def caller(ref: trio_otp.ServerRef[Any, Any]) -> None:
+            nonlocal answered
+            for i in range(calls_each):
+                assert await ref.call(i) == i
+                answered += 1
+
+        start = time.perf_counter()
+        async with trio.open_nursery() as callers_nursery:
+            for ref in refs:
+                callers_nursery.start_soon(caller, ref)
+        elapsed = time.perf_counter() - start
+        assert answered == servers * calls_each
+        nursery.cancel_scope.cancel()
+    return answered / elapsed
+
+
+# --- 4. 100,000 processes ---------------------------------------------------------------
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+async def bare_processes(n: int) -> tuple[float, float, float]:
+    event = trio.Event()
+    async with trio.open_nursery() as nursery:
+        gc.collect()
+        base, start = _rss(), time.perf_counter()
+        for _ in range(n):
+            nursery.start_soon(event.wait)
+        await trio.lowlevel.checkpoint()
+        started, memory = time.perf_counter() - start, _rss() - base
+        stop = time.perf_counter()
+        event.set()
+    return started / n, memory / n, time.perf_counter() - stop
+
+
+async def gen_server_processes(n: int) -> tuple[float, float, float]:
+    async with trio.open_nursery() as nursery:
+        supervisor = await nursery.start(trio_otp.DynamicSupervisor().run)
+        spec = trio_otp.server_spec("idle", Echo)
+        gc.collect()
+        base, start = _rss(), time.perf_counter()
+        for _ in range(n):
+            await supervisor.start_child(spec)
+        started, memory = time.perf_counter() - start, _rss() - base
+        stop = time.perf_counter()
+        nursery.cancel_scope.cancel()
+    return started / n, memory / n, time.perf_counter() - stop
+
+
+# --- 5. restart latency and 6. churn ----------------------------------------------------
+
+
+async def restart_latencies(n: int) -> list[float]:
+    """From a crash to the replacement answering a call by name."""
+    spec = trio_otp.server_spec("echo", Echo, name="echo")
+    latencies = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio_otp.Supervisor([spec], max_restarts=10 * n, max_seconds=1).run)
+        for _ in range(n):
+            old = trio_otp.whereis("echo")
+            assert old is not None
+            start = time.perf_counter()
+            old.cast("crash")
+            while True:
+                ref = trio_otp.whereis("echo")
+                if ref is not None and ref is not old:
+                    try:
+                        await ref.call(0)
+                        break
+                    except trio_otp.ServerError:
+                        pass
+                await trio.lowlevel.checkpoint()
+            latencies.append(time.perf_counter() - start)
+        nursery.cancel_scope.cancel()
+    return latencies
+
+
+async def raw_restart_latencies(n: int) -> list[float]:
+    """A hand-written restart loop: the same request/reply server, restarted in a loop."""
+    current: list[Any] = [None]
+    started = trio.Event()
+
+    async def server() -> None:
+        mailbox: deque[tuple[Any, trio.lowlevel.Task | None]] = deque()
+        parked: list[trio.lowlevel.Task | None] = [None]
+        current[0] = (mailbox, parked)
+        started.set()
+        while True:
+            while not mailbox:
+                parked[0] = trio.lowlevel.current_task()
+                await trio.lowlevel.wait_task_rescheduled(_abort)
+            request, caller = mailbox.popleft()
+            if request == "crash":
+                raise RuntimeError("crash")
+            assert caller is not None
+            trio.lowlevel.reschedule(caller, outcome.Value(request))
+
+    async def supervise() -> None:
+        while True:
+            try:
+                await server()
+            except RuntimeError:
+                continue
+
+    def send(request: Any, caller: trio.lowlevel.Task | None) -> None:
+        mailbox, parked = current[0]
+        mailbox.append((request, caller))
+        task = parked[0]
+        if task is not None:
+            parked[0] = None
+            trio.lowlevel.reschedule(task)
+
+    latencies = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(supervise)
+        await started.wait()
+        me = trio.lowlevel.current_task()
+        for _ in range(n):
+            old = current[0]
+            start = time.perf_counter()
+            send("crash", None)
+            while current[0] is old:
+                await trio.lowlevel.checkpoint()
+            send(0, me)
+            await trio.lowlevel.wait_task_rescheduled(_abort)
+            latencies.append(time.perf_counter() - start)
+        nursery.cancel_scope.cancel()
+    return latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def _median_latency(fn: Callable[[int], Awaitable[list[float]]], n: int) -> float:
+    return statistics.median(await fn(n))
+
+
+async def _p99_latency(fn: Callable[[int], Awaitable[list[float]]], n: int) -> float:
+    return percentile(await fn(n), 0.99)
+
+
+async def churn_rate(n: int) -> float:
+    """Crashes a one_for_one supervisor absorbs per second (crash, restart, next crash)."""
+    latencies = await restart_latencies(n)
+    return len(latencies) / sum(latencies)
+
+
+async def raw_churn_rate(n: int) -> float:
+    latencies = await raw_restart_latencies(n)
+    return len(latencies) / sum(latencies)
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def run_suite() -> list[Row]:
+    rows = [
+        Row(
+            "call round trips/s (1 caller, 1 server)",
+            median(gen_server_call_rate, N_CALLS),
+            median(raw_call_rate, N_CALLS),
+            "calls/s",
+            True,
+            ">= 0.7x deque+reschedule",
+        ),
+        Row(
+            "  raw Trio, two memory channels (for scale)",
+            median(channel_call_rate, N_CALLS),
+            median(raw_call_rate, N_CALLS),
+            "calls/s",
+            True,
+            "",
+        ),
+        Row(
+            "cast throughput",
+            median(gen_server_cast_rate, N_CALLS * 5),
+            median(raw_send_nowait_rate, N_CALLS * 5),
+            "casts/s",
+            True,
+            ">= 0.8x send_nowait",
+        ),
+        Row(
+            "1,000 callers on one server",
+            median(many_callers_one_server, 1000, 20),
+            median(raw_many_callers_one_server, 1000, 20),
+            "calls/s",
+            True,
+            "",
+        ),
+        Row(
+            "1,000 servers, one caller each",
+            median(many_servers_own_caller, 1000, 20),
+            median(raw_many_callers_one_server, 1000, 20),
+            "calls/s",
+            True,
+            "",
+        ),
+    ]
+    bare = trio.run(bare_processes, N_PROCESSES)
+    servers = trio.run(gen_server_processes, N_PROCESSES)
+    rows += [
+        Row(
+            f"start {N_PROCESSES:,} GenServers, time each",
+            servers[0] * 1e6,
+            bare[0] * 1e6,
+            "us",
+            False,
+            "<= 2x bare",
+        ),
+        Row("  resident memory each", servers[1], bare[1], "bytes", False, "<= 2x bare"),
+        Row(f"  shut all {N_PROCESSES:,} down", servers[2], bare[2], "s", False, "linear in N"),
+    ]
+    rows += [
+        Row(
+            "restart latency, median",
+            median(_median_latency, restart_latencies, N_RESTARTS) * 1e6,
+            median(_median_latency, raw_restart_latencies, N_RESTARTS) * 1e6,
+            "us",
+            False,
+            "<= 1.5x restart loop",
+        ),
+        Row(
+            "restart latency, 99th percentile",
+            median(_p99_latency, restart_latencies, N_RESTARTS) * 1e6,
+            median(_p99_latency, raw_restart_latencies, N_RESTARTS) * 1e6,
+            "us",
+            False,
+            "",
+        ),
+        Row(
+            "one_for_one churn: crashes absorbed",
+            median(churn_rate, N_RESTARTS),
+            median(raw_churn_rate, N_RESTARTS),
+            "crashes/s",
+            True,
+            "",
+        ),
+    ]
+    return rows
+
+
+def markdown(rows: list[Row], header: str) -> str:
+    lines = [
+        header,
+        "",
+        "| workload | trio_otp | raw Trio baseline | ratio | target |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.workload.strip()} | {row.figure:,.1f} {row.unit} | {row.baseline:,.1f} {row.unit} "
+            f"| {row.ratio:.2f}x | {row.target} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    # Crash reports are switched off: the hand-written restart loop logs nothing, and
+    # formatting a traceback costs more than the restart itself.
+    logging.disable(logging.CRITICAL)
+    header = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, trio {trio.__version__}, trio_otp {trio_otp.__version__}"
+        f"{' (quick)' if QUICK else ''}; medians of {REPEATS}."
+    )
+    rows = run_suite()
+    table = markdown(rows, header)
+    print(table)
+    results = pathlib.Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / "latest.md").write_text(table)
+    (results / "latest.json").write_text(
+        json.dumps(
+            {"header": header, "rows": [{**attrs.asdict(row), "ratio": row.ratio} for row in rows]}, indent=2
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
