@@ -66,10 +66,21 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Benchmarks: ratios against raw Trio measured in the same run. Not a test."""
+    """Benchmarks: ratios against raw Trio measured in the same run. Not a test.
+
+    ``nox -s bench -- --quick`` for a short run. Then runs the peer comparison with
+    triotp, which needs Python 3.13.
+    """
     session.install(".")
-    session.run("python", "bench/call_roundtrip.py")
-    session.run("python", "bench/dynamic_supervisor.py", *session.posargs)
+    session.run("python", "bench/suite.py", *session.posargs)
+    session.notify("bench_peer", session.posargs)
+
+
+@nox.session(python="3.13")
+def bench_peer(session: nox.Session) -> None:
+    """triotp on the same workloads as trio_otp and raw Trio, in one process."""
+    session.install(".", "triotp")
+    session.run("python", "bench/peer_triotp.py", *session.posargs)
 
 
 @nox.session(python="3.11")
