@@ -187,3 +187,33 @@ async def test_nested_under_a_supervisor(autojump_clock: MockClock) -> None:
         child = await info.ref.start_child(trio_otp.ChildSpec("w", worker, args=(7,)))
         assert child.ref == 7
         nursery.cancel_scope.cancel()
+
+
+async def test_start_children_starts_a_batch_concurrently(autojump_clock: MockClock) -> None:
+    async def slow(n: int, *, task_status: trio.TaskStatus[int]) -> None:
+        await trio.sleep(1)  # all of them at once: the batch takes 1 s, not 5
+        task_status.started(n)
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        sup = await start_dynamic(nursery, max_children=5)
+        before = trio.current_time()
+        children = await sup.start_children(trio_otp.ChildSpec("s", slow, args=(n,)) for n in range(5))
+        assert trio.current_time() - before == pytest.approx(1)
+        assert [child.ref for child in children] == [0, 1, 2, 3, 4]
+        with pytest.raises(trio_otp.MaxChildrenReached, match="would exceed"):
+            await sup.start_children([trio_otp.ChildSpec("s", slow, args=(9,))])
+        nursery.cancel_scope.cancel()
+
+
+async def test_start_children_is_all_or_nothing(autojump_clock: MockClock) -> None:
+    workers = ScriptedWorkers()
+    workers.fail_next_starts("b")
+    async with trio.open_nursery() as nursery:
+        sup = await start_dynamic(nursery)
+        with pytest.raises(trio_otp.ChildStartError, match="child 'b'"):
+            await sup.start_children([workers.spec("a"), workers.spec("b"), workers.spec("c")])
+        assert await sup.which_children() == []
+        assert ("stop", "a") in workers.trace
+        assert ("stop", "c") in workers.trace
+        nursery.cancel_scope.cancel()

@@ -19,7 +19,7 @@ O(1) and 100,000 children cost 100,000 times one, not more.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import final
 
 import attrs
@@ -137,6 +137,14 @@ class DynamicSupervisor:
         return ChildSpec(id, definition.run, **options)  # type: ignore[arg-type]
 
 
+def _check_dynamic_spec(spec: object) -> None:
+    _require_spec(spec)
+    assert isinstance(spec, ChildSpec)
+    if spec.significant:
+        msg = f"child {spec.id!r}: a DynamicSupervisor has no auto_shutdown, so no child can be significant"
+        raise ValueError(msg)
+
+
 class _RefStatus(trio.TaskStatus[object]):
     """Turns the SupervisorRef the shared loop reports into a DynamicSupervisorRef."""
 
@@ -182,12 +190,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
           TypeError: ``spec`` is not a ChildSpec.
           ValueError: ``spec`` is significant (a DynamicSupervisor has no auto-shutdown).
         """
-        _require_spec(spec)
-        if spec.significant:
-            msg = (
-                f"child {spec.id!r}: a DynamicSupervisor has no auto_shutdown, so no child can be significant"
-            )
-            raise ValueError(msg)
+        _check_dynamic_spec(spec)
         await trio.lowlevel.checkpoint_if_cancelled()
         # Shielded: a caller cancelled while the child starts would otherwise lose the
         # only handle to a child that runs anyway. If it was cancelled meanwhile, the
@@ -204,6 +207,38 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
                     pass
             raise
         return child
+
+    async def start_children(self, specs: Iterable[ChildSpec]) -> list[DynamicChild]:
+        """Start many children at once, concurrently; returns their handles in spec order.
+
+        All or nothing: if any start fails, the ones that started are stopped again and
+        :class:`ChildStartError` is raised for the first failure (in spec order). Much
+        faster than one ``start_child`` per spec for large numbers, because the starts
+        share the supervisor's and Trio's scheduling rounds instead of taking a few each.
+
+        Raises:
+          MaxChildrenReached: the batch would exceed ``max_children``; nothing is started.
+          ChildStartError, TypeError, ValueError: as :meth:`start_child`.
+        """
+        batch = list(specs)
+        for spec in batch:
+            _check_dynamic_spec(spec)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        with trio.CancelScope(shield=True):  # as start_child: never lose the handles
+            children: list[DynamicChild] = await self._request(  # type: ignore[assignment]
+                lambda state: state.start_batch(batch)
+            )
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                for child in children:
+                    try:
+                        await self.terminate_child(child)
+                    except (ChildNotFound, SupervisorNotRunning):
+                        pass
+            raise
+        return children
 
     async def terminate_child(self, child: DynamicChild) -> None:
         """Stop ``child`` with its shutdown policy and forget it; it is not restarted.
@@ -246,6 +281,33 @@ class _DynamicState(_SupervisorState):
             self.remove(child)
             raise self.start_error(failure) from failure.error
         return DynamicChild._create(child)
+
+    async def start_batch(self, specs: list[ChildSpec]) -> list[DynamicChild]:
+        if len(self.children) + len(specs) > self.max_children:
+            msg = (
+                f"supervisor {self.label} has {len(self.children)} children; {len(specs)} more would "
+                f"exceed max_children={self.max_children:g}"
+            )
+            raise MaxChildrenReached(msg)
+        batch = [_Child(spec) for spec in specs]
+        tasks = []
+        for child in batch:
+            self.add(child)
+            tasks.append(self.spawn(child))
+        for task in tasks:
+            await task.ready.wait()
+        failure: _StartFailed | None = None
+        for child, task in zip(batch, tasks, strict=True):
+            try:
+                self.check_started(child, task)
+            except _StartFailed as failed:
+                failure = failure or failed
+        if failure is not None:
+            for child in batch:
+                await self.stop(child, "another child of its batch failed to start")
+                self.remove(child)
+            raise self.start_error(failure) from failure.error
+        return [DynamicChild._create(child) for child in batch]
 
     async def handle_exit(self, child: _Child, task: ChildTask) -> None:
         await super().handle_exit(child, task)

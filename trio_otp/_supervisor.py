@@ -489,13 +489,22 @@ class _SupervisorState:
 
     async def start(self, child: _Child) -> None:
         """Start one child and wait until it is ready; raise _StartFailed if it fails."""
+        task = self.spawn(child)
+        await task.ready.wait()
+        self.check_started(child, task)
+
+    def spawn(self, child: _Child) -> ChildTask:
+        """Start the child's task; it is ready when ``task.ready`` is set."""
         assert self.nursery is not None
         task = ChildTask(child.spec)
         child.task = task
         self.nursery.start_soon(
             task.run, functools.partial(self.report_exit, child), name=f"trio_otp child {child.spec.id!r}"
         )
-        await task.ready.wait()
+        return task
+
+    def check_started(self, child: _Child, task: ChildTask) -> None:
+        """After ``task.ready``: raise _StartFailed (and log) if the start failed."""
         if not task.started:
             child.task = None
             assert task.error is not None
