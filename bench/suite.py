@@ -68,30 +68,48 @@ def _abort(_: object) -> trio.lowlevel.Abort:
     return trio.lowlevel.Abort.SUCCEEDED
 
 
-async def raw_call_rate(n: int) -> float:
-    """The floor: a deque mailbox, parked tasks woken with reschedule."""
-    mailbox: deque[tuple[Any, trio.lowlevel.Task]] = deque()
-    parked: list[trio.lowlevel.Task | None] = [None]
+class RawMailbox:
+    """The floor: a deque mailbox and a parked server task woken with reschedule."""
 
-    async def server() -> None:
+    def __init__(self) -> None:
+        self.items: deque[tuple[Any, trio.lowlevel.Task | None]] = deque()
+        self.parked: trio.lowlevel.Task | None = None
+
+    def send(self, request: Any, caller: trio.lowlevel.Task | None) -> None:
+        self.items.append((request, caller))
+        task = self.parked
+        if task is not None:
+            self.parked = None
+            trio.lowlevel.reschedule(task)
+
+    async def receive(self) -> tuple[Any, trio.lowlevel.Task | None]:
+        while not self.items:
+            self.parked = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(_abort)
+        return self.items.popleft()
+
+    async def serve(self) -> None:
+        """Reply to every request with the request itself."""
         while True:
-            while not mailbox:
-                parked[0] = trio.lowlevel.current_task()
-                await trio.lowlevel.wait_task_rescheduled(_abort)
-            request, caller = mailbox.popleft()
+            request, caller = await self.receive()
+            assert caller is not None
             trio.lowlevel.reschedule(caller, outcome.Value(request))
 
+    async def call(self, request: Any) -> Any:
+        self.send(request, trio.lowlevel.current_task())
+        return await trio.lowlevel.wait_task_rescheduled(_abort)
+
+
+async def raw_call_rate(n: int) -> float:
+    """The floor: a deque mailbox, parked tasks woken with reschedule."""
+    raw = RawMailbox()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(server)
+        nursery.start_soon(raw.serve)
         await trio.lowlevel.checkpoint()
         me = trio.lowlevel.current_task()
         start = time.perf_counter()
-        for i in range(n):
-            mailbox.append((i, me))
-            task = parked[0]
-            if task is not None:
-                parked[0] = None
-                trio.lowlevel.reschedule(task)
+        for i in range(n):  # the call inlined: the floor should carry no extra frame
+            raw.send(i, me)
             assert await trio.lowlevel.wait_task_rescheduled(_abort) == i
         elapsed = time.perf_counter() - start
         nursery.cancel_scope.cancel()
@@ -201,33 +219,17 @@ async def many_callers_one_server(callers: int, calls_each: int) -> float:
 
 
 async def raw_many_callers_one_server(callers: int, calls_each: int) -> float:
-    mailbox: deque[tuple[Any, trio.lowlevel.Task]] = deque()
-    parked: list[trio.lowlevel.Task | None] = [None]
-
-    async def server() -> None:
-        while True:
-            while not mailbox:
-                parked[0] = trio.lowlevel.current_task()
-                await trio.lowlevel.wait_task_rescheduled(_abort)
-            request, caller = mailbox.popleft()
-            trio.lowlevel.reschedule(caller, outcome.Value(request))
-
+    raw = RawMailbox()
     answered = 0
 
     async def caller() -> None:
         nonlocal answered
-        me = trio.lowlevel.current_task()
         for i in range(calls_each):
-            mailbox.append((i, me))
-            task = parked[0]
-            if task is not None:
-                parked[0] = None
-                trio.lowlevel.reschedule(task)
-            assert await trio.lowlevel.wait_task_rescheduled(_abort) == i
+            assert await raw.call(i) == i
             answered += 1
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(server)
+        nursery.start_soon(raw.serve)
         await trio.lowlevel.checkpoint()
         start = time.perf_counter()
         async with trio.open_nursery() as callers_nursery:
@@ -241,38 +243,22 @@ async def raw_many_callers_one_server(callers: int, calls_each: int) -> float:
 async def raw_many_servers_own_caller(servers: int, calls_each: int) -> float:
     """The floor's server, 1,000 times over, each with its own caller."""
     answered = 0
+    ready: list[None] = []
+    go = trio.Event()
 
     async def pair() -> None:
         nonlocal answered
-        mailbox: deque[tuple[Any, trio.lowlevel.Task]] = deque()
-        parked: list[trio.lowlevel.Task | None] = [None]
-
-        async def server() -> None:
-            while True:
-                while not mailbox:
-                    parked[0] = trio.lowlevel.current_task()
-                    await trio.lowlevel.wait_task_rescheduled(_abort)
-                request, caller = mailbox.popleft()
-                trio.lowlevel.reschedule(caller, outcome.Value(request))
-
+        raw = RawMailbox()
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(server)
+            nursery.start_soon(raw.serve)
             await trio.lowlevel.checkpoint()
             ready.append(None)
             await go.wait()  # every server is up before the clock starts, as for trio_otp
-            me = trio.lowlevel.current_task()
             for i in range(calls_each):
-                mailbox.append((i, me))
-                task = parked[0]
-                if task is not None:
-                    parked[0] = None
-                    trio.lowlevel.reschedule(task)
-                assert await trio.lowlevel.wait_task_rescheduled(_abort) == i
+                assert await raw.call(i) == i
                 answered += 1
             nursery.cancel_scope.cancel()
 
-    ready: list[None] = []
-    go = trio.Event()
     async with trio.open_nursery() as pairs:
         for _ in range(servers):
             pairs.start_soon(pair)
@@ -379,19 +365,15 @@ async def restart_latencies(n: int) -> list[float]:
 
 async def raw_restart_latencies(n: int) -> list[float]:
     """A hand-written restart loop: the same request/reply server, restarted in a loop."""
-    current: list[Any] = [None]
+    current: list[RawMailbox] = []
     started = trio.Event()
 
     async def server() -> None:
-        mailbox: deque[tuple[Any, trio.lowlevel.Task | None]] = deque()
-        parked: list[trio.lowlevel.Task | None] = [None]
-        current[0] = (mailbox, parked)
+        raw = RawMailbox()
+        current.append(raw)
         started.set()
         while True:
-            while not mailbox:
-                parked[0] = trio.lowlevel.current_task()
-                await trio.lowlevel.wait_task_rescheduled(_abort)
-            request, caller = mailbox.popleft()
+            request, caller = await raw.receive()
             if request == "crash":
                 raise RuntimeError("crash")
             assert caller is not None
@@ -404,27 +386,17 @@ async def raw_restart_latencies(n: int) -> list[float]:
             except RuntimeError:
                 continue
 
-    def send(request: Any, caller: trio.lowlevel.Task | None) -> None:
-        mailbox, parked = current[0]
-        mailbox.append((request, caller))
-        task = parked[0]
-        if task is not None:
-            parked[0] = None
-            trio.lowlevel.reschedule(task)
-
     latencies = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(supervise)
         await started.wait()
-        me = trio.lowlevel.current_task()
         for _ in range(n):
-            old = current[0]
+            old = current[-1]
             start = time.perf_counter()
-            send("crash", None)
-            while current[0] is old:
+            old.send("crash", None)
+            while current[-1] is old:
                 await trio.lowlevel.checkpoint()
-            send(0, me)
-            await trio.lowlevel.wait_task_rescheduled(_abort)
+            await current[-1].call(0)
             latencies.append(time.perf_counter() - start)
         nursery.cancel_scope.cancel()
     return latencies
