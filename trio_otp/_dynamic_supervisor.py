@@ -19,8 +19,8 @@ O(1) and 100,000 children cost 100,000 times one, not more.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable
-from typing import final
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Any, TypeVar, final
 
 import attrs
 import trio
@@ -37,11 +37,11 @@ from ._supervisor import (
     Supervisor,
     _Child,
     _Message,
-    _Request,
     _require_spec,
     _StartFailed,
     _SupervisorState,
     logger,
+    send_request,
 )
 from ._util import NoPublicConstructor, describe
 
@@ -145,6 +145,9 @@ def _check_dynamic_spec(spec: object) -> None:
         raise ValueError(msg)
 
 
+T = TypeVar("T")
+
+
 class _RefStatus(trio.TaskStatus[object]):
     """Turns the SupervisorRef the shared loop reports into a DynamicSupervisorRef."""
 
@@ -169,17 +172,8 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
     def __repr__(self) -> str:
         return f"<DynamicSupervisorRef {self._name}>"
 
-    async def _request(self, operation: object) -> object:
-        request: _Request[object] = _Request(operation)  # type: ignore[arg-type]
-        try:
-            self._send.send_nowait(request)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            msg = f"supervisor {self._name} is not running"
-            raise SupervisorNotRunning(msg) from None
-        await request.done.wait()
-        if request.error is not None:
-            raise request.error
-        return request.value
+    async def _request(self, operation: Callable[[Any], Awaitable[T]]) -> T:
+        return await send_request(self._send, self._name, operation)
 
     async def start_child(self, spec: ChildSpec) -> DynamicChild:
         """Start a child from ``spec`` (its ``args`` are this child's arguments).
@@ -196,7 +190,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         # only handle to a child that runs anyway. If it was cancelled meanwhile, the
         # child is stopped again before the Cancelled goes on.
         with trio.CancelScope(shield=True):
-            child: DynamicChild = await self._request(lambda state: state.start_dynamic(spec))  # type: ignore[assignment]
+            child: DynamicChild = await self._request(lambda state: state.start_dynamic(spec))
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
@@ -225,9 +219,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
             _check_dynamic_spec(spec)
         await trio.lowlevel.checkpoint_if_cancelled()
         with trio.CancelScope(shield=True):  # as start_child: never lose the handles
-            children: list[DynamicChild] = await self._request(  # type: ignore[assignment]
-                lambda state: state.start_batch(batch)
-            )
+            children: list[DynamicChild] = await self._request(lambda state: state.start_batch(batch))
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
@@ -250,11 +242,11 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
 
     async def which_children(self) -> list[ChildInfo]:
         """Every child, newest first."""
-        return await self._request(_SupervisorState.which_children)  # type: ignore[return-value]
+        return await self._request(_SupervisorState.which_children)
 
     async def count_children(self) -> ChildCounts:
         """How many children, running children, supervisors and workers."""
-        return await self._request(_SupervisorState.count_children)  # type: ignore[return-value]
+        return await self._request(_SupervisorState.count_children)
 
 
 class _DynamicState(_SupervisorState):
@@ -273,14 +265,7 @@ class _DynamicState(_SupervisorState):
         if len(self.children) >= self.max_children:
             msg = f"supervisor {self.label} already runs max_children={self.max_children:g} children"
             raise MaxChildrenReached(msg)
-        child = _Child(spec)
-        self.add(child)
-        try:
-            await self.start(child)
-        except _StartFailed as failure:
-            self.remove(child)
-            raise self.start_error(failure) from failure.error
-        return DynamicChild._create(child)
+        return DynamicChild._create(await self.add_and_start(spec))
 
     async def start_batch(self, specs: list[ChildSpec]) -> list[DynamicChild]:
         if len(self.children) + len(specs) > self.max_children:

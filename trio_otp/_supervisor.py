@@ -42,7 +42,7 @@ import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Generic, TypeVar, cast, final
+from typing import Any, Generic, TypeVar, cast, final
 
 import attrs
 import trio
@@ -286,16 +286,7 @@ class SupervisorRef(metaclass=NoPublicConstructor):
         return f"<SupervisorRef {self._name}>"
 
     async def _request(self, operation: Callable[[_SupervisorState], Awaitable[T]]) -> T:
-        request: _Request[T] = _Request(operation)
-        try:
-            self._send.send_nowait(cast("_Request[object]", request))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            msg = f"supervisor {self._name} is not running"
-            raise SupervisorNotRunning(msg) from None
-        await request.done.wait()
-        if request.error is not None:
-            raise request.error
-        return request.value  # type: ignore[return-value]
+        return await send_request(self._send, self._name, operation)
 
     async def start_child(self, spec: ChildSpec) -> object:
         """Add a child and start it; it goes last in start order. Returns its reference.
@@ -354,6 +345,22 @@ class SupervisorRef(metaclass=NoPublicConstructor):
     async def count_children(self) -> ChildCounts:
         """How many specs, running children, supervisors and workers (specs, running or not)."""
         return await self._request(_SupervisorState.count_children)
+
+
+async def send_request(
+    send: trio.MemorySendChannel[_Message], name: str, operation: Callable[[Any], Awaitable[T]]
+) -> T:
+    """Put a request in a supervisor's mailbox and wait for its answer (both refs use it)."""
+    request: _Request[T] = _Request(operation)
+    try:
+        send.send_nowait(cast("_Request[object]", request))
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        msg = f"supervisor {name} is not running"
+        raise SupervisorNotRunning(msg) from None
+    await request.done.wait()
+    if request.error is not None:
+        raise request.error
+    return request.value  # type: ignore[return-value]
 
 
 # --- the control loop --------------------------------------------------------------
@@ -731,6 +738,13 @@ class _SupervisorState:
                 "use restart_child or delete_child"
             )
             raise ChildAlreadyPresent(msg)
+        child = await self.add_and_start(spec)
+        assert child.task is not None
+        return child.task.ref
+
+    async def add_and_start(self, spec: ChildSpec) -> _Child:
+        """Add a child last in start order and start it; if the start fails, remove it
+        again and raise ChildStartError."""
         child = _Child(spec)
         self.add(child)
         try:
@@ -738,8 +752,7 @@ class _SupervisorState:
         except _StartFailed as failure:
             self.remove(child)
             raise self.start_error(failure) from failure.error
-        assert child.task is not None
-        return child.task.ref
+        return child
 
     async def terminate_child(self, id: Hashable) -> None:  # noqa: A002
         child = self.find(id)
