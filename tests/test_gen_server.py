@@ -250,6 +250,19 @@ async def test_unexpected_call_crashes_the_server_and_the_caller_sees_why(autoju
             assert "does not handle calls" in str(info.value.__cause__)
 
 
+async def test_continue_from_handle_call_is_an_error_not_a_lost_call(autojump_clock: MockClock) -> None:
+    class Confused(GenServer[str, str]):
+        async def handle_call(self, request: str, caller: Caller[str]) -> Any:
+            return Continue("later")  # a Continue carries no reply; the caller must not hang
+
+    with pytest.RaisesGroup(TypeError):
+        async with trio.open_nursery() as nursery:
+            ref = await trio_otp.start_server(nursery, Confused)
+            with pytest.raises(trio_otp.ServerExited) as info, trio.fail_after(60):
+                await ref.call("hello", timeout=None)
+            assert "use Reply(value, continue_with=...)" in str(info.value.__cause__)
+
+
 async def test_unexpected_info_is_logged_not_a_crash(
     autojump_clock: MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -34,39 +34,52 @@ restart.
 
 from __future__ import annotations
 
-import contextvars
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
 from ._child_spec import BRUTAL_KILL, INFINITY, ChildSpec
 
-_current_child: contextvars.ContextVar[ChildTask | None] = contextvars.ContextVar(
-    "trio_otp_current_child", default=None
+# The running children of this Trio run, by their Trio task, for cleanup_scope. A dict
+# entry per child is cheaper than setting a context variable in each child's task (two
+# more objects for the garbage collector to track, per child).
+_children_by_task: trio.lowlevel.RunVar[dict[trio.lowlevel.Task, ChildTask]] = trio.lowlevel.RunVar(
+    "trio_otp_children_by_task"
 )
 
 
-class ChildTask:
+class ExitReporter(Protocol):
+    """Who hears about a child that ended on its own: its supervisor."""
+
+    def report_exit(self, child: Any, task: ChildTask) -> None: ...
+
+
+class ChildTask(trio.TaskStatus[Any]):
     """One run of a child's start function, from start to end.
 
     A restart creates a new ``ChildTask``; the old one is never reused, so an exit
     reported by a task that the supervisor has already replaced is recognised as stale
     (OTP ignores an ``'EXIT'`` from a pid that is no longer a child).
+
+    It is also the ``task_status`` the child's start function receives. With 100,000
+    children every object per child counts, so the waits for readiness and for the end
+    share one :class:`trio.Event` made only when somebody waits, and the set of cleanup
+    scopes is made on first use.
     """
 
     __slots__ = (
-        "cleanup_scopes",
-        "done",
+        "_cleanup_scopes",
+        "_wakeup",
         "error",
+        "finished",
+        "is_started",
         "kill_deadline",
-        "ready",
         "ref",
         "scope",
         "spec",
-        "started",
         "stopping",
         "trio_task",
     )
@@ -74,25 +87,56 @@ class ChildTask:
     def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
         self.scope = trio.CancelScope(shield=True)
-        self.ready = trio.Event()  # set by started(), or when the task ends first
-        self.done = trio.Event()
-        self.started = False
+        self.is_started = False  # started() was called
+        self.finished = False  # the task has ended
         self.stopping = False
         self.ref: object = None
         self.error: BaseException | None = None
         self.kill_deadline = math.inf
-        self.cleanup_scopes: set[trio.CancelScope] = set()
+        self._cleanup_scopes: set[trio.CancelScope] | None = None
+        self._wakeup: trio.Event | None = None  # set at started() and at the end
         self.trio_task: trio.lowlevel.Task | None = None
 
-    async def run(self, report_exit: Callable[[ChildTask], None]) -> None:
-        """The body of the child's task; calls ``report_exit`` if it ends on its own."""
-        _current_child.set(self)
-        self.trio_task = trio.lowlevel.current_task()
+    @property
+    def ready(self) -> bool:
+        """Whether the start is over: started() was called, or the task ended first."""
+        return self.is_started or self.finished
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            wakeup.set()
+
+    async def wait_ready(self) -> None:
+        """Wait until :attr:`ready`. Not a checkpoint if it already is."""
+        while not self.ready:
+            if self._wakeup is None:
+                self._wakeup = trio.Event()
+            await self._wakeup.wait()
+
+    async def wait_finished(self) -> None:
+        """Wait until the task has ended. Not a checkpoint if it has."""
+        while not self.finished:
+            if self._wakeup is None:
+                self._wakeup = trio.Event()
+            await self._wakeup.wait()
+
+    async def run(self, supervisor: ExitReporter, child: object) -> None:
+        """The body of the child's task; calls ``supervisor.report_exit(child, self)`` if
+        it ends on its own (not stopped by the supervisor)."""
+        trio_task = self.trio_task = trio.lowlevel.current_task()
+        try:
+            running = _children_by_task.get()
+        except LookupError:
+            running = {}
+            _children_by_task.set(running)
+        running[trio_task] = self
         error: BaseException | None = None
         try:
             with self.scope:
-                await self.spec.start(*self.spec.args, task_status=_ChildStatus(self))
-                if not self.started and not self.stopping:
+                await self.spec.start(*self.spec.args, task_status=self)
+                if not self.is_started and not self.stopping:
                     error = RuntimeError("the start function returned without calling task_status.started()")
         except Exception as exc:
             error = exc
@@ -100,11 +144,21 @@ class ChildTask:
             error = exc
             raise
         finally:
+            del running[trio_task]
             self.error = error
-            self.done.set()
-            self.ready.set()
-        if self.started and not self.stopping:
-            report_exit(self)
+            self.finished = True
+            self._wake()
+        if self.is_started and not self.stopping:
+            supervisor.report_exit(child, self)
+
+    def started(self, value: Any = None) -> None:
+        """The child's ``task_status.started()``: it is ready, and ``value`` is its reference."""
+        if self.is_started:
+            msg = "task_status.started() was called twice for the same child"
+            raise RuntimeError(msg)
+        self.is_started = True
+        self.ref = value
+        self._wake()
 
     def begin_stop(self, reason: str) -> None:
         """Cancel the child and set its kill deadline from its shutdown policy."""
@@ -118,7 +172,7 @@ class ChildTask:
             self.kill_deadline = math.inf
         else:
             self.kill_deadline = trio.current_time() + policy
-        for scope in self.cleanup_scopes:
+        for scope in self._cleanup_scopes or ():
             scope.deadline = min(scope.deadline, self.kill_deadline)
         self.scope.cancel(reason)
 
@@ -129,53 +183,46 @@ class ChildTask:
         short, OTP's ``killed``), ``True`` otherwise. Callers run this shielded.
         """
         self.begin_stop(reason)
-        if self.done.is_set():
+        if self.finished:
             return True
         within_budget = True
         if isinstance(self.spec.shutdown, float):
             # The cleanup scopes share this deadline, so when it passes the child may
             # finish in the same instant; it still ran out of budget.
             with trio.move_on_at(self.kill_deadline) as budget:
-                await self.done.wait()
+                await self.wait_finished()
             within_budget = not budget.cancelled_caught
-        await self.done.wait()
+        await self.wait_finished()
         return within_budget
 
+    def add_cleanup_scope(self, scope: trio.CancelScope) -> None:
+        if self._cleanup_scopes is None:
+            self._cleanup_scopes = set()
+        self._cleanup_scopes.add(scope)
 
-class _ChildStatus(trio.TaskStatus[Any]):
-    """The ``task_status`` a supervisor passes to a child's start function."""
-
-    __slots__ = ("_task",)
-
-    def __init__(self, task: ChildTask) -> None:
-        self._task = task
-
-    def started(self, value: Any = None) -> None:
-        task = self._task
-        if task.started:
-            msg = "task_status.started() was called twice for the same child"
-            raise RuntimeError(msg)
-        task.started = True
-        task.ref = value
-        task.ready.set()
+    def discard_cleanup_scope(self, scope: trio.CancelScope) -> None:
+        if self._cleanup_scopes is not None:
+            self._cleanup_scopes.discard(scope)
 
     def __repr__(self) -> str:
-        return f"<trio_otp task status for child {self._task.spec.id!r}>"
+        return f"<trio_otp task status for child {self.spec.id!r}>"
 
 
-def _runs_inside(child: ChildTask) -> bool:
-    """Whether the current task is the child's task or one it started in a nursery of its
-    own. Tasks inherit their spawner's context, so a server that a child started in some
-    other nursery also sees that child in the context variable, long after it ended."""
-    if child.done.is_set():
-        return False
+def _current_child() -> ChildTask | None:
+    """The supervised child whose task tree the current task belongs to: its own task,
+    or one started in a nursery inside it (the nearest, for nested supervisors)."""
+    try:
+        running = _children_by_task.get()
+    except LookupError:
+        return None
     task: trio.lowlevel.Task | None = trio.lowlevel.current_task()
     while task is not None:
-        if task is child.trio_task:
-            return True
+        child = running.get(task)
+        if child is not None:
+            return child
         nursery = task.parent_nursery
         task = nursery.parent_task if nursery is not None else None
-    return False
+    return None
 
 
 @contextmanager
@@ -199,15 +246,15 @@ def cleanup_scope() -> Iterator[trio.CancelScope]:
 
     Entering and leaving it are not checkpoints.
     """
-    task = _current_child.get()
-    if task is None or not _runs_inside(task):
+    task = _current_child()
+    if task is None:
         with trio.CancelScope(shield=True) as scope:
             yield scope
         return
     scope = trio.CancelScope(shield=True, deadline=task.kill_deadline)
-    task.cleanup_scopes.add(scope)
+    task.add_cleanup_scope(scope)
     try:
         with scope:
             yield scope
     finally:
-        task.cleanup_scopes.discard(scope)
+        task.discard_cleanup_scope(scope)

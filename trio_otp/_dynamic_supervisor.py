@@ -280,7 +280,7 @@ class _DynamicState(_SupervisorState):
             self.add(child)
             tasks.append(self.spawn(child))
         for task in tasks:
-            await task.ready.wait()
+            await task.wait_ready()
         failure: _StartFailed | None = None
         for child, task in zip(batch, tasks, strict=True):
             try:
@@ -324,10 +324,10 @@ class _DynamicState(_SupervisorState):
         with trio.CancelScope(shield=True):
             with trio.move_on_at(latest):
                 for task in tasks:
-                    await task.done.wait()
-            late = [task for task in tasks if not task.done.is_set()]
+                    await task.wait_finished()
+            late = [task for task in tasks if not task.finished]
             for task in late:
-                await task.done.wait()
+                await task.wait_finished()
         for task in late:
             logger.error(
                 "supervisor %s: child %r did not finish within its shutdown budget; cleanup cancelled",

@@ -361,7 +361,8 @@ class _Process:
         "alive",
         "closed",
         "deferred",
-        "done",
+        "ended",
+        "ended_event",
         "exit_reason",
         "label",
         "mailbox",
@@ -379,15 +380,17 @@ class _Process:
     def __init__(self, label: str, name: Hashable | None, mailbox_size: float) -> None:
         self.label = label
         self.name = name
-        self.mailbox: deque[object] = deque()
+        # Made at the first message: an empty deque alone is 760 bytes, and with 100,000
+        # idle servers such containers add up. The ones below are made on first use too.
+        self.mailbox: deque[object] | None = None
         self.mailbox_size = mailbox_size
-        # Callers waiting for room; only a bounded mailbox needs one. The containers below
-        # are made on first use too: with 100,000 servers, empty ones add up.
+        # Callers waiting for room; only a bounded mailbox needs one.
         self.room = trio.lowlevel.ParkingLot() if mailbox_size != math.inf else None
         self.parked: trio.lowlevel.Task | None = None
         self.alive = True
         self.deferred: set[Caller[Any]] | None = None
-        self.done = trio.Event()
+        self.ended = False  # the server's task is past its last await
+        self.ended_event: trio.Event | None = None  # made when someone waits for the end
         self.exit_reason: BaseException | None = None
         self.closed = False  # set once exit_reason is final and the monitors were told
         self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
@@ -401,11 +404,33 @@ class _Process:
         if not self.alive:
             msg = f"server {self.label} is not running"
             raise ServerNotRunning(msg)
-        if len(self.mailbox) >= self.mailbox_size:
+        if self.full():
             msg = f"the mailbox of server {self.label} is full ({self.mailbox_size:g} messages)"
             raise MailboxFull(msg)
-        self.mailbox.append(item)
+        self.append(item)
+
+    def append(self, item: object) -> None:
+        """Put an item in the mailbox and wake the server (no checks)."""
+        mailbox = self.mailbox
+        if mailbox is None:
+            mailbox = self.mailbox = deque()
+        mailbox.append(item)
         self.wake()
+
+    def full(self) -> bool:
+        return self.room is not None and self.mailbox is not None and len(self.mailbox) >= self.mailbox_size
+
+    async def wait_ended(self) -> None:
+        if not self.ended:
+            if self.ended_event is None:
+                self.ended_event = trio.Event()
+            await self.ended_event.wait()
+
+    def set_ended(self) -> None:
+        self.alive = False
+        self.ended = True
+        if self.ended_event is not None:
+            self.ended_event.set()
 
     def wake(self) -> None:
         task = self.parked
@@ -416,14 +441,19 @@ class _Process:
     async def receive(self) -> object:
         while not self.mailbox:
             self.parked = self.task
-            await trio.lowlevel.wait_task_rescheduled(self._abort_park)
+            await trio.lowlevel.wait_task_rescheduled(self.abort_park)
+        return self.take()
+
+    def take(self) -> object:
+        """The oldest message; the mailbox must not be empty."""
+        assert self.mailbox is not None
         item = self.mailbox.popleft()
         room = self.room
         if room is not None and room:
             room.unpark()
         return item
 
-    def _abort_park(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+    def abort_park(self, _raise_cancel: object) -> trio.lowlevel.Abort:
         self.parked = None
         return trio.lowlevel.Abort.SUCCEEDED
 
@@ -530,14 +560,13 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
             raise ServerError(msg)
         await trio.lowlevel.checkpoint_if_cancelled()
         deadline = math.inf if timeout is None else trio.current_time() + check_seconds(timeout, "timeout")
-        if len(process.mailbox) >= process.mailbox_size:
+        if process.room is not None and process.full():
             await self._wait_for_room(process, deadline, request, timeout)
         if not process.alive:
             msg = f"server {process.label} is not running"
             raise ServerNotRunning(msg)
         caller: Caller[ReplyT] = _new_caller(request, task)
-        process.mailbox.append(caller)
-        process.wake()
+        process.append(caller)
         if timeout is not None:
             timer = caller._timer = call_timer()
             timer.add(caller, deadline)
@@ -581,7 +610,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
         timeout: float | None,  # noqa: ASYNC109 - for the error message only
     ) -> None:
         with trio.move_on_at(deadline):
-            while len(process.mailbox) >= process.mailbox_size and process.alive:
+            while process.full() and process.alive:
                 assert process.room is not None  # bounded mailboxes have one
                 await process.room.park()
             return
@@ -629,7 +658,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
             raise ServerError(msg)
         process.post(_StopRequest(reason))
         with trio.move_on_after(math.inf if timeout is None else check_seconds(timeout, "timeout")):
-            await process.done.wait()
+            await process.wait_ended()
             if process.exit_reason is not reason:
                 # It ended for another reason first (OTP raises that reason in the caller).
                 raise _exited(process.label, process.exit_reason)
@@ -752,6 +781,8 @@ async def serve(
       InitStopped: ``init`` returned :class:`Stop`.
       Exception: whatever ``factory`` or ``init`` raised (before ``started``).
     """
+    # One coroutine from start to end, with the mailbox wait inlined: every frame a
+    # parked server keeps costs a few hundred bytes, times the number of servers.
     _check_mailbox_size(mailbox_size)
     server: object = factory()
     if not isinstance(server, GenServer):
@@ -768,119 +799,121 @@ async def serve(
             msg = f"name {name!r} is already taken by {taken.entry.value!r}"  # type: ignore[attr-defined]
             raise NameTaken(msg, taken.entry.value) from None  # type: ignore[attr-defined]
     try:
-        await _run(server, process, ref, task_status)
+        result: object
+        try:
+            result = await server.init()
+        except BaseException as init_error:
+            process.close(init_error)
+            raise
+        if isinstance(result, Stop):
+            message = f"server {process.label}: init returned Stop({result.reason!r})"
+            stopped = InitStopped(message, result.reason)
+            process.close(result.reason)
+            raise stopped
+        task_status.started(ref)
+        current: Caller[Any] | None = None
+        pending_reply: Caller[Any] | None = None
+        stop: Stop[Any] | None = None
+        continuation = result.value if isinstance(result, Continue) else _NOTHING
+        handled = 0
+        item: object = None  # the last message, for the crash report
+        try:
+            while stop is None:
+                if continuation is not _NOTHING:
+                    step, continuation = continuation, _NOTHING
+                    result = await server.handle_continue(step)
+                else:
+                    if process.mailbox:
+                        handled += 1
+                        if handled >= _FAIRNESS_BATCH:
+                            handled = 0
+                            await trio.lowlevel.checkpoint()
+                    else:
+                        handled = 0
+                    idle_timeout = server.idle_timeout
+                    if idle_timeout is None or process.mailbox:
+                        while not process.mailbox:
+                            process.parked = process.task
+                            await trio.lowlevel.wait_task_rescheduled(process.abort_park)
+                        item = process.take()
+                    else:
+                        item = _IDLE
+                        with trio.move_on_after(idle_timeout):
+                            item = await process.receive()
+                        if item is _IDLE:
+                            item = _Info(IdleTimeout(idle_timeout))
+                    kind = type(item)
+                    if kind is Caller:
+                        current = item  # type: ignore[assignment]
+                        assert current is not None
+                        result = await server.handle_call(current._request, current)
+                        if not isinstance(result, _Action):
+                            current.reply(result)
+                        else:
+                            continuation, stop, pending_reply = _after_call(process, current, result)
+                        current = None
+                        continue
+                    if kind is _Cast:
+                        result = await server.handle_cast(item.request)  # type: ignore[attr-defined]
+                    elif kind is _Info:
+                        result = await server.handle_info(item.message)  # type: ignore[attr-defined]
+                    else:
+                        result = Stop(item.reason)  # type: ignore[attr-defined]
+                if result is None:
+                    continue
+                if isinstance(result, Continue):
+                    continuation = result.value
+                elif isinstance(result, Stop):
+                    stop = result
+                else:  # only reachable from code that is not type-checked
+                    callback = type(server).__name__  # type: ignore[unreachable]
+                    msg = f"{callback} callback returned {result!r}; expected None, Continue or Stop"
+                    raise TypeError(msg)
+        except BaseException as error:
+            crash_reason = _reason_of(error)
+            process.alive = False
+            if isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
+                _crash_report(server, process, error, item)
+            if current is not None:
+                current._fail(_exited(process.label, crash_reason))
+            await _terminate(server, process, crash_reason)
+            process.close(crash_reason)
+            raise
+        reason = stop.reason
+        # A requested stop: terminate first, then the reply (OTP's order), then the exit.
+        process.alive = False
+        await _terminate(server, process, reason)
+        if pending_reply is not None:
+            pending_reply.reply(stop.reply)
+        process.close(reason)
+        if reason is not None:
+            raise reason
     finally:
         if name is not None:
             registry.unregister(key)
-        process.alive = False
-        process.done.set()
+        process.set_ended()
 
 
-async def _run(
-    server: GenServer[Any, Any],
-    process: _Process,
-    ref: ServerRef[Any, Any],
-    task_status: trio.TaskStatus[ServerRef[Any, Any]],
-) -> None:
-    result: object
-    try:
-        result = await server.init()
-    except BaseException as init_error:
-        process.close(init_error)
-        raise
+def _after_call(
+    process: _Process, caller: Caller[Any], result: _Action
+) -> tuple[object, Stop[Any] | None, Caller[Any] | None]:
+    """What a handle_call's Reply, NoReply or Stop means: (continuation, stop, pending reply)."""
+    if isinstance(result, Reply):
+        caller.reply(result.value)
+        return result.continue_with, None, None
+    if isinstance(result, NoReply):
+        if not caller.done:
+            caller._process = process
+            _defer(process, caller)
+        return result.continue_with, None, None
     if isinstance(result, Stop):
-        stopped = InitStopped(f"server {process.label}: init returned Stop({result.reason!r})", result.reason)
-        process.close(result.reason)
-        raise stopped
-    task_status.started(ref)
-    current: Caller[Any] | None = None
-    pending_reply: Caller[Any] | None = None
-    stop: Stop[Any] | None = None
-    continuation = result.value if isinstance(result, Continue) else _NOTHING
-    handled = 0
-    item: object = None  # the last message, for the crash report
-    try:
-        while stop is None:
-            if continuation is not _NOTHING:
-                step, continuation = continuation, _NOTHING
-                result = await server.handle_continue(step)
-            else:
-                if process.mailbox:
-                    handled += 1
-                    if handled >= _FAIRNESS_BATCH:
-                        handled = 0
-                        await trio.lowlevel.checkpoint()
-                else:
-                    handled = 0
-                idle_timeout = server.idle_timeout
-                if idle_timeout is None or process.mailbox:
-                    item = await process.receive()
-                else:
-                    item = _IDLE
-                    with trio.move_on_after(idle_timeout):
-                        item = await process.receive()
-                    if item is _IDLE:
-                        item = _Info(IdleTimeout(idle_timeout))
-                kind = type(item)
-                if kind is Caller:
-                    current = item  # type: ignore[assignment]
-                    assert current is not None
-                    result = await server.handle_call(current._request, current)
-                    if not isinstance(result, _Action):
-                        current.reply(result)
-                        current = None
-                        continue
-                    if isinstance(result, Reply):
-                        current.reply(result.value)
-                        continuation = result.continue_with
-                    elif isinstance(result, NoReply):
-                        if not current.done:
-                            current._process = process
-                            _defer(process, current)
-                        continuation = result.continue_with
-                    elif isinstance(result, Stop):
-                        stop = result
-                        if result.reply is not _NOTHING:
-                            pending_reply = current
-                        else:
-                            _defer(process, current)  # failed by close() below
-                            current._process = process
-                    current = None
-                    continue
-                if kind is _Cast:
-                    result = await server.handle_cast(item.request)  # type: ignore[attr-defined]
-                elif kind is _Info:
-                    result = await server.handle_info(item.message)  # type: ignore[attr-defined]
-                else:
-                    result = Stop(item.reason)  # type: ignore[attr-defined]
-            if result is None:
-                continue
-            if isinstance(result, Continue):
-                continuation = result.value
-            elif isinstance(result, Stop):
-                stop = result
-            else:  # only reachable from code that is not type-checked
-                msg = f"{type(server).__name__} callback returned {result!r}; expected None, Continue or Stop"  # type: ignore[unreachable]
-                raise TypeError(msg)
-    except BaseException as error:
-        crash_reason = _reason_of(error)
-        process.alive = False
-        if isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
-            _crash_report(server, process, error, item)
-        if current is not None:
-            current._fail(_exited(process.label, crash_reason))
-        await _terminate(server, process, crash_reason)
-        process.close(crash_reason)
-        raise
-    reason = stop.reason
-    # A requested stop: terminate first, then the reply (OTP's order), then the exit.
-    process.alive = False
-    await _terminate(server, process, reason)
-    if pending_reply is not None:
-        pending_reply.reply(stop.reply)
-    process.close(reason)
-    if reason is not None:
-        raise reason
+        if result.reply is not _NOTHING:
+            return _NOTHING, result, caller
+        _defer(process, caller)  # failed by close() below
+        caller._process = process
+        return _NOTHING, result, None
+    msg = f"handle_call returned {result!r}, which is no reply; use Reply(value, continue_with=...)"
+    raise TypeError(msg)
 
 
 def _crash_report(server: GenServer[Any, Any], process: _Process, error: Exception, last: object) -> None:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable
@@ -497,22 +496,20 @@ class _SupervisorState:
     async def start(self, child: _Child) -> None:
         """Start one child and wait until it is ready; raise _StartFailed if it fails."""
         task = self.spawn(child)
-        await task.ready.wait()
+        await task.wait_ready()
         self.check_started(child, task)
 
     def spawn(self, child: _Child) -> ChildTask:
-        """Start the child's task; it is ready when ``task.ready`` is set."""
+        """Start the child's task; ``task.wait_ready()`` waits until its start is over."""
         assert self.nursery is not None
         task = ChildTask(child.spec)
         child.task = task
-        self.nursery.start_soon(
-            task.run, functools.partial(self.report_exit, child), name=f"trio_otp child {child.spec.id!r}"
-        )
+        self.nursery.start_soon(task.run, self, child, name=f"trio_otp child {child.spec.id!r}")
         return task
 
     def check_started(self, child: _Child, task: ChildTask) -> None:
-        """After ``task.ready``: raise _StartFailed (and log) if the start failed."""
-        if not task.started:
+        """Once ``task.ready``: raise _StartFailed (and log) if the start failed."""
+        if not task.is_started:
             child.task = None
             assert task.error is not None
             child.last_error = task.error
@@ -554,7 +551,7 @@ class _SupervisorState:
         elif task.error is not None:
             # A child that fails while being stopped (or fails to start while the
             # supervisor is shutting down) changes nothing, but is not kept quiet.
-            kind = "shutdown_error" if task.started else "start_error"
+            kind = "shutdown_error" if task.is_started else "start_error"
             logger.error(
                 "supervisor %s: child %r raised while stopping: %r",
                 self.label,
