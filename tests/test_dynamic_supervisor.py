@@ -217,3 +217,106 @@ async def test_start_children_is_all_or_nothing(autojump_clock: MockClock) -> No
         assert ("stop", "a") in workers.trace
         assert ("stop", "c") in workers.trace
         nursery.cancel_scope.cancel()
+
+
+async def test_concurrent_starts_do_not_queue_behind_a_slow_one(autojump_clock: MockClock) -> None:
+    async def slow(seconds: float, *, task_status: trio.TaskStatus[float]) -> None:
+        await trio.sleep(seconds)
+        task_status.started(seconds)
+        await trio.sleep_forever()
+
+    finished: dict[float, float] = {}
+    async with trio.open_nursery() as nursery:
+        sup = await start_dynamic(nursery)
+
+        async def start(seconds: float) -> None:
+            await sup.start_child(trio_otp.ChildSpec("slow", slow, args=(seconds,)))
+            finished[seconds] = trio.current_time()
+
+        begin = trio.current_time()
+        async with trio.open_nursery() as starters:
+            starters.start_soon(start, 10.0)
+            starters.start_soon(start, 1.0)
+        # The quick start is not held up by the slow one (Elixir would finish it at 11 s).
+        assert finished[1.0] - begin == pytest.approx(1)
+        assert finished[10.0] - begin == pytest.approx(10)
+        assert (await sup.count_children()).active == 2
+        nursery.cancel_scope.cancel()
+
+
+async def test_shutdown_during_a_start_fails_the_start_and_stops_the_child(autojump_clock: MockClock) -> None:
+    stopped: list[str] = []
+
+    async def slow(*, task_status: trio.TaskStatus[None]) -> None:
+        try:
+            await trio.sleep(10)
+            task_status.started()
+            await trio.sleep_forever()
+        finally:
+            stopped.append("slow")
+
+    outcome: list[BaseException] = []
+    async with trio.open_nursery() as outer:
+        with trio.CancelScope() as supervisor_scope:
+            async with trio.open_nursery() as nursery:
+                sup = await start_dynamic(nursery)
+
+                async def start() -> None:
+                    try:
+                        await sup.start_child(trio_otp.ChildSpec("slow", slow))
+                    except trio_otp.SupervisorNotRunning as error:
+                        outcome.append(error)
+
+                outer.start_soon(start)
+                await trio.sleep(1)
+                supervisor_scope.cancel()  # the supervisor shuts down mid-start
+        await settle()
+    assert stopped == ["slow"]
+    assert [type(error) for error in outcome] == [trio_otp.SupervisorNotRunning]
+    assert "shutting down while the child was starting" in str(outcome[0])
+    assert supervised_task_names() == []
+    with pytest.raises(trio_otp.SupervisorNotRunning):
+        await sup.start_child(trio_otp.ChildSpec("late", worker, args=(1,)))
+
+
+async def test_a_child_that_crashes_right_after_starting_is_restarted(autojump_clock: MockClock) -> None:
+    runs: list[int] = []
+
+    async def flaky(*, task_status: trio.TaskStatus[int]) -> None:
+        runs.append(len(runs))
+        task_status.started(len(runs))
+        if len(runs) == 1:
+            raise ValueError("crashed before the starter even resumed")
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        sup = await start_dynamic(nursery)
+        child = await sup.start_child(trio_otp.ChildSpec("flaky", flaky))
+        await settle()
+        assert runs == [0, 1]
+        assert child.running and child.ref == 2
+        [info] = await sup.which_children()
+        assert info.restarts == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_failed_restart_right_after_starting_keeps_being_retried(autojump_clock: MockClock) -> None:
+    attempts: list[str] = []
+
+    async def fragile(*, task_status: trio.TaskStatus[None]) -> None:
+        attempts.append("start")
+        if len(attempts) == 1:
+            task_status.started()
+            raise ValueError("crash at once")
+        if len(attempts) == 2:
+            raise ValueError("the restart fails too")  # retried through the mailbox
+        task_status.started()
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        sup = await start_dynamic(nursery, max_restarts=5)
+        child = await sup.start_child(trio_otp.ChildSpec("fragile", fragile))
+        await settle()
+        assert attempts == ["start"] * 3
+        assert child.running
+        nursery.cancel_scope.cancel()

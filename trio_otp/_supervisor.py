@@ -513,17 +513,23 @@ class _SupervisorState:
             child.task = None
             assert task.error is not None
             child.last_error = task.error
-            logger.error(
-                "supervisor %s: child %r failed to start: %r",
-                self.label,
-                child.spec.id,
-                task.error,
-                exc_info=task.error,
-                extra=self.report("start_error", child, task.error),
-            )
+            self.log_start_error(child, task.error)
             raise _StartFailed(child, task.error)
         child.restarting = False
+        self.emit_started(child, task)
+
+    def emit_started(self, child: _Child, task: ChildTask) -> None:
         emit("child_started", {}, {"supervisor": self.label, "child_id": child.spec.id, "ref": task.ref})
+
+    def log_start_error(self, child: _Child, error: BaseException) -> None:
+        logger.error(
+            "supervisor %s: child %r failed to start: %r",
+            self.label,
+            child.spec.id,
+            error,
+            exc_info=error,
+            extra=self.report("start_error", child, error),
+        )
 
     def start_error(self, failure: _StartFailed) -> ChildStartError:
         return ChildStartError(self.label, failure.child.spec.id, failure.error, describe_exit(failure.error))
