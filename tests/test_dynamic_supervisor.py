@@ -294,7 +294,8 @@ async def test_a_child_that_crashes_right_after_starting_is_restarted(autojump_c
         child = await sup.start_child(trio_otp.ChildSpec("flaky", flaky))
         await settle()
         assert runs == [0, 1]
-        assert child.running and child.ref == 2
+        assert child.running
+        assert child.ref == 2
         [info] = await sup.which_children()
         assert info.restarts == 1
         nursery.cancel_scope.cancel()

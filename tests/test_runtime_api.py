@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import trio
 from trio.testing import MockClock
@@ -173,3 +175,52 @@ async def test_a_child_may_call_its_own_supervisor(autojump_clock: MockClock) ->
         await trio.sleep(2)
         assert states(await ref.which_children()) == {"me": "stopped"}
         nursery.cancel_scope.cancel()
+
+
+async def test_requests_wait_while_a_restart_is_starting_its_child(autojump_clock: MockClock) -> None:
+    # OTP's supervisor is busy while it restarts a child: a request sent meanwhile is
+    # answered once the replacement is ready, and sees it running.
+    runs: list[float] = []
+
+    async def slow_restart(*, task_status: trio.TaskStatus[int]) -> None:
+        runs.append(trio.current_time())
+        if len(runs) > 1:
+            await trio.sleep(5)  # the replacement takes 5 s to get ready
+        task_status.started(len(runs))
+        if len(runs) == 1:
+            await trio.sleep(1)
+            raise ValueError("crash once")  # while the supervisor is idle
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        sup = await nursery.start(Supervisor([trio_otp.ChildSpec("w", slow_restart)]).run)
+        await trio.sleep(1.5)  # the child crashed at 1 s; its replacement is starting
+        asked = trio.current_time()
+        [info] = await sup.which_children()
+        assert trio.current_time() - asked == pytest.approx(4.5)
+        assert info.state is ChildState.RUNNING
+        assert info.ref == 2
+        assert info.restarts == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_shutdown_while_a_restart_is_starting_its_child(
+    autojump_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: list[str] = []
+
+    async def slow_restart(*, task_status: trio.TaskStatus[None]) -> None:
+        events.append("start")
+        try:
+            if len(events) > 1:
+                await trio.sleep(5)
+            task_status.started()
+            await trio.sleep(1 if len(events) == 1 else math.inf)
+            raise ValueError("crash once")
+        finally:
+            events.append("end")
+
+    with trio.move_on_after(2):  # the replacement is still starting when this fires
+        await Supervisor([trio_otp.ChildSpec("w", slow_restart)]).run()
+    assert events == ["start", "end", "start", "end"]
+    assert "failed to start" not in caplog.text

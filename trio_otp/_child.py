@@ -35,7 +35,7 @@ restart.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -77,6 +77,7 @@ class ChildTask(trio.TaskStatus[Any]):
         "finished",
         "is_started",
         "kill_deadline",
+        "on_ready",
         "ref",
         "scope",
         "spec",
@@ -95,6 +96,8 @@ class ChildTask(trio.TaskStatus[Any]):
         self.kill_deadline = math.inf
         self._cleanup_scopes: set[trio.CancelScope] | None = None
         self._wakeup: trio.Event | None = None  # set at started() and at the end
+        # Called once, in the child's task, when the start is over (started() or the end).
+        self.on_ready: Callable[[ChildTask], None] | None = None
         self.trio_task: trio.lowlevel.Task | None = None
 
     @property
@@ -103,6 +106,10 @@ class ChildTask(trio.TaskStatus[Any]):
         return self.is_started or self.finished
 
     def _wake(self) -> None:
+        on_ready = self.on_ready
+        if on_ready is not None:
+            self.on_ready = None
+            on_ready(self)
         wakeup = self._wakeup
         if wakeup is not None:
             self._wakeup = None

@@ -27,7 +27,6 @@ from typing import Any, TypeVar, final
 import attrs
 import trio
 
-from ._child import ChildTask
 from ._child_spec import ChildSpec, ChildType
 from ._exceptions import ChildNotFound, MaxChildrenReached, SupervisorNotRunning
 from ._intensity import validate_max_restarts, validate_max_seconds
@@ -281,7 +280,9 @@ class _DynamicState(_SupervisorState):
         stops it) from the moment its task is spawned. Two scheduling rounds per start
         instead of four. Restarts, stops and exits still go through the control loop.
         """
-        self.check_running()
+        if self.stopping:
+            msg = f"supervisor {self.label} is not running"
+            raise SupervisorNotRunning(msg)
         if len(self.children) + len(specs) > self.max_children:
             msg = f"supervisor {self.label} already runs max_children={self.max_children:g} children"
             if batch:
@@ -299,7 +300,7 @@ class _DynamicState(_SupervisorState):
             await task.wait_ready()
         failure: BaseException | None = None
         for child, task in zip(children, tasks, strict=True):
-            if self.stopping:
+            if self.shutting_down():
                 # It is stopping (or has stopped) every child, this one included.
                 msg = f"supervisor {self.label} began shutting down while the child was starting"
                 failure = failure or SupervisorNotRunning(msg)
@@ -321,16 +322,10 @@ class _DynamicState(_SupervisorState):
                     await send_request(self.send, self.label, terminate)
         raise failure
 
-    async def handle_exit(self, child: _Child, task: ChildTask) -> None:
-        await super().handle_exit(child, task)
+    def after_exit(self, child: _Child) -> None:
         # A child that is not restarted is forgotten, as in OTP's simple_one_for_one.
         if child.task is None and not child.restarting and child in self.children:
             self.remove(child)
-
-    def check_running(self) -> None:
-        if self.stopping:
-            msg = f"supervisor {self.label} is not running"
-            raise SupervisorNotRunning(msg)
 
     async def terminate_dynamic(self, child: _Child) -> None:
         if child not in self.children:

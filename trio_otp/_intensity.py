@@ -81,14 +81,20 @@ class RestartIntensity:
         ``False`` means the intensity is exceeded and the supervisor must escalate.
         """
         now = self._clock()
-        threshold = now - self.max_seconds
-        restarts = self._restarts
-        while restarts and restarts[0] < threshold:
-            restarts.popleft()
+        restarts = self._forget_expired(now)
         restarts.append(now)
         return len(restarts) <= self.max_restarts
 
     def restarts_in_window(self) -> int:
         """How many recorded restarts still fall inside the window now."""
-        threshold = self._clock() - self.max_seconds
-        return sum(1 for stamp in self._restarts if stamp >= threshold)
+        return len(self._forget_expired(self._clock()))
+
+    def _forget_expired(self, now: float) -> deque[float]:
+        # Time only moves forward, so a restart that has left the window never counts
+        # again: dropping it keeps both methods O(1) amortised, however large
+        # max_restarts is.
+        threshold = now - self.max_seconds
+        restarts = self._restarts
+        while restarts and restarts[0] < threshold:
+            restarts.popleft()
+        return restarts

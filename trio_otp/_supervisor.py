@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable
@@ -393,6 +394,10 @@ class _RetryRestart:
     child: _Child
 
 
+class _Wake:
+    """Nothing to do but look at ``stopping`` again (set outside the loop, see report_exit)."""
+
+
 @attrs.define(eq=False)
 class _Request(Generic[T]):
     operation: Callable[[_SupervisorState], Awaitable[T]]
@@ -406,7 +411,7 @@ class _Request(Generic[T]):
             self.done.set()
 
 
-_Message = _ChildExited | _RetryRestart | _Request[object]
+_Message = _ChildExited | _RetryRestart | _Wake | _Request[object]
 
 
 class _StartFailed(Exception):
@@ -435,6 +440,8 @@ class _SupervisorState:
         self.nursery: trio.Nursery | None = None
         self.exit_error: BaseException | None = None
         self.stopping = False
+        # A restart begun outside the loop (see report_exit) whose child is not ready yet.
+        self.pending: ChildTask | None = None
 
     # -- the loop --
 
@@ -454,11 +461,22 @@ class _SupervisorState:
                 message = await self.receive.receive()
                 if isinstance(message, _Request):
                     current = message
+                pending = self.pending
+                if pending is not None:
+                    # As if the loop had been busy starting it when the message came.
+                    await pending.wait_ready()
+                if self.shutting_down():
+                    break  # decided outside the loop; a request is failed below
+                if isinstance(message, _Request):
                     await self.handle_request(message)
                     current = None
                 elif isinstance(message, _ChildExited):
                     await self.handle_exit(message.child, message.task)
-                elif message.child.restarting and message.child in self.children:
+                elif (
+                    isinstance(message, _RetryRestart)
+                    and message.child.restarting
+                    and message.child in self.children
+                ):
                     await self.restart(message.child, message.child.last_error)
         finally:
             # Reached on every way out: escalation, auto-shutdown, a failed start,
@@ -486,10 +504,63 @@ class _SupervisorState:
         self.receive.close()
 
     def report_exit(self, child: _Child, task: ChildTask) -> None:
-        """Called by a child's task when it ends on its own (not stopped by us)."""
+        """Called by a child's task when it ends on its own (not stopped by us).
+
+        Normally the exit goes into the mailbox. But when the loop is idle (parked on an
+        empty mailbox, nothing in flight) and a one_for_one restart needs no other child
+        stopped, the exiting task makes the decision and spawns the replacement itself:
+        the loop would have done exactly that, at the same moment, a scheduling round
+        later. Until the replacement is ready the loop treats it as its own start in
+        progress: any message that arrives first waits for it.
+        """
+        if (
+            self.pending is None
+            and self.strategy is RestartStrategy.ONE_FOR_ONE
+            and not self.stopping
+            and self.receive.statistics().tasks_waiting_receive == 1
+        ):
+            if self.decide_exit(child, task):
+                if self.intensity.add_restart():
+                    self.begin_restart(child, task.error)
+                    return
+                self.escalate(child, task.error)
+            else:
+                self.after_exit(child)
+            if self.shutting_down():
+                self.post(_Wake())
+            return
+        self.post(_ChildExited(child, task))
+
+    def shutting_down(self) -> bool:
+        """``stopping``, read through a call: it changes across awaits and behind a type
+        checker's back (in report_exit), so no narrowing may stick to it."""
+        return self.stopping
+
+    def post(self, message: _Message) -> None:
         # A send can only fail once the loop has ended, and then nobody cares.
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            self.send.send_nowait(_ChildExited(child, task))
+            self.send.send_nowait(message)
+
+    def begin_restart(self, child: _Child, cause: BaseException | None) -> None:
+        """A one_for_one restart from outside the loop: spawn now, finish in pending_ready."""
+        child.restarts += 1
+        task = self.spawn(child)
+        self.pending = task
+        task.on_ready = functools.partial(self.pending_ready, child, cause)
+
+    def pending_ready(self, child: _Child, cause: BaseException | None, task: ChildTask) -> None:
+        """The end of begin_restart's start, in the child's task: what restart() does
+        after its start, with a failed start retried through the mailbox."""
+        self.pending = None
+        if child.task is not task or (not task.is_started and task.error is None):
+            return  # stopped by the supervisor (shutting down) before it was ready
+        try:
+            self.check_started(child, task)
+        except _StartFailed:
+            child.restarting = True
+            self.post(_RetryRestart(child))
+            return
+        self.restarted(child, cause)
 
     # -- starting and stopping one child --
 
@@ -592,8 +663,15 @@ class _SupervisorState:
     # -- exits and restarts --
 
     async def handle_exit(self, child: _Child, task: ChildTask) -> None:
+        if self.decide_exit(child, task):
+            await self.restart(child, task.error)
+        self.after_exit(child)
+
+    def decide_exit(self, child: _Child, task: ChildTask) -> bool:
+        """Record a child's exit and log it; return whether its restart type asks for a
+        restart (the intensity is checked by the caller). Never awaits."""
         if child.task is not task:
-            return  # an exit from a task we already replaced or stopped
+            return False  # an exit from a task we already replaced or stopped
         child.task = None
         child.last_error = task.error
         kind = exit_kind(task.error)
@@ -613,8 +691,7 @@ class _SupervisorState:
                 exc_info=task.error if kind is ExitKind.CRASH else None,
                 extra=self.report("child_terminated", child, task.error),
             )
-            await self.restart(child, task.error)
-            return
+            return True
         if restart is Restart.TEMPORARY:
             if kind is ExitKind.CRASH:
                 log(
@@ -627,6 +704,11 @@ class _SupervisorState:
                 )
             self.remove(child)
         self.check_auto_shutdown(child)
+        return False
+
+    def after_exit(self, child: _Child) -> None:
+        """After an exit has been handled (restarted or not); DynamicSupervisor forgets
+        children that are not coming back."""
 
     async def restart(self, child: _Child, cause: BaseException | None) -> None:
         """One restart decision: the intensity check first, then the strategy."""
@@ -635,11 +717,22 @@ class _SupervisorState:
             return
         try:
             await self.restart_by_strategy(child)
-            emit(
-                "child_restarted",
-                {"restarts": child.restarts},
-                {"supervisor": self.label, "child_id": child.spec.id, "strategy": self.strategy.value},
-            )
+        except _StartFailed as failure:
+            failed = failure.child
+            failed.restarting = True
+            # Retried through the mailbox, after whatever is already waiting there (OTP's
+            # cast to self), so requests and a shutdown can come first.
+            self.post(_RetryRestart(failed))
+            return
+        self.restarted(child, cause)
+
+    def restarted(self, child: _Child, cause: BaseException | None) -> None:
+        emit(
+            "child_restarted",
+            {"restarts": child.restarts},
+            {"supervisor": self.label, "child_id": child.spec.id, "strategy": self.strategy.value},
+        )
+        if logger.isEnabledFor(logging.INFO):  # the arguments cost more than the restart
             logger.info(
                 "supervisor %s: restarted child %r (%s, %s in the last %g s)",
                 self.label,
@@ -649,12 +742,6 @@ class _SupervisorState:
                 self.intensity.max_seconds,
                 extra=self.report("child_restarted", child, cause),
             )
-        except _StartFailed as failure:
-            failed = failure.child
-            failed.restarting = True
-            # Retried through the mailbox, after whatever is already waiting there (OTP's
-            # cast to self), so requests and a shutdown can come first.
-            self.send.send_nowait(_RetryRestart(failed))
 
     async def restart_by_strategy(self, child: _Child) -> None:
         if self.strategy is RestartStrategy.ONE_FOR_ONE:
