@@ -17,6 +17,7 @@ import platform
 import statistics
 import sys
 import time
+import tracemalloc
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -317,6 +318,24 @@ async def bare_processes(n: int) -> tuple[float, float, float]:
     return started / n, memory / n, time.perf_counter() - stop
 
 
+async def _parked_child(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    task_status.started()
+    await trio.sleep_forever()
+
+
+async def started_processes(n: int) -> tuple[float, float, float]:
+    """Raw Trio's own start_link: ``nursery.start`` of a task that reports ready and parks."""
+    async with trio.open_nursery() as nursery:
+        gc.collect()
+        base, start = _rss(), time.perf_counter()
+        for _ in range(n):
+            await nursery.start(_parked_child)
+        started, memory = time.perf_counter() - start, _rss() - base
+        stop = time.perf_counter()
+        nursery.cancel_scope.cancel()
+    return started / n, memory / n, time.perf_counter() - stop
+
+
 async def gen_server_processes(n: int, batch: int = 1) -> tuple[float, float, float]:
     async with trio.open_nursery() as nursery:
         supervisor = await nursery.start(trio_otp.DynamicSupervisor().run)
@@ -333,6 +352,31 @@ async def gen_server_processes(n: int, batch: int = 1) -> tuple[float, float, fl
         stop = time.perf_counter()
         nursery.cancel_scope.cancel()
     return started / n, memory / n, time.perf_counter() - stop
+
+
+async def traced_memory(n: int, kind: str) -> float:
+    """Python heap bytes per process, by tracemalloc: steadier than RSS, which moves with
+    the allocator's arenas from run to run (bare tasks have measured 1.0 to 1.9 KB)."""
+    event = trio.Event()
+    async with trio.open_nursery() as nursery:
+        supervisor = await nursery.start(trio_otp.DynamicSupervisor().run)
+        spec = trio_otp.server_spec("idle", Echo)
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        if kind == "bare":
+            for _ in range(n):
+                nursery.start_soon(event.wait)
+            await trio.lowlevel.checkpoint()
+        else:
+            for _ in range(0, n, 1000):
+                await supervisor.start_children([spec] * 1000)
+        gc.collect()
+        used = tracemalloc.get_traced_memory()[0] - base
+        tracemalloc.stop()
+        event.set()
+        nursery.cancel_scope.cancel()
+    return used / n
 
 
 # --- 5. restart latency and 6. churn ----------------------------------------------------
@@ -473,8 +517,10 @@ def run_suite() -> list[Row]:
         ),
     ]
     bare = trio.run(bare_processes, N_PROCESSES)
+    raw_started = trio.run(started_processes, N_PROCESSES)
     servers = trio.run(gen_server_processes, N_PROCESSES)
     batched = trio.run(gen_server_processes, N_PROCESSES, 1000)
+    tenth = trio.run(gen_server_processes, N_PROCESSES // 10, 1000)
     rows += [
         Row(
             f"start {N_PROCESSES:,} GenServers one by one, time each",
@@ -485,6 +531,14 @@ def run_suite() -> list[Row]:
             "<= 2x bare",
         ),
         Row(
+            "  raw Trio nursery.start one by one (for scale)",
+            raw_started[0] * 1e6,
+            bare[0] * 1e6,
+            "us",
+            False,
+            "",
+        ),
+        Row(
             "  with start_children, 1,000 a batch",
             batched[0] * 1e6,
             bare[0] * 1e6,
@@ -493,7 +547,24 @@ def run_suite() -> list[Row]:
             "<= 2x bare",
         ),
         Row("  resident memory each", servers[1], bare[1], "bytes", False, "<= 2x bare"),
+        Row("  raw Trio nursery.start, memory each (for scale)", raw_started[1], bare[1], "bytes", False, ""),
+        Row(
+            f"  Python heap each (tracemalloc, {N_PROCESSES // 10:,})",
+            trio.run(traced_memory, N_PROCESSES // 10, "servers"),
+            trio.run(traced_memory, N_PROCESSES // 10, "bare"),
+            "bytes",
+            False,
+            "<= 2x bare",
+        ),
         Row(f"  shut all {N_PROCESSES:,} down", servers[2], bare[2], "s", False, "linear in N"),
+        Row(
+            f"  shutdown time per server, {N_PROCESSES:,} against {N_PROCESSES // 10:,}",
+            batched[2] / N_PROCESSES * 1e6,
+            tenth[2] / (N_PROCESSES // 10) * 1e6,
+            "us",
+            False,
+            "~1x = linear",
+        ),
     ]
     rows += [
         Row(
