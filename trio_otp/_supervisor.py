@@ -519,13 +519,10 @@ class _SupervisorState:
             and not self.stopping
             and self.receive.statistics().tasks_waiting_receive == 1
         ):
-            if self.decide_exit(child, task):
-                if self.intensity.add_restart():
-                    self.begin_restart(child, task.error)
-                    return
-                self.escalate(child, task.error)
-            else:
-                self.after_exit(child)
+            if self.decide_exit(child, task) and self.may_restart(child, task.error):
+                self.begin_restart(child, task.error)
+                return
+            self.after_exit(child)
             if self.shutting_down():
                 self.post(_Wake())
             return
@@ -712,8 +709,7 @@ class _SupervisorState:
 
     async def restart(self, child: _Child, cause: BaseException | None) -> None:
         """One restart decision: the intensity check first, then the strategy."""
-        if not self.intensity.add_restart():
-            self.escalate(child, cause)
+        if not self.may_restart(child, cause):
             return
         try:
             await self.restart_by_strategy(child)
@@ -725,6 +721,13 @@ class _SupervisorState:
             self.post(_RetryRestart(failed))
             return
         self.restarted(child, cause)
+
+    def may_restart(self, child: _Child, cause: BaseException | None) -> bool:
+        """Count a restart against the intensity; if that exceeds it, escalate instead."""
+        if self.intensity.add_restart():
+            return True
+        self.escalate(child, cause)
+        return False
 
     def restarted(self, child: _Child, cause: BaseException | None) -> None:
         emit(
