@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import math
 from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from trio.testing import MockClock
 
 import trio_otp
@@ -147,3 +149,38 @@ async def test_keyboard_interrupt_before_started_is_not_an_assertion_error(autoj
 
     with pytest.RaisesGroup(KeyboardInterrupt):
         await trio_otp.Supervisor([trio_otp.ChildSpec("k", interrupted)]).run()
+
+
+_origin: contextvars.ContextVar[str] = contextvars.ContextVar("origin", default="<supervisor>")
+
+
+async def test_children_never_inherit_the_starting_tasks_context(autojump_clock: MockClock) -> None:
+    seen: list[str] = []
+
+    async def child(*, task_status: trio.TaskStatus[None]) -> None:
+        seen.append(_origin.get())
+        _origin.set("set by the child")
+        task_status.started()
+        await trio.sleep(1)
+        raise ValueError("crash")  # restarted from its own (exiting) task when idle
+
+    async with trio.open_nursery() as nursery:
+        sup = await nursery.start(trio_otp.DynamicSupervisor(max_restarts=10).run)
+        _origin.set("set by the caller")
+        await sup.start_child(trio_otp.ChildSpec("c", child))
+        await trio.sleep(2.5)
+        nursery.cancel_scope.cancel()
+    assert seen == ["<supervisor>"] * 3
+
+
+async def test_a_refused_dynamic_start_is_still_a_checkpoint(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        sup = await nursery.start(trio_otp.DynamicSupervisor(max_children=0).run)
+        with trio.testing.assert_checkpoints(), pytest.raises(trio_otp.MaxChildrenReached):
+            await sup.start_child(trio_otp.ChildSpec("c", _parked))
+        nursery.cancel_scope.cancel()
+
+
+async def _parked(*, task_status: trio.TaskStatus[None]) -> None:
+    task_status.started()
+    await trio.sleep_forever()

@@ -226,8 +226,14 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         state = self._state
         # Shielded: a caller cancelled while the children start would otherwise lose the
         # only handles to children that run anyway.
-        with trio.CancelScope(shield=True):
-            children = await state.start_now(specs, batch=batch)
+        try:
+            with trio.CancelScope(shield=True):
+                children = await state.start_now(specs, batch=batch)
+        except BaseException:
+            # A start refused at once (MaxChildrenReached, SupervisorNotRunning) is still a
+            # checkpoint, so a retry loop cannot starve the other tasks.
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            raise
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
@@ -315,10 +321,10 @@ class _DynamicState(_SupervisorState):
                 failure = failure or self.start_error(_StartFailed(child, task.error))
         if failure is None:
             return children
-        with contextlib.suppress(ChildNotFound, SupervisorNotRunning):
-            for child in children:
-                if child in self.children:
-                    terminate = functools.partial(_DynamicState.terminate_dynamic, child=child)
+        for child in children:  # each on its own: one already gone must not spare the rest
+            if child in self.children:
+                terminate = functools.partial(_DynamicState.terminate_dynamic, child=child)
+                with contextlib.suppress(ChildNotFound, SupervisorNotRunning):
                     await send_request(self.send, self.label, terminate)
         raise failure
 

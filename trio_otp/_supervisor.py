@@ -37,6 +37,7 @@ leave through the nursery and are grouped as Trio groups any nursery's exception
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import enum
 import functools
 import logging
@@ -438,6 +439,7 @@ class _SupervisorState:
             self.add(_Child(spec))
         self.send, self.receive = trio.open_memory_channel[_Message](math.inf)
         self.nursery: trio.Nursery | None = None
+        self.spawn_context = contextvars.Context()
         self.exit_error: BaseException | None = None
         self.stopping = False
         # A restart begun outside the loop (see report_exit) whose child is not ready yet.
@@ -447,6 +449,7 @@ class _SupervisorState:
 
     async def serve(self, nursery: trio.Nursery, task_status: trio.TaskStatus[SupervisorRef]) -> None:
         self.nursery = nursery
+        self.spawn_context = contextvars.copy_context()
         definition = self.definition
         current: _Request[object] | None = None
         try:
@@ -572,7 +575,11 @@ class _SupervisorState:
         assert self.nursery is not None
         task = ChildTask(child.spec)
         child.task = task
-        self.nursery.start_soon(task.run, self, child, name=f"trio_otp child {child.spec.id!r}")
+        # From the supervisor's own context, whichever task spawns it (the control loop, an
+        # exiting child restarting itself, a DynamicSupervisor caller): a child never
+        # inherits the context variables of the task that happened to start it.
+        name = f"trio_otp child {child.spec.id!r}"
+        self.spawn_context.run(functools.partial(self.nursery.start_soon, task.run, self, child, name=name))
         return task
 
     def check_started(self, child: _Child, task: ChildTask) -> None:
@@ -891,9 +898,14 @@ class _SupervisorState:
             msg = f"child {child.spec.id!r} of supervisor {self.label} is being restarted"
             raise ChildRestarting(msg)
 
+    def listed_children(self) -> list[_Child]:
+        """The children queries report: not those a DynamicSupervisor caller is still
+        starting (their start has not returned; OTP's query would wait behind it)."""
+        return [child for child in self.children if child.task is None or child.task.is_started]
+
     async def which_children(self) -> list[ChildInfo]:
         infos = []
-        for child in reversed(self.children):
+        for child in reversed(self.listed_children()):
             if child.task is not None:
                 state, ref = ChildState.RUNNING, child.task.ref
             elif child.restarting:
@@ -904,10 +916,11 @@ class _SupervisorState:
         return infos
 
     async def count_children(self) -> ChildCounts:
-        supervisors = sum(1 for child in self.children if child.spec.type is ChildType.SUPERVISOR)
+        children = self.listed_children()
+        supervisors = sum(1 for child in children if child.spec.type is ChildType.SUPERVISOR)
         return ChildCounts(
-            specs=len(self.children),
-            active=sum(1 for child in self.children if child.task is not None),
+            specs=len(children),
+            active=sum(1 for child in children if child.task is not None),
             supervisors=supervisors,
-            workers=len(self.children) - supervisors,
+            workers=len(children) - supervisors,
         )
