@@ -115,19 +115,20 @@ class ChildTask(trio.TaskStatus[Any]):
             self._wakeup = None
             wakeup.set()
 
+    def _wakeup_event(self) -> trio.Event:
+        if self._wakeup is None:
+            self._wakeup = trio.Event()
+        return self._wakeup
+
     async def wait_ready(self) -> None:
         """Wait until :attr:`ready`. Not a checkpoint if it already is."""
         while not self.ready:
-            if self._wakeup is None:
-                self._wakeup = trio.Event()
-            await self._wakeup.wait()
+            await self._wakeup_event().wait()
 
     async def wait_finished(self) -> None:
         """Wait until the task has ended. Not a checkpoint if it has."""
         while not self.finished:
-            if self._wakeup is None:
-                self._wakeup = trio.Event()
-            await self._wakeup.wait()
+            await self._wakeup_event().wait()
 
     async def run(self, supervisor: ExitReporter, child: object) -> None:
         """The body of the child's task; calls ``supervisor.report_exit(child, self)`` if

@@ -238,16 +238,9 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
             await trio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
             with trio.CancelScope(shield=True):
-                await self._forget(children)
+                await state.forget(children)
             raise
         return [DynamicChild._create(child) for child in children]
-
-    async def _forget(self, children: list[_Child]) -> None:
-        for child in children:
-            try:
-                await self._request(functools.partial(_DynamicState.terminate_dynamic, child=child))
-            except (ChildNotFound, SupervisorNotRunning):
-                pass
 
     async def terminate_child(self, child: DynamicChild) -> None:
         """Stop ``child`` with its shutdown policy and forget it; it is not restarted.
@@ -321,12 +314,17 @@ class _DynamicState(_SupervisorState):
                 failure = failure or self.start_error(_StartFailed(child, task.error))
         if failure is None:
             return children
-        for child in children:  # each on its own: one already gone must not spare the rest
+        await self.forget(children)
+        raise failure
+
+    async def forget(self, children: list[_Child]) -> None:
+        """Terminate children through the mailbox, from outside the loop (a start that is
+        being undone). Each on its own: one already gone must not spare the rest."""
+        for child in children:
             if child in self.children:
                 terminate = functools.partial(_DynamicState.terminate_dynamic, child=child)
                 with contextlib.suppress(ChildNotFound, SupervisorNotRunning):
                     await send_request(self.send, self.label, terminate)
-        raise failure
 
     def after_exit(self, child: _Child) -> None:
         # A child that is not restarted is forgotten, as in OTP's simple_one_for_one.
