@@ -48,6 +48,27 @@ async def test_entries_go_when_their_task_ends(autojump_clock: MockClock) -> Non
     assert registry.count() == 0
 
 
+async def test_entries_in_several_registries_go_with_their_task(autojump_clock: MockClock) -> None:
+    """An owner that empties one registry by hand, registers there again and also holds
+    entries elsewhere still loses every entry when it ends."""
+    names: Registry[str] = Registry()
+    groups: Registry[str] = Registry(Keys.DUPLICATE)
+
+    async def owner() -> None:
+        names.register("a", "x")
+        groups.register("g", "x")
+        groups.register("g", "y")
+        names.unregister("a")
+        names.register("b", "x")
+        await trio.sleep(1)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(owner)
+        await settle()
+        assert (names.whereis("a"), names.whereis("b"), len(groups.lookup("g"))) == (None, "x", 2)
+    assert (names.count(), groups.count()) == (0, 0)
+
+
 async def test_listeners_hear_register_and_unregister(autojump_clock: MockClock) -> None:
     events: list[tuple[str, Any, Any]] = []
     registry: Registry[str] = Registry(listeners=(lambda e: events.append((e.kind, e.key, e.entry.value)),))

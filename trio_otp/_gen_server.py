@@ -469,13 +469,15 @@ class _Process:
             monitor._fire(reason)
         for monitor in list(self.watching or ()):
             monitor.demonitor()  # nobody left to tell: OTP drops a dead watcher's monitors
-        error = _exited(self.label, reason)
-        for caller in list(self.deferred or ()):
-            caller._fail(_copy(error))
+        owed = list(self.deferred or ())
         while self.mailbox:
             item = self.mailbox.popleft()
             if type(item) is Caller:
-                item._fail(_copy(error))
+                owed.append(item)
+        if owed:
+            error = _exited(self.label, reason)
+            for caller in owed:
+                caller._fail(_copy(error))
         if self.room is not None:
             self.room.unpark_all()
 
@@ -918,6 +920,8 @@ def _after_call(
 
 def _crash_report(server: GenServer[Any, Any], process: _Process, error: Exception, last: object) -> None:
     """OTP's gen_server crash report: reason, last message and (redactable) state."""
+    if not logger.isEnabledFor(logging.ERROR):
+        return  # format_status can cost more than the crash
     if isinstance(last, Caller):
         last_message: object = ("call", last._request)
     elif isinstance(last, _Cast):

@@ -4,8 +4,8 @@ A :class:`Registry` maps keys to entries; each entry belongs to the task that re
 it (for a GenServer, the server's own task) and carries a value. Entries are removed
 when that task ends, however it ends, so a name is free again by the time a supervisor
 restarts its owner. That removal is done by one Trio instrument per run, installed the
-first time anything registers, which looks each ending task up in the registries that
-hold entries (a dictionary lookup per registry).
+first time anything registers, which keeps the registries each task holds entries in:
+a task that ends costs one dictionary lookup, however many registries there are.
 
 ``keys=UNIQUE`` gives names (one entry per key); ``keys=DUPLICATE`` gives groups (many
 entries per key), for publish/subscribe with :meth:`Registry.dispatch`.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import weakref
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Generic, TypeVar, final
 
@@ -113,8 +112,12 @@ class Registry(Generic[ValueT]):
             raise AlreadyRegistered(msg, entries[0])
         entry = Entry(task, value)
         self._entries.setdefault(key, []).append(entry)
-        self._by_task.setdefault(task, []).append(key)
-        _watch(self)
+        keys = self._by_task.get(task)
+        if keys is None:
+            self._by_task[task] = [key]
+            _watch(task, self)
+        else:
+            keys.append(key)
         self._tell("register", key, entry)
 
     def unregister(self, key: Hashable) -> None:
@@ -171,6 +174,7 @@ class Registry(Generic[ValueT]):
                 self._by_task[task] = remaining
             else:
                 del self._by_task[task]
+                _unwatch(task, self)
         for entry in mine:
             self._tell("unregister", key, entry)
 
@@ -190,25 +194,44 @@ class Registry(Generic[ValueT]):
 
 @final
 class _Reaper(trio.abc.Instrument):
-    """Removes a task's entries from every registry when the task ends."""
+    """Removes a task's entries from every registry when the task ends.
+
+    Holds, for each task with entries, the registries that hold them (strongly, but only
+    until those entries go), so an ending task costs one dictionary lookup.
+    """
 
     def __init__(self) -> None:
-        self.registries: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()
+        self.holders: dict[trio.lowlevel.Task, list[Registry[Any]]] = {}
 
     def task_exited(self, task: trio.lowlevel.Task) -> None:
-        for registry in list(self.registries):
-            if task in registry._by_task:
+        registries = self.holders.pop(task, None)
+        if registries is not None:
+            for registry in registries:
                 registry._forget_task(task)
 
 
 _reaper: trio.lowlevel.RunVar[_Reaper] = trio.lowlevel.RunVar("trio_otp_registry_reaper")
 
 
-def _watch(registry: Registry[Any]) -> None:
+def _watch(task: trio.lowlevel.Task, registry: Registry[Any]) -> None:
+    """Note that ``registry`` holds entries of ``task`` (its first there)."""
     try:
         reaper = _reaper.get()
     except LookupError:
         reaper = _Reaper()
         _reaper.set(reaper)
         trio.lowlevel.add_instrument(reaper)
-    reaper.registries.add(registry)
+    reaper.holders.setdefault(task, []).append(registry)
+
+
+def _unwatch(task: trio.lowlevel.Task, registry: Registry[Any]) -> None:
+    """``registry`` holds no more entries of ``task``."""
+    try:
+        holders = _reaper.get().holders
+    except LookupError:  # outside the run that registered: nothing is watched here
+        return
+    registries = holders.get(task)
+    if registries is not None:
+        registries.remove(registry)
+        if not registries:
+            del holders[task]

@@ -685,20 +685,25 @@ class _SupervisorState:
             {"supervisor": self.label, "child_id": child.spec.id, "kind": kind.value, "error": task.error},
         )
         restart = child.spec.restart
-        log = logger.error if kind is ExitKind.CRASH else logger.info
+        level = logging.ERROR if kind is ExitKind.CRASH else logging.INFO
+        # The report's arguments cost more than the restart: built only if it is logged.
+        logged = logger.isEnabledFor(level)
         if restart is Restart.PERMANENT or (restart is Restart.TRANSIENT and kind is ExitKind.CRASH):
-            log(
-                "supervisor %s: child %r %s",
-                self.label,
-                child.spec.id,
-                describe_exit(task.error),
-                exc_info=task.error if kind is ExitKind.CRASH else None,
-                extra=self.report("child_terminated", child, task.error),
-            )
+            if logged:
+                logger.log(
+                    level,
+                    "supervisor %s: child %r %s",
+                    self.label,
+                    child.spec.id,
+                    describe_exit(task.error),
+                    exc_info=task.error if kind is ExitKind.CRASH else None,
+                    extra=self.report("child_terminated", child, task.error),
+                )
             return True
         if restart is Restart.TEMPORARY:
-            if kind is ExitKind.CRASH:
-                log(
+            if kind is ExitKind.CRASH and logged:
+                logger.log(
+                    level,
                     "supervisor %s: temporary child %r %s; not restarted",
                     self.label,
                     child.spec.id,
