@@ -48,13 +48,16 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
+TYPECHECKED = ["trio_otp", "docs/examples", "tests/typing_public_api.py"]
+
+
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package and the docs' examples (user code must type-check
-    too), on the oldest and newest Python we support."""
+    """mypy --strict over the package, the docs' examples (user code must type-check
+    too) and the reply types users should see, on the oldest and newest Python we support."""
     session.install(".", "mypy>=1.10", "exceptiongroup", "hypothesis>=6.100")
     for version in ("3.10", "3.13"):
-        session.run("mypy", "--python-version", version, "trio_otp", "docs/examples")
+        session.run("mypy", "--python-version", version, *TYPECHECKED)
 
 
 @nox.session(python="3.11")

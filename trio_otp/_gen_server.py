@@ -724,19 +724,39 @@ def _lookup(name: object) -> ServerRef[Any, Any]:
     return ref
 
 
+# A ServerRef is Hashable too, so without the overloads a type checker cannot tell which
+# branch of the union it got, and infers no reply type at all (Never).
+@typing.overload
 async def call(
-    name: ServerRef[RequestT, ReplyT] | Hashable,
+    name: ServerRef[RequestT, ReplyT],
     request: RequestT,
     *,
     timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
-) -> ReplyT:
+) -> ReplyT: ...
+
+
+@typing.overload
+async def call(
+    name: Hashable,
+    request: object,
+    *,
+    timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+) -> Any: ...
+
+
+async def call(
+    name: Hashable,
+    request: object,
+    *,
+    timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+) -> Any:
     """:meth:`ServerRef.call` on whichever server runs under ``name`` now (or on a ref).
 
     Looking the name up at every call is what lets a caller outlive a restart. Raises as
-    :meth:`ServerRef.call`, and :class:`ServerNotRunning` if nothing has that name.
+    :meth:`ServerRef.call`, and :class:`ServerNotRunning` if nothing has that name. The
+    reply is typed from a ref's type parameters; by name it is ``Any``.
     """
-    reply = await _lookup(name).call(request, timeout=timeout)
-    return typing.cast("ReplyT", reply)
+    return await _lookup(name).call(request, timeout=timeout)
 
 
 def cast(name: ServerRef[Any, Any] | Hashable, request: object) -> None:
