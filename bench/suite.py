@@ -316,6 +316,15 @@ def _rss() -> int:
     return 0
 
 
+async def _all_parked(event: trio.Event, n: int) -> None:
+    """Wait until ``n`` tasks have run and parked on ``event``. One checkpoint is not
+    enough: Trio may run this task before the new ones in the same batch, and a task that
+    has not yet run has not yet allocated its frames (half the runs measured ~1.1 KB and
+    ~10 us per task that way, instead of ~1.9 KB and ~16 us)."""
+    while event.statistics().tasks_waiting < n:
+        await trio.lowlevel.checkpoint()
+
+
 async def bare_processes(n: int) -> tuple[float, float, float]:
     event = trio.Event()
     async with trio.open_nursery() as nursery:
@@ -323,7 +332,7 @@ async def bare_processes(n: int) -> tuple[float, float, float]:
         base, start = _rss(), time.perf_counter()
         for _ in range(n):
             nursery.start_soon(event.wait)
-        await trio.lowlevel.checkpoint()
+        await _all_parked(event, n)
         started, memory = time.perf_counter() - start, _rss() - base
         stop = time.perf_counter()
         event.set()
@@ -379,7 +388,7 @@ async def traced_memory(n: int, kind: str) -> float:
         if kind == "bare":
             for _ in range(n):
                 nursery.start_soon(event.wait)
-            await trio.lowlevel.checkpoint()
+            await _all_parked(event, n)
         else:
             for _ in range(0, n, 1000):
                 await supervisor.start_children([spec] * 1000)
