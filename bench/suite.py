@@ -466,8 +466,10 @@ async def restart_latencies(n: int) -> list[float]:
     return latencies
 
 
-async def raw_restart_latencies(n: int) -> list[float]:
-    """A hand-written restart loop: the same request/reply server, restarted in a loop."""
+async def _raw_restart_latencies(n: int, *, into_new_task: bool) -> list[float]:
+    """The same request/reply server, restarted by hand: in a loop inside the crashing task,
+    or (``into_new_task``) by the crashing task spawning its replacement, as a supervisor
+    does whose children each run in a task of their own."""
     current: list[RawMailbox] = []
     started = trio.Event()
 
@@ -482,16 +484,22 @@ async def raw_restart_latencies(n: int) -> list[float]:
             assert caller is not None
             trio.lowlevel.reschedule(caller, outcome.Value(request))
 
-    async def supervise() -> None:
+    async def restart_in_task() -> None:
         while True:
             try:
                 await server()
             except RuntimeError:
                 continue
 
+    async def restart_in_new_task() -> None:
+        try:
+            await server()
+        except RuntimeError:
+            nursery.start_soon(restart_in_new_task)
+
     latencies = []
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(supervise)
+        nursery.start_soon(restart_in_new_task if into_new_task else restart_in_task)
         await started.wait()
         for _ in range(n):
             old = current[-1]
@@ -503,42 +511,16 @@ async def raw_restart_latencies(n: int) -> list[float]:
             latencies.append(time.perf_counter() - start)
         nursery.cancel_scope.cancel()
     return latencies
+
+
+async def raw_restart_latencies(n: int) -> list[float]:
+    """The target's baseline: a hand-written restart loop inside the crashing task."""
+    return await _raw_restart_latencies(n, into_new_task=False)
 
 
 async def raw_respawn_restart_latencies(n: int) -> list[float]:
-    """Raw Trio restarting into a new task, as a supervisor does whose children each run in
-    their own task: the crashing task spawns its replacement. For scale, not the target."""
-    current: list[RawMailbox] = []
-    started = trio.Event()
-
-    async def server(nursery: trio.Nursery) -> None:
-        raw = RawMailbox()
-        current.append(raw)
-        started.set()
-        try:
-            while True:
-                request, caller = await raw.receive()
-                if request == "crash":
-                    raise RuntimeError("crash")
-                assert caller is not None
-                trio.lowlevel.reschedule(caller, outcome.Value(request))
-        except RuntimeError:
-            nursery.start_soon(server, nursery)
-
-    latencies = []
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(server, nursery)
-        await started.wait()
-        for _ in range(n):
-            old = current[-1]
-            start = time.perf_counter()
-            old.send("crash", None)
-            while current[-1] is old:
-                await trio.lowlevel.checkpoint()
-            await current[-1].call(0)
-            latencies.append(time.perf_counter() - start)
-        nursery.cancel_scope.cancel()
-    return latencies
+    """Raw Trio restarting into a new task. For scale, not the target."""
+    return await _raw_restart_latencies(n, into_new_task=True)
 
 
 def percentile(values: list[float], fraction: float) -> float:
