@@ -428,7 +428,7 @@ def test_bad_mailbox_size_and_factory_fail_at_spec_time() -> None:
         trio_otp.server_spec("s", Recorder, mailbox_size=0)
     with pytest.raises(TypeError, match="factory"):
         trio_otp.server_spec("s", Recorder())  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="stop reason is an exception"):
+    with pytest.raises(TypeError, match=r"reason must be None \(a normal exit\) or an exception"):
         Stop("not an exception")  # type: ignore[arg-type]
 
 

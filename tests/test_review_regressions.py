@@ -30,7 +30,7 @@ async def test_bad_delays_and_timeouts_fail_at_the_caller_not_in_a_system_task(
         ref = await trio_otp.start_server(nursery, Echo)
         with pytest.raises(ValueError, match="delay must be a number"):
             trio_otp.send_after(math.nan, ref, "x")
-        with pytest.raises(TypeError, match="unhashable"):
+        with pytest.raises(TypeError, match=r"destination \(a ServerRef or a name\) must be hashable"):
             trio_otp.send_after(1, ["not", "a", "name"], "x")
         with pytest.raises(ValueError, match="timeout must be a number"):
             await ref.call("x", timeout=math.nan)
@@ -120,7 +120,7 @@ async def test_monitor_during_terminate_waits_for_the_real_reason(autojump_clock
 async def test_stop_checks_its_reason_and_reports_a_different_exit(autojump_clock: MockClock) -> None:
     async with trio.open_nursery() as nursery:
         ref = await trio_otp.start_server(nursery, Echo)
-        with pytest.raises(TypeError, match="stop reason is an exception or None"):
+        with pytest.raises(TypeError, match=r"reason must be None \(a normal exit\) or an exception"):
             await ref.stop("bye")  # type: ignore[arg-type]
         assert ref.alive
         await ref.stop()
@@ -147,7 +147,7 @@ async def test_keyboard_interrupt_before_started_is_not_an_assertion_error(autoj
     async def interrupted(*, task_status: trio.TaskStatus[None]) -> None:
         raise KeyboardInterrupt
 
-    with pytest.RaisesGroup(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):
         await trio_otp.Supervisor([trio_otp.ChildSpec("k", interrupted)]).run()
 
 

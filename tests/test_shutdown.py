@@ -146,9 +146,8 @@ async def test_keyboard_interrupt_in_a_child_shuts_the_tree_down(
         raise KeyboardInterrupt
 
     specs = [harness.spec("a"), trio_otp.ChildSpec("k", interrupted), harness.spec("b")]
-    with pytest.raises(BaseExceptionGroup) as info:
+    with pytest.raises(KeyboardInterrupt):  # one, not a group: as any interrupted program
         await Supervisor(specs, max_restarts=100).run()
-    assert info.group_contains(KeyboardInterrupt)
     assert harness.take_trace("start", "stop") == [
         ("start", "a"),
         ("start", "b"),

@@ -34,16 +34,9 @@ from typing import Protocol
 
 import trio
 
+from ._ki import protected
+
 logger = logging.getLogger("trio_otp.timers")
-
-
-def check_seconds(value: object, what: str) -> float:
-    """A delay or timeout as a float; raises at the caller for NaN or a non-number, so that a
-    bad value never reaches the deadline heap (where it would fail in a system task)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        msg = f"{what} must be a number of seconds, got {value!r}"
-        raise ValueError(msg) if isinstance(value, float) else TypeError(msg)
-    return float(value)
 
 
 class TimedCall(Protocol):
@@ -64,6 +57,7 @@ class CallTimer:
         self._scope = trio.CancelScope()  # replaced each time the task goes to sleep
         self.live = 0  # timed calls that have not ended
 
+    @protected
     def add(self, call: TimedCall, deadline: float) -> None:
         """Watch ``call`` until ``deadline``. The call must call :meth:`finished` once
         when it ends for any reason."""
@@ -78,6 +72,7 @@ class CallTimer:
             self._heap = [entry for entry in heap if not entry[2].done]
             heapq.heapify(self._heap)
 
+    @protected
     def finished(self) -> None:
         self.live -= 1
 

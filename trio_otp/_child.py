@@ -30,6 +30,21 @@ What escapes a child
 they propagate through the supervisor's nursery, which cancels the control loop, which
 shuts the whole tree down in order and lets them continue upwards. They never cause a
 restart.
+
+A subtree's budget
+------------------
+A child's kill deadline is its own, or its supervisor's if that comes first: each child
+knows the child whose task tree its supervisor runs in (its *parent*), and a stop that
+begins takes the earlier of the two. So a supervisor stopped with ``shutdown=1.0`` or
+:data:`BRUTAL_KILL` stops its whole subtree within that, as OTP's kill of a supervisor
+takes its linked children with it; descendants already stopping get the earlier deadline
+when their ancestor's stop begins.
+
+KeyboardInterrupt
+-----------------
+The bookkeeping here (readiness, the end of a task, stops and cleanup scopes) is
+KI-protected (see ``_ki.py``); the child's start function runs unprotected, as plain
+Trio would run it, unless it is trio_otp's own.
 """
 
 from __future__ import annotations
@@ -42,6 +57,7 @@ from typing import Any, Protocol
 import trio
 
 from ._child_spec import BRUTAL_KILL, INFINITY, ChildSpec
+from ._ki import call_unprotected, is_self_protecting, protected
 
 # The running children of this Trio run, by their Trio task, for cleanup_scope. A dict
 # entry per child is cheaper than setting a context variable in each child's task (two
@@ -66,18 +82,20 @@ class ChildTask(trio.TaskStatus[Any]):
 
     It is also the ``task_status`` the child's start function receives. With 100,000
     children every object per child counts, so the waits for readiness and for the end
-    share one :class:`trio.Event` made only when somebody waits, and the set of cleanup
-    scopes is made on first use.
+    share one :class:`trio.Event` made only when somebody waits, and the sets of cleanup
+    scopes and of descendants are made on first use.
     """
 
     __slots__ = (
         "_cleanup_scopes",
+        "_descendants",
         "_wakeup",
         "error",
         "finished",
         "is_started",
         "kill_deadline",
         "on_ready",
+        "parent",
         "ref",
         "scope",
         "spec",
@@ -85,7 +103,7 @@ class ChildTask(trio.TaskStatus[Any]):
         "trio_task",
     )
 
-    def __init__(self, spec: ChildSpec) -> None:
+    def __init__(self, spec: ChildSpec, parent: ChildTask | None = None) -> None:
         self.spec = spec
         self.scope = trio.CancelScope(shield=True)
         self.is_started = False  # started() was called
@@ -94,6 +112,9 @@ class ChildTask(trio.TaskStatus[Any]):
         self.ref: object = None
         self.error: BaseException | None = None
         self.kill_deadline = math.inf
+        # The child whose task tree runs this child's supervisor; its deadline bounds ours.
+        self.parent = parent
+        self._descendants: set[ChildTask] | None = None  # running children whose parent we are
         self._cleanup_scopes: set[trio.CancelScope] | None = None
         self._wakeup: trio.Event | None = None  # set at started() and at the end
         # Called once, in the child's task, when the start is over (started() or the end).
@@ -105,6 +126,7 @@ class ChildTask(trio.TaskStatus[Any]):
         """Whether the start is over: started() was called, or the task ended first."""
         return self.is_started or self.finished
 
+    @protected
     def _wake(self) -> None:
         on_ready = self.on_ready
         if on_ready is not None:
@@ -130,20 +152,19 @@ class ChildTask(trio.TaskStatus[Any]):
         while not self.finished:
             await self._wakeup_event().wait()
 
+    @protected
     async def run(self, supervisor: ExitReporter, child: object) -> None:
         """The body of the child's task; calls ``supervisor.report_exit(child, self)`` if
         it ends on its own (not stopped by the supervisor)."""
-        trio_task = self.trio_task = trio.lowlevel.current_task()
-        try:
-            running = _children_by_task.get()
-        except LookupError:
-            running = {}
-            _children_by_task.set(running)
-        running[trio_task] = self
+        self._begin()
         error: BaseException | None = None
         try:
             with self.scope:
-                await self.spec.start(*self.spec.args, task_status=self)
+                start = self.spec.start
+                if is_self_protecting(start):
+                    await start(*self.spec.args, task_status=self)
+                else:
+                    await call_unprotected(start, *self.spec.args, task_status=self)
                 if not self.is_started and not self.stopping:
                     error = RuntimeError("the start function returned without calling task_status.started()")
         except Exception as exc:
@@ -152,13 +173,37 @@ class ChildTask(trio.TaskStatus[Any]):
             error = exc
             raise
         finally:
-            del running[trio_task]
-            self.error = error
-            self.finished = True
-            self._wake()
+            self._end(error)
         if self.is_started and not self.stopping:
             supervisor.report_exit(child, self)
 
+    @protected
+    def _begin(self) -> None:
+        trio_task = self.trio_task = trio.lowlevel.current_task()
+        try:
+            running = _children_by_task.get()
+        except LookupError:
+            running = {}
+            _children_by_task.set(running)
+        running[trio_task] = self
+        parent = self.parent
+        if parent is not None:
+            if parent._descendants is None:
+                parent._descendants = set()
+            parent._descendants.add(self)
+
+    @protected
+    def _end(self, error: BaseException | None) -> None:
+        assert self.trio_task is not None
+        _children_by_task.get().pop(self.trio_task, None)
+        parent = self.parent
+        if parent is not None and parent._descendants is not None:
+            parent._descendants.discard(self)
+        self.error = error
+        self.finished = True
+        self._wake()
+
+    @protected
     def started(self, value: Any = None) -> None:
         """The child's ``task_status.started()``: it is ready, and ``value`` is its reference."""
         if self.is_started:
@@ -168,46 +213,63 @@ class ChildTask(trio.TaskStatus[Any]):
         self.ref = value
         self._wake()
 
+    @protected
     def begin_stop(self, reason: str) -> None:
-        """Cancel the child and set its kill deadline from its shutdown policy."""
+        """Cancel the child and set its kill deadline: from its shutdown policy, or its
+        parent's kill deadline if that is earlier."""
         if self.stopping:
             return
         self.stopping = True
         policy = self.spec.shutdown
         if policy is BRUTAL_KILL:
-            self.kill_deadline = -math.inf
+            deadline = -math.inf
         elif policy is INFINITY:
-            self.kill_deadline = math.inf
+            deadline = math.inf
         else:
-            self.kill_deadline = trio.current_time() + policy
-        for scope in self._cleanup_scopes or ():
-            scope.deadline = min(scope.deadline, self.kill_deadline)
+            deadline = trio.current_time() + policy
+        if self.parent is not None:
+            deadline = min(deadline, self.parent.kill_deadline)
+        self._tighten(deadline)
         self.scope.cancel(reason)
 
-    async def stop(self, reason: str) -> bool:
-        """Stop the child and wait until its task has ended.
+    def _tighten(self, deadline: float) -> None:
+        """Move the kill deadline earlier, for this child and any descendant that is already
+        stopping (the others take it from us when their stop begins)."""
+        if deadline >= self.kill_deadline:
+            return
+        self.kill_deadline = deadline
+        for scope in self._cleanup_scopes or ():
+            scope.deadline = min(scope.deadline, deadline)
+        for descendant in list(self._descendants or ()):
+            if descendant.stopping:
+                descendant._tighten(deadline)
 
-        Returns ``False`` if the child outlived its shutdown budget (its cleanup was cut
-        short, OTP's ``killed``), ``True`` otherwise. Callers run this shielded.
+    async def stop(self, reason: str, on_late: Callable[[], None] | None = None) -> None:
+        """Stop the child and wait until its task has ended. Callers run this shielded.
+
+        If its kill deadline passes first (its cleanup is cut short then, OTP's
+        ``killed``), ``on_late`` is called at that moment, and the wait goes on: a child
+        that shields itself from its supervisor is out of its reach.
         """
         self.begin_stop(reason)
         if self.finished:
-            return True
-        within_budget = True
-        if isinstance(self.spec.shutdown, float):
+            return
+        if -math.inf < self.kill_deadline < math.inf:
             # The cleanup scopes share this deadline, so when it passes the child may
             # finish in the same instant; it still ran out of budget.
             with trio.move_on_at(self.kill_deadline) as budget:
                 await self.wait_finished()
-            within_budget = not budget.cancelled_caught
+            if budget.cancelled_caught and on_late is not None:
+                on_late()
         await self.wait_finished()
-        return within_budget
 
+    @protected
     def add_cleanup_scope(self, scope: trio.CancelScope) -> None:
         if self._cleanup_scopes is None:
             self._cleanup_scopes = set()
         self._cleanup_scopes.add(scope)
 
+    @protected
     def discard_cleanup_scope(self, scope: trio.CancelScope) -> None:
         if self._cleanup_scopes is not None:
             self._cleanup_scopes.discard(scope)
@@ -234,6 +296,7 @@ def _current_child() -> ChildTask | None:
 
 
 @contextmanager
+@protected
 def cleanup_scope() -> Iterator[trio.CancelScope]:
     """A shielded cancel scope for a supervised child's cleanup, bounded by its shutdown budget.
 

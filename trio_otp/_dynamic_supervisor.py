@@ -18,8 +18,8 @@ O(1) and 100,000 children cost 100,000 times one, not more.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import itertools
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, TypeVar, final
@@ -27,9 +27,11 @@ from typing import Any, TypeVar, final
 import attrs
 import trio
 
+from ._child import ChildTask
 from ._child_spec import ChildSpec, ChildType
 from ._exceptions import ChildNotFound, MaxChildrenReached, SupervisorNotRunning
 from ._intensity import validate_max_restarts, validate_max_seconds
+from ._ki import protected, self_protecting
 from ._supervisor import (
     AutoShutdown,
     ChildCounts,
@@ -37,10 +39,11 @@ from ._supervisor import (
     RestartStrategy,
     Supervisor,
     _Child,
+    _Request,
     _require_spec,
     _StartFailed,
     _SupervisorState,
-    logger,
+    run_supervisor,
     send_request,
 )
 from ._util import NoPublicConstructor, describe
@@ -105,6 +108,8 @@ class DynamicSupervisor:
         validate_max_restarts(self.max_restarts)
         object.__setattr__(self, "max_seconds", validate_max_seconds(self.max_seconds))
 
+    @self_protecting
+    @protected
     async def run(
         self, *, task_status: trio.TaskStatus[DynamicSupervisorRef] = trio.TASK_STATUS_IGNORED
     ) -> None:
@@ -114,6 +119,7 @@ class DynamicSupervisor:
         Raises:
           RestartIntensityExceeded: after stopping every child.
           trio.Cancelled: cancelled from outside, after every child stopped.
+          KeyboardInterrupt: likewise, after Ctrl-C, as :meth:`Supervisor.run`.
         """
         definition = Supervisor(
             [],
@@ -124,10 +130,7 @@ class DynamicSupervisor:
             name=self.name,
         )
         state = _DynamicState(definition, self.max_children)
-        async with trio.open_nursery() as nursery:
-            await state.serve(nursery, _RefStatus(task_status, state))
-        if state.exit_error is not None:
-            raise state.exit_error
+        await run_supervisor(state, _RefStatus(task_status, state))
 
     def child_spec(self, id: Hashable, **options: object) -> ChildSpec:  # noqa: A002
         """A :class:`ChildSpec` that runs this DynamicSupervisor under another supervisor;
@@ -189,8 +192,10 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         starts it in the supervisor's nursery directly, so concurrent calls run their
         children's starts concurrently (Elixir's DynamicSupervisor runs them one
         at a time). Once started, the child is the supervisor's like any other: restarted
-        by it, stopped by it. If this task is cancelled while the child starts, the child
-        is stopped again before the ``Cancelled`` goes on, so no child runs unknown.
+        by it, stopped by it. If this task is cancelled while the child starts (a
+        ``move_on_after`` around the call, say), the child is stopped again, within its
+        shutdown budget, before the ``Cancelled`` goes on, so no child runs unknown; a
+        child that never becomes ready is therefore no reason to hang.
 
         Raises:
           MaxChildrenReached: ``max_children`` children are running.
@@ -221,19 +226,27 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
             _check_dynamic_spec(spec)
         return await self._start(batch, batch=True)
 
+    @protected
     async def _start(self, specs: list[ChildSpec], *, batch: bool) -> list[DynamicChild]:
         await trio.lowlevel.checkpoint_if_cancelled()
         state = self._state
-        # Shielded: a caller cancelled while the children start would otherwise lose the
-        # only handles to children that run anyway.
         try:
-            with trio.CancelScope(shield=True):
-                children = await state.start_now(specs, batch=batch)
+            children, tasks = state.begin_start(specs, batch=batch)
         except BaseException:
             # A start refused at once (MaxChildrenReached, SupervisorNotRunning) is still a
             # checkpoint, so a retry loop cannot starve the other tasks.
             await trio.lowlevel.cancel_shielded_checkpoint()
             raise
+        try:
+            for task in tasks:
+                await task.wait_ready()
+        except BaseException:
+            # Cancelled (or interrupted) while they start: they were never handed out, so
+            # they are stopped again before the exception goes on.
+            with trio.CancelScope(shield=True):
+                await state.forget(children)
+            raise
+        await state.finish_start(children, tasks)
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
@@ -247,7 +260,16 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
 
         Raises:
           ChildNotFound: it is not a child of this supervisor (any more).
+          TypeError: ``child`` is not a :class:`DynamicChild` (checked before the request
+            is sent).
         """
+        handle: object = child  # as the caller passed it, not as it is typed
+        if not isinstance(handle, DynamicChild):
+            msg = (
+                "DynamicSupervisorRef.terminate_child takes the DynamicChild that start_child "
+                f"returned, got {describe(handle)}"
+            )
+            raise TypeError(msg)
         await self._request(lambda state: state.terminate_dynamic(child._child))
 
     async def which_children(self) -> list[ChildInfo]:
@@ -271,8 +293,9 @@ class _DynamicState(_SupervisorState):
     def remove(self, child: _Child) -> None:
         del self.children[child]
 
-    async def start_now(self, specs: list[ChildSpec], *, batch: bool) -> list[_Child]:
-        """Start children from the *calling* task, not the control loop; run shielded.
+    @protected
+    def begin_start(self, specs: list[ChildSpec], *, batch: bool) -> tuple[list[_Child], list[ChildTask]]:
+        """Add children and spawn their tasks from the *calling* task, not the control loop.
 
         Safe without the mailbox because nothing here awaits between checking the
         supervisor's state and changing it, and a child is in ``children`` (so a shutdown
@@ -295,8 +318,11 @@ class _DynamicState(_SupervisorState):
         for child in children:
             self.add(child)
             tasks.append(self.spawn(child))
-        for task in tasks:
-            await task.wait_ready()
+        return children, tasks
+
+    async def finish_start(self, children: list[_Child], tasks: list[ChildTask]) -> None:
+        """Once every task of a start is ready: report the starts, or undo them all and
+        raise the first failure."""
         failure: BaseException | None = None
         for child, task in zip(children, tasks, strict=True):
             if self.shutting_down():
@@ -312,19 +338,34 @@ class _DynamicState(_SupervisorState):
                 assert task.error is not None  # only our own shutdown stops it without one
                 self.log_start_error(child, task.error)
                 failure = failure or self.start_error(_StartFailed(child, task.error))
-        if failure is None:
-            return children
-        await self.forget(children)
-        raise failure
+        if failure is not None:
+            with trio.CancelScope(shield=True):
+                await self.forget(children)
+            raise failure
 
     async def forget(self, children: list[_Child]) -> None:
         """Terminate children through the mailbox, from outside the loop (a start that is
-        being undone). Each on its own: one already gone must not spare the rest."""
-        for child in children:
-            if child in self.children:
-                terminate = functools.partial(_DynamicState.terminate_dynamic, child=child)
-                with contextlib.suppress(ChildNotFound, SupervisorNotRunning):
-                    await send_request(self.send, self.label, terminate)
+        being undone), and wait until that is done. Every request is sent before the
+        first wait, so an interrupt during the wait cannot spare any of them."""
+        requests = [
+            self.post_request(functools.partial(_DynamicState.forget_one, child=child)) for child in children
+        ]
+        for request in requests:
+            if request is not None:
+                await request.done.wait()
+
+    @protected
+    def post_request(self, operation: Callable[[Any], Awaitable[object]]) -> _Request[object] | None:
+        request: _Request[object] = _Request(operation)
+        try:
+            self.send.send_nowait(request)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return None  # the supervisor has ended, and with it every child
+        return request
+
+    async def forget_one(self, child: _Child) -> None:
+        if child in self.children:
+            await self.terminate_dynamic(child)
 
     def after_exit(self, child: _Child) -> None:
         # A child that is not restarted is forgotten, as in OTP's simple_one_for_one.
@@ -340,9 +381,10 @@ class _DynamicState(_SupervisorState):
 
     async def stop_all(self) -> None:
         # All at once: every child is cancelled now, each within its own budget, and we
-        # wait for them all, so the group takes as long as its slowest member.
-        # One wait for the whole group, not a scope per child: with 100,000 children the
-        # bookkeeping of a wait each would itself outlast the budgets.
+        # wait for them all, so the group takes as long as its slowest member. One wait
+        # per distinct deadline (usually one for the whole group), not a scope per child:
+        # with 100,000 children the bookkeeping of a wait each would itself outlast the
+        # budgets. Children still running at their deadline are reported then.
         reason = f"trio_otp: supervisor {self.label} is shutting down"
         tasks = [child.task for child in self.children if child.task is not None]
         for child in self.children:
@@ -350,18 +392,21 @@ class _DynamicState(_SupervisorState):
             child.restarting = False
         for task in tasks:
             task.begin_stop(reason)
-        latest = max((task.kill_deadline for task in tasks), default=-math.inf)
         with trio.CancelScope(shield=True):
-            with trio.move_on_at(latest):
-                for task in tasks:
-                    await task.wait_finished()
-            late = [task for task in tasks if not task.finished]
-            for task in late:
+            by_deadline = sorted(tasks, key=_kill_deadline)
+            for deadline, group in itertools.groupby(by_deadline, key=_kill_deadline):
+                if not -math.inf < deadline < math.inf:
+                    continue
+                members = list(group)
+                with trio.move_on_at(deadline):
+                    for task in members:
+                        await task.wait_finished()
+                for task in members:
+                    if not task.finished:
+                        self.report_late(task)
+            for task in tasks:
                 await task.wait_finished()
-        for task in late:
-            logger.error(
-                "supervisor %s: child %r did not finish within its shutdown budget; cleanup cancelled",
-                self.label,
-                task.spec.id,
-                extra={"otp_report": "shutdown_error", "supervisor": self.label, "child_id": task.spec.id},
-            )
+
+
+def _kill_deadline(task: ChildTask) -> float:
+    return task.kill_deadline

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from ._util import safe_repr
+
 
 class Shutdown(Exception):
     """Raised by a child to exit with OTP's ``shutdown`` reason instead of crashing.
@@ -49,7 +51,7 @@ class RestartIntensityExceeded(Shutdown):
         self.max_seconds = max_seconds
         noun = "restart" if max_restarts == 1 else "restarts"
         super().__init__(
-            f"supervisor {supervisor} gave up: child {child_id!r} needed a restart beyond "
+            f"supervisor {supervisor} gave up: child {safe_repr(child_id)} needed a restart beyond "
             f"max_restarts={max_restarts} ({max_restarts} {noun} within {max_seconds:g} s), "
             "so it stopped its remaining children"
         )
@@ -79,7 +81,7 @@ class ChildStartError(SupervisorError):
         self.supervisor = supervisor
         self.child_id = child_id
         self.reason = reason
-        super().__init__(f"child {child_id!r} of supervisor {supervisor} failed to start: {detail}")
+        super().__init__(f"child {safe_repr(child_id)} of supervisor {supervisor} failed to start: {detail}")
         self.__cause__ = reason
 
 

@@ -6,6 +6,7 @@ import enum
 import sys
 
 from ._exceptions import RestartIntensityExceeded, Shutdown
+from ._util import safe_repr
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -40,5 +41,6 @@ def describe_exit(error: BaseException | None) -> str:
     if error is None:
         return "returned normally"
     if isinstance(error, RestartIntensityExceeded):
-        return f"escalated (RestartIntensityExceeded: too many restarts of its child {error.child_id!r})"
-    return f"raised {error!r}"
+        child = safe_repr(error.child_id)
+        return f"escalated (RestartIntensityExceeded: too many restarts of its child {child})"
+    return f"raised {safe_repr(error)}"

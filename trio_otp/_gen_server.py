@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import typing
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -48,7 +49,8 @@ import attrs
 import outcome
 import trio
 
-from ._call_timer import CallTimer, call_timer, check_seconds
+from ._call_timer import CallTimer, call_timer
+from ._checks import check_callable, check_exit_reason, check_hashable, check_seconds, check_timeout
 from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._events import _handlers as _event_handlers
@@ -65,8 +67,12 @@ from ._exceptions import (
     Shutdown,
 )
 from ._exit import ExitKind, exit_kind
+from ._ki import protected, self_protecting, unprotected
 from ._registry import Keys, Registry
-from ._util import NoPublicConstructor, describe
+from ._util import NoPublicConstructor, describe, safe_repr, safe_str
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 logger = logging.getLogger("trio_otp.gen_server")
 
@@ -155,15 +161,9 @@ class Stop(_Action, Generic[ReplyT]):
     __slots__ = ("reason", "reply")
 
     def __init__(self, reason: BaseException | None = None, *, reply: ReplyT = _NOTHING) -> None:
-        _check_reason(reason)
+        check_exit_reason(reason, "Stop's reason")
         self.reason = reason
         self.reply = reply
-
-
-def _check_reason(reason: object) -> None:
-    if reason is not None and not isinstance(reason, BaseException):
-        msg = f"a stop reason is an exception or None, got {describe(reason)}"
-        raise TypeError(msg)
 
 
 # --- the server's side -----------------------------------------------------------------
@@ -182,7 +182,9 @@ class GenServer(Generic[RequestT, ReplyT]):
     """
 
     #: If set (as a class attribute or an attrs field), a server that receives no message
-    #: for this many seconds gets ``handle_info(IdleTimeout(...))`` (OTP's timeout).
+    #: for this many seconds gets ``handle_info(IdleTimeout(...))`` (OTP's timeout), and
+    #: again after each further period without one. ``None`` or a number of seconds > 0;
+    #: another value fails the start, or crashes the server when a callback sets it.
     idle_timeout: float | None = None
 
     async def init(self) -> Continue | Stop[Any] | None:
@@ -190,7 +192,7 @@ class GenServer(Generic[RequestT, ReplyT]):
 
         Return ``None``, :class:`Continue` to run a continue step before the first
         message, or :class:`Stop` to fail the start (:class:`InitStopped`). An exception
-        fails the start too.
+        fails the start too, and so does any other return value (a :exc:`TypeError`).
         """
         return None
 
@@ -273,6 +275,7 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
     _task: trio.lowlevel.Task
     _timer: CallTimer | None  # set while a timeout watches the call
 
+    @protected
     def reply(self, value: ReplyT) -> None:
         """Complete the call with ``value``. Not a checkpoint; never raises.
 
@@ -283,10 +286,12 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
         if self._end(_DONE):
             trio.lowlevel.reschedule(self._task, outcome.Value(value))
 
+    @protected
     def _fail(self, error: BaseException) -> None:
         if self._end(_DONE):
             trio.lowlevel.reschedule(self._task, outcome.Error(error))
 
+    @protected
     def _time_out(self) -> None:
         if self._end(_ABANDONED):
             trio.lowlevel.reschedule(self._task, outcome.Error(_TimedOut()))
@@ -295,6 +300,7 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
         self._end(_ABANDONED)
         return trio.lowlevel.Abort.SUCCEEDED
 
+    @protected
     def _end(self, state: int) -> bool:
         """Move out of waiting; False if the call had already ended."""
         if self._state != _WAITING:
@@ -316,7 +322,7 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
         return self._state != _WAITING
 
     def __repr__(self) -> str:
-        return f"<Caller of {self._request!r}>"
+        return f"<Caller of {safe_repr(self._request)}>"
 
 
 def _new_caller(request: object, task: trio.lowlevel.Task) -> Caller[Any]:
@@ -355,11 +361,17 @@ class _StopRequest:
 
 
 class _Process:
-    """The running server: its mailbox and whatever callers it owes an answer."""
+    """The running server: its mailbox and whatever callers it owes an answer.
+
+    Every method that changes more than one thing is KI-protected (see ``_ki.py``), so a
+    Ctrl-C can never leave a caller in the mailbox whom nobody will answer, or a parked
+    server that nobody will wake.
+    """
 
     __slots__ = (
         "alive",
         "closed",
+        "current",
         "deferred",
         "ended",
         "ended_event",
@@ -370,6 +382,7 @@ class _Process:
         "monitors",
         "name",
         "parked",
+        "registered",
         "room",
         "task",
         "timers",
@@ -380,6 +393,7 @@ class _Process:
     def __init__(self, label: str, name: Hashable | None, mailbox_size: float) -> None:
         self.label = label
         self.name = name
+        self.registered = False  # holds its name in the registry
         # Made at the first message: an empty deque alone is 760 bytes, and with 100,000
         # idle servers such containers add up. The ones below are made on first use too.
         self.mailbox: deque[object] | None = None
@@ -388,6 +402,9 @@ class _Process:
         self.room = trio.lowlevel.ParkingLot() if mailbox_size != math.inf else None
         self.parked: trio.lowlevel.Task | None = None
         self.alive = True
+        # The message being handled (the last one taken), for the crash report and so
+        # that a call taken from the mailbox is never left without an answer.
+        self.current: object = None
         self.deferred: set[Caller[Any]] | None = None
         self.ended = False  # the server's task is past its last await
         self.ended_event: trio.Event | None = None  # made when someone waits for the end
@@ -399,8 +416,21 @@ class _Process:
         self.task = trio.lowlevel.current_task()
         self.token = trio.lowlevel.current_trio_token()
 
+    @protected
+    def register(self, ref: ServerRef[Any, Any]) -> None:
+        """Take the server's name (in the server's own task). Raises NameTaken."""
+        registry, key = _resolve(self.name)
+        try:
+            registry.register(key, ref)
+        except AlreadyRegistered as taken:
+            value: object = taken.entry.value  # type: ignore[attr-defined]
+            msg = f"name {safe_repr(self.name)} is already taken by {safe_repr(value)}"
+            raise NameTaken(msg, value) from None
+        self.registered = True
+
+    @protected
     def post(self, item: object) -> None:
-        """Put a cast, info or stop in the mailbox (not a checkpoint)."""
+        """Put a cast or info in the mailbox (not a checkpoint)."""
         if not self.alive:
             msg = f"server {self.label} is not running"
             raise ServerNotRunning(msg)
@@ -409,6 +439,16 @@ class _Process:
             raise MailboxFull(msg)
         self.append(item)
 
+    @protected
+    def post_system(self, item: object) -> None:
+        """Put a system message (a stop) in the mailbox: in order, but never refused for
+        want of room, so that a busy server can always be stopped."""
+        if not self.alive:
+            msg = f"server {self.label} is not running"
+            raise ServerNotRunning(msg)
+        self.append(item)
+
+    @protected
     def append(self, item: object) -> None:
         """Put an item in the mailbox and wake the server (no checks)."""
         mailbox = self.mailbox
@@ -426,12 +466,7 @@ class _Process:
                 self.ended_event = trio.Event()
             await self.ended_event.wait()
 
-    def set_ended(self) -> None:
-        self.alive = False
-        self.ended = True
-        if self.ended_event is not None:
-            self.ended_event.set()
-
+    @protected
     def wake(self) -> None:
         task = self.parked
         if task is not None:
@@ -444,10 +479,11 @@ class _Process:
             await trio.lowlevel.wait_task_rescheduled(self.abort_park)
         return self.take()
 
+    @protected
     def take(self) -> object:
-        """The oldest message; the mailbox must not be empty."""
+        """The oldest message, which becomes :attr:`current`; the mailbox must not be empty."""
         assert self.mailbox is not None
-        item = self.mailbox.popleft()
+        item = self.current = self.mailbox.popleft()
         room = self.room
         if room is not None and room:
             room.unpark()
@@ -457,10 +493,33 @@ class _Process:
         self.parked = None
         return trio.lowlevel.Abort.SUCCEEDED
 
+    @protected
+    def stop_accepting(self, error: BaseException | None) -> BaseException | None:
+        """The server is ending (``error`` is why, ``None`` for a requested stop): refuse
+        new messages, forget any park that an interrupt cut short, release the name.
+        Returns the exit reason, a :class:`Shutdown` for a cancellation."""
+        self.alive = False
+        self.parked = None
+        if self.registered:
+            self.registered = False
+            registry, key = _resolve(self.name)
+            registry.unregister(key)
+        return None if error is None else _reason_of(error)
+
+    @protected
+    def fail_current(self, reason: BaseException | None) -> None:
+        """Fail the call being handled, if it is one and still waits (before terminate)."""
+        current = self.current
+        if type(current) is Caller and current._process is None:  # deferred ones: after terminate
+            current._fail(_exited(self.label, reason))
+
+    @protected
     def close(self, reason: BaseException | None) -> None:
         """Stop accepting messages, fail every call still owed an answer, cancel the
         timers aimed at this server and tell its monitors, once each."""
-        self.alive = False
+        if self.closed:
+            return
+        self.stop_accepting(None)
         self.exit_reason = reason
         self.closed = True
         for timer in list(self.timers or ()):
@@ -470,6 +529,9 @@ class _Process:
         for monitor in list(self.watching or ()):
             monitor.demonitor()  # nobody left to tell: OTP drops a dead watcher's monitors
         owed = list(self.deferred or ())
+        current = self.current
+        if type(current) is Caller and not current.done:
+            owed.append(current)
         while self.mailbox:
             item = self.mailbox.popleft()
             if type(item) is Caller:
@@ -481,6 +543,19 @@ class _Process:
         if self.room is not None:
             self.room.unpark_all()
 
+    @protected
+    def finish(self, error: BaseException | None) -> None:
+        """The last step of the server's task, however it ended: close if that has not
+        happened (an interrupt can skip the usual path), then mark the end."""
+        self.close(None if error is None else _reason_of(error))
+        self.set_ended()
+
+    def set_ended(self) -> None:
+        self.alive = False
+        self.ended = True
+        if self.ended_event is not None:
+            self.ended_event.set()
+
 
 def _defer(process: _Process, caller: Caller[Any]) -> None:
     if process.deferred is None:
@@ -489,16 +564,19 @@ def _defer(process: _Process, caller: Caller[Any]) -> None:
 
 
 def _call_timeout(process: _Process, request: object, timeout: float | None) -> CallTimeout:
-    return CallTimeout(f"call to server {process.label} got no reply within {timeout:g} s: {request!r}")
+    return CallTimeout(
+        f"call to server {process.label} got no reply within {timeout:g} s: {safe_repr(request)}"
+    )
 
 
 def _exited(label: str, reason: BaseException | None) -> ServerExited:
     if reason is None:
         how = "exited normally before replying"
     elif isinstance(reason, Shutdown):
-        how = "was shut down before replying" + (f" ({reason})" if str(reason) else "")
+        text = safe_str(reason)
+        how = "was shut down before replying" + (f" ({text})" if text else "")
     else:
-        how = f"crashed before replying: {reason!r}"
+        how = f"crashed before replying: {safe_repr(reason)}"
     error = ServerExited(f"server {label} {how}", reason)
     error.__cause__ = reason
     return error
@@ -540,12 +618,15 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
 
     # A timeout parameter, not trio.fail_after around the call: OTP's call takes one, its
     # default (5 s) protects every caller, and CallTimeout names the server and request.
+    # KI-protected from start to park: a Ctrl-C between queueing the Caller and parking on
+    # it would leave the server to reschedule a task that has gone (see _ki.py).
+    @protected
     async def call(self, request: RequestT, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> ReplyT:  # noqa: ASYNC109
         """Send ``request`` to ``handle_call`` and wait for the reply.
 
-        A checkpoint. ``timeout`` is in seconds (default 5, as OTP); ``None`` waits for
-        ever. Cancelling the caller, or the timeout passing, abandons the call: the server
-        still handles the request, and its reply is dropped.
+        A checkpoint. ``timeout`` is in seconds >= 0 (default 5, as OTP); ``None`` (or
+        ``math.inf``) waits for ever. Cancelling the caller, or the timeout passing,
+        abandons the call: the server still handles the request, and its reply is dropped.
 
         Raises:
           CallTimeout: no reply within ``timeout``.
@@ -554,14 +635,17 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
           MailboxFull: never; with a bounded mailbox a call waits (within its timeout)
             for room.
           ServerError: the server called itself, which could only deadlock.
+          TypeError, ValueError: ``timeout`` is not None or a number of seconds >= 0
+            (checked before anything is sent).
         """
+        seconds = check_timeout(timeout, "call's timeout")
         process = self._process
         task = trio.lowlevel.current_task()
         if task is process.task:
             msg = f"server {process.label} called itself, which would wait for ever"
             raise ServerError(msg)
         await trio.lowlevel.checkpoint_if_cancelled()
-        deadline = math.inf if timeout is None else trio.current_time() + check_seconds(timeout, "timeout")
+        deadline = trio.current_time() + seconds
         if process.room is not None and process.full():
             await self._wait_for_room(process, deadline, request, timeout)
         if not process.alive:
@@ -569,7 +653,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
             raise ServerNotRunning(msg)
         caller: Caller[ReplyT] = _new_caller(request, task)
         process.append(caller)
-        if timeout is not None:
+        if deadline != math.inf:
             timer = caller._timer = call_timer()
             timer.add(caller, deadline)
         if _event_handlers:
@@ -641,8 +725,9 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
     ) -> None:
         """Ask the server to end with ``reason`` and wait until it has.
 
-        The request joins the mailbox like any message; the server then runs
-        ``terminate(reason)`` and exits with ``reason`` (see :class:`Stop`).
+        The request joins the mailbox behind the messages already there, as OTP's system
+        message does, but a full bounded mailbox never refuses it; the server then runs
+        ``terminate(reason)`` and exits with ``reason`` (see :class:`Stop`). A checkpoint.
 
         Raises:
           ServerNotRunning: it had already ended.
@@ -650,16 +735,18 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
             stop, say), as OTP raises that reason in the caller.
           CallTimeout: it had not ended within ``timeout``; it is not killed and goes on
             ending.
-          TypeError: ``reason`` is neither None nor an exception (checked before sending).
+          TypeError, ValueError: ``reason`` is neither None nor an exception, or
+            ``timeout`` is not None or a number of seconds >= 0 (checked before sending).
           ServerError: the server asked to stop itself and wait; return :class:`Stop`.
         """
-        _check_reason(reason)
+        check_exit_reason(reason, "stop's reason")
+        seconds = check_timeout(timeout, "stop's timeout")
         process = self._process
         if trio.lowlevel.current_task() is process.task:
             msg = f"server {process.label} asked to stop itself and wait for that; return Stop instead"
             raise ServerError(msg)
-        process.post(_StopRequest(reason))
-        with trio.move_on_after(math.inf if timeout is None else check_seconds(timeout, "timeout")):
+        process.post_system(_StopRequest(reason))
+        with trio.move_on_after(seconds):
             await process.wait_ended()
             if process.exit_reason is not reason:
                 # It ended for another reason first (OTP raises that reason in the caller).
@@ -670,26 +757,60 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
 
     def call_from_thread(self, request: RequestT, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> ReplyT:
         """:meth:`call` from a thread that is not running Trio (a worker thread, a
-        synchronous library's callback). Blocks that thread; raises as :meth:`call`."""
-        return trio.from_thread.run(
-            partial(self.call, request, timeout=timeout), trio_token=self._process.token
-        )
+        synchronous library's callback). Blocks that thread; raises as :meth:`call`, and
+        :class:`ServerNotRunning` once the Trio run that the server belonged to is over."""
+        check_timeout(timeout, "call_from_thread's timeout")
+        try:
+            return trio.from_thread.run(
+                partial(self.call, request, timeout=timeout), trio_token=self._process.token
+            )
+        except trio.RunFinishedError:
+            raise self._run_over() from None
 
     def cast_from_thread(self, request: object) -> None:
-        """:meth:`cast` from a thread that is not running Trio."""
-        trio.from_thread.run_sync(self.cast, request, trio_token=self._process.token)
+        """:meth:`cast` from a thread that is not running Trio; raises as :meth:`cast`,
+        and :class:`ServerNotRunning` once the server's Trio run is over."""
+        try:
+            trio.from_thread.run_sync(self.cast, request, trio_token=self._process.token)
+        except trio.RunFinishedError:
+            raise self._run_over() from None
+
+    def _run_over(self) -> ServerNotRunning:
+        return ServerNotRunning(f"server {self._process.label} is not running: its Trio run has ended")
 
 
 # --- names -------------------------------------------------------------------------
 
 
+def _check_via_registry(_instance: object, _attribute: object, registry: object) -> None:
+    if not isinstance(registry, Registry):
+        msg = f"Via.registry must be a trio_otp.Registry, got {describe(registry)}"
+        raise TypeError(msg)
+    if registry.keys is not Keys.UNIQUE:
+        msg = (
+            f"Via.registry must have unique keys (Keys.UNIQUE): a server name names one server, "
+            f"but {registry!r} lets many tasks share a key; use Registry.register for groups"
+        )
+        raise ValueError(msg)
+
+
+def _check_via_key(_instance: object, _attribute: object, key: object) -> None:
+    check_hashable(key, "Via.key")
+
+
 @attrs.frozen
 class Via:
     """A server name kept in a :class:`Registry` of your own rather than the default one
-    (Elixir's ``{:via, Registry, {registry, key}}``)."""
+    (Elixir's ``{:via, Registry, {registry, key}}``).
 
-    registry: Registry[Any]
-    key: Hashable
+    Raises:
+      TypeError: ``registry`` is not a :class:`Registry`, or ``key`` is not hashable.
+      ValueError: the registry has ``Keys.DUPLICATE``: a name must name one server, as
+        Elixir refuses a duplicate registry in a ``:via`` name.
+    """
+
+    registry: Registry[Any] = attrs.field(validator=_check_via_registry)
+    key: Hashable = attrs.field(validator=_check_via_key)
 
 
 _default_names: trio.lowlevel.RunVar[Registry[Any]] = trio.lowlevel.RunVar("trio_otp_names")
@@ -706,9 +827,22 @@ def _resolve(name: Hashable) -> tuple[Registry[Any], Hashable]:
         return registry, name
 
 
+def check_name(name: object, argument: str = "name") -> None:
+    """A server name: any hashable value, or a :class:`Via`."""
+    check_hashable(name, argument)
+
+
 def whereis(name: Hashable) -> ServerRef[Any, Any] | None:
     """The server running under ``name`` (a key of the default registry, or a
-    :class:`Via`) in this Trio run, or ``None``. Not a checkpoint."""
+    :class:`Via`) in this Trio run, or ``None``. Not a checkpoint.
+
+    A server's name is free from the moment it stops accepting messages, before its
+    ``terminate`` runs, so ``whereis`` never returns a server that can only refuse.
+
+    Raises:
+      TypeError: ``name`` is not hashable.
+    """
+    check_name(name)
     registry, key = _resolve(name)
     ref = registry.whereis(key)
     return ref if isinstance(ref, ServerRef) else None
@@ -719,7 +853,7 @@ def _lookup(name: object) -> ServerRef[Any, Any]:
         return name
     ref = whereis(name)
     if ref is None:
-        msg = f"no server is registered as {name!r}"
+        msg = f"no server is registered as {safe_repr(name)}"
         raise ServerNotRunning(msg)
     return ref
 
@@ -773,17 +907,25 @@ def send(name: ServerRef[Any, Any] | Hashable, message: object) -> None:
 
 
 def _check_factory(factory: object) -> None:
-    if not callable(factory):
-        msg = f"a server needs a factory that builds its state (such as the class), got {describe(factory)}"
-        raise TypeError(msg)
+    check_callable(factory, "factory", "a callable that builds the server's state (such as the class)")
 
 
 def _check_mailbox_size(mailbox_size: object) -> None:
-    if isinstance(mailbox_size, bool) or not isinstance(mailbox_size, (int, float)) or not mailbox_size >= 1:
+    if isinstance(mailbox_size, bool) or not isinstance(mailbox_size, (int, float)):
         msg = f"mailbox_size must be a whole number >= 1 or math.inf, got {describe(mailbox_size)}"
+        raise TypeError(msg)
+    if not (mailbox_size == math.inf or (mailbox_size >= 1 and mailbox_size == int(mailbox_size))):
+        msg = f"mailbox_size must be a whole number >= 1 or math.inf, got {mailbox_size!r}"
         raise ValueError(msg)
 
 
+def _check_idle_timeout(server: object, value: object) -> None:
+    if value is not None:
+        check_seconds(value, f"{type(server).__name__}.idle_timeout (None or seconds)", rule="> 0")
+
+
+@self_protecting
+@unprotected  # it runs the server's callbacks, which must stay interruptible
 async def serve(
     factory: Callable[[], GenServer[RequestT, ReplyT]],
     name: Hashable | None = None,
@@ -801,44 +943,52 @@ async def serve(
     Raises:
       NameTaken: before ``init``, if another server runs under ``name``.
       InitStopped: ``init`` returned :class:`Stop`.
+      TypeError, ValueError: a bad argument, a factory that builds no GenServer, a bad
+        ``idle_timeout``, or ``init`` returning something other than None, Continue or Stop.
       Exception: whatever ``factory`` or ``init`` raised (before ``started``).
     """
     # One coroutine from start to end, with the mailbox wait inlined: every frame a
     # parked server keeps costs a few hundred bytes, times the number of servers.
     _check_mailbox_size(mailbox_size)
+    if name is not None:
+        check_name(name)
     server: object = factory()
     if not isinstance(server, GenServer):
         msg = f"a server factory must return a GenServer instance, got {describe(server)}"
         raise TypeError(msg)
-    label = f"{type(server).__name__}" + (f" {name!r}" if name is not None else "")
+    idle_timeout = server.idle_timeout
+    _check_idle_timeout(server, idle_timeout)
+    label = f"{type(server).__name__}" + (f" {safe_repr(name)}" if name is not None else "")
     process = _Process(label, name, mailbox_size)
     ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
-    if name is not None:
-        registry, key = _resolve(name)
-        try:
-            registry.register(key, ref)
-        except AlreadyRegistered as taken:
-            msg = f"name {name!r} is already taken by {taken.entry.value!r}"  # type: ignore[attr-defined]
-            raise NameTaken(msg, taken.entry.value) from None  # type: ignore[attr-defined]
+    # Every way out passes through process.finish: a KeyboardInterrupt can land between
+    # any two lines of this (unprotected) function, and no caller may be left waiting.
+    ended_by: BaseException | None = None
     try:
+        if name is not None:
+            process.register(ref)
         result: object
         try:
-            result = await server.init()
+            # As object, not as init is typed: not every subclass is type-checked.
+            result = typing.cast("object", await server.init())
         except BaseException as init_error:
-            process.close(init_error)
+            process.close(_reason_of(init_error))
             raise
         if isinstance(result, Stop):
-            message = f"server {process.label}: init returned Stop({result.reason!r})"
+            message = f"server {process.label}: init returned Stop({safe_repr(result.reason)})"
             stopped = InitStopped(message, result.reason)
             process.close(result.reason)
             raise stopped
+        if result is not None and not isinstance(result, Continue):
+            msg = (
+                f"{type(server).__name__}.init returned {safe_repr(result)}; expected None, Continue or Stop"
+            )
+            raise TypeError(msg)
         task_status.started(ref)
-        current: Caller[Any] | None = None
         pending_reply: Caller[Any] | None = None
         stop: Stop[Any] | None = None
         continuation = result.value if isinstance(result, Continue) else _NOTHING
         handled = 0
-        item: object = None  # the last message, for the crash report
         try:
             while stop is None:
                 if continuation is not _NOTHING:
@@ -852,7 +1002,10 @@ async def serve(
                             await trio.lowlevel.checkpoint()
                     else:
                         handled = 0
-                    idle_timeout = server.idle_timeout
+                    if server.idle_timeout is not idle_timeout:  # a callback changed it
+                        idle_timeout = server.idle_timeout
+                        _check_idle_timeout(server, idle_timeout)
+                    item: object
                     if idle_timeout is None or process.mailbox:
                         while not process.mailbox:
                             process.parked = process.task
@@ -863,17 +1016,15 @@ async def serve(
                         with trio.move_on_after(idle_timeout):
                             item = await process.receive()
                         if item is _IDLE:
-                            item = _Info(IdleTimeout(idle_timeout))
+                            item = process.current = _Info(IdleTimeout(idle_timeout))
                     kind = type(item)
                     if kind is Caller:
-                        current = item  # type: ignore[assignment]
-                        assert current is not None
-                        result = await server.handle_call(current._request, current)
+                        caller = typing.cast("Caller[Any]", item)
+                        result = await server.handle_call(caller._request, caller)
                         if not isinstance(result, _Action):
-                            current.reply(result)
+                            caller.reply(result)
                         else:
-                            continuation, stop, pending_reply = _after_call(process, current, result)
-                        current = None
+                            continuation, stop, pending_reply = _after_call(process, caller, result)
                         continue
                     if kind is _Cast:
                         result = await server.handle_cast(item.request)  # type: ignore[attr-defined]
@@ -889,31 +1040,30 @@ async def serve(
                     stop = result
                 else:  # only reachable from code that is not type-checked
                     callback = type(server).__name__  # type: ignore[unreachable]
-                    msg = f"{callback} callback returned {result!r}; expected None, Continue or Stop"
+                    msg = f"{callback} callback returned {safe_repr(result)}; expected None, Continue or Stop"
                     raise TypeError(msg)
         except BaseException as error:
-            crash_reason = _reason_of(error)
-            process.alive = False
+            crash_reason = process.stop_accepting(error)
             if isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
-                _crash_report(server, process, error, item)
-            if current is not None:
-                current._fail(_exited(process.label, crash_reason))
+                _crash_report(server, process, error)
+            process.fail_current(crash_reason)
             await _terminate(server, process, crash_reason)
             process.close(crash_reason)
             raise
         reason = stop.reason
         # A requested stop: terminate first, then the reply (OTP's order), then the exit.
-        process.alive = False
+        process.stop_accepting(None)
         await _terminate(server, process, reason)
         if pending_reply is not None:
             pending_reply.reply(stop.reply)
         process.close(reason)
         if reason is not None:
             raise reason
+    except BaseException as error:
+        ended_by = error
+        raise
     finally:
-        if name is not None:
-            registry.unregister(key)
-        process.set_ended()
+        process.finish(ended_by)
 
 
 def _after_call(
@@ -938,10 +1088,11 @@ def _after_call(
     raise TypeError(msg)
 
 
-def _crash_report(server: GenServer[Any, Any], process: _Process, error: Exception, last: object) -> None:
+def _crash_report(server: GenServer[Any, Any], process: _Process, error: Exception) -> None:
     """OTP's gen_server crash report: reason, last message and (redactable) state."""
     if not logger.isEnabledFor(logging.ERROR):
         return  # format_status can cost more than the crash
+    last = process.current
     if isinstance(last, Caller):
         last_message: object = ("call", last._request)
     elif isinstance(last, _Cast):
@@ -953,17 +1104,17 @@ def _crash_report(server: GenServer[Any, Any], process: _Process, error: Excepti
     try:
         status = server.format_status()
     except Exception as failure:  # a broken redaction must not hide the crash
-        status = f"<format_status raised {failure!r}>"
+        status = f"<format_status raised {safe_repr(failure)}>"
     logger.error(
-        "server %s terminating: %r; last message: %r; state: %r",
+        "server %s terminating: %s; last message: %s; state: %s",
         process.label,
-        error,
-        last_message,
-        status,
+        safe_repr(error),
+        safe_repr(last_message),
+        safe_repr(status),
         extra={
             "otp_report": "server_crash",
             "server": process.label,
-            "reason": repr(error),
+            "reason": safe_repr(error),
             "last_message": last_message,
             "state": status,
         },
@@ -971,8 +1122,13 @@ def _crash_report(server: GenServer[Any, Any], process: _Process, error: Excepti
 
 
 def _reason_of(error: BaseException) -> BaseException:
+    """How a server's end reads in ServerExited and Down: a cancellation is a shutdown."""
     if isinstance(error, trio.Cancelled):
         return Shutdown(str(error))
+    if isinstance(error, BaseExceptionGroup):
+        _, rest = error.split(trio.Cancelled)
+        if rest is None:
+            return Shutdown(safe_str(error.exceptions[0]))
     return error
 
 
@@ -1026,6 +1182,8 @@ def server_spec(
     """
     _check_mailbox_size(mailbox_size)
     _check_factory(factory)
+    if name is not None:
+        check_name(name)
     return ChildSpec(
         id,
         serve,

@@ -15,8 +15,10 @@ from typing import Any, final
 import attrs
 import trio
 
+from ._checks import check_instance
 from ._exceptions import MailboxFull, ServerNotRunning
 from ._gen_server import ServerRef, _lookup, logger
+from ._ki import protected
 from ._util import NoPublicConstructor
 
 
@@ -69,6 +71,7 @@ class Monitor(metaclass=NoPublicConstructor):
         """The notice, once the target has ended; ``None`` before."""
         return self._down
 
+    @protected
     def demonitor(self) -> bool:
         """Stop watching. Returns ``True`` if the notice had not fired yet (it now never
         will), ``False`` if it already had. Not a checkpoint."""
@@ -88,6 +91,7 @@ class Monitor(metaclass=NoPublicConstructor):
             if watching is not None:
                 watching.pop(self, None)
 
+    @protected
     def _fire(self, reason: BaseException | None, *, already_ended: bool = False) -> None:
         if self._down is not None or self._removed:
             return
@@ -108,6 +112,7 @@ class Monitor(metaclass=NoPublicConstructor):
                 )
 
 
+@protected
 def monitor(target: ServerRef[Any, Any] | Hashable, *, notify: ServerRef[Any, Any] | None = None) -> Monitor:
     """Watch ``target`` (a :class:`ServerRef` or a server name) until it ends.
 
@@ -116,7 +121,11 @@ def monitor(target: ServerRef[Any, Any] | Hashable, *, notify: ServerRef[Any, An
 
     Raises:
       ServerNotRunning: ``target`` is a name that no server has.
+      TypeError: ``notify`` is neither None nor a :class:`ServerRef`, or ``target`` is
+        neither a ServerRef nor a hashable name (checked before anything is attached).
     """
+    if notify is not None:
+        check_instance(notify, ServerRef, "monitor's notify", "None or a ServerRef")
     ref = _lookup(target)
     made = Monitor._create(ref, notify)
     process = ref._process

@@ -11,7 +11,9 @@ a task that ends costs one dictionary lookup, however many registries there are.
 entries per key), for publish/subscribe with :meth:`Registry.dispatch`.
 
 A registry lives in one Trio run: it is plain data behind synchronous methods, none of
-them a checkpoint, and it must be used from that run's tasks.
+them a checkpoint, and it must be used from that run's tasks. Each method that changes it
+is KI-protected (see ``_ki.py``), so its two indexes (by key, by task) always agree;
+listeners run inside that protection and must be quick.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from typing import Any, Generic, TypeVar, final
 import attrs
 import trio
 
+from ._checks import check_callable, check_hashable
 from ._exceptions import AlreadyRegistered
+from ._ki import protected
+from ._util import describe, safe_repr
 
 ValueT = TypeVar("ValueT")
 
@@ -58,8 +63,18 @@ class RegistryEvent:
 
 def _check_keys(keys: object) -> None:
     if not isinstance(keys, Keys):
-        msg = f"Registry keys must be Keys.UNIQUE or Keys.DUPLICATE, got {keys!r}"
+        msg = f"Registry keys must be Keys.UNIQUE or Keys.DUPLICATE, got {describe(keys)}"
         raise TypeError(msg)
+
+
+def _check_key(key: object) -> None:
+    check_hashable(key, "a registry key")
+    if key != key:  # noqa: PLR0124 - that is the point: NaN, or an __eq__ that says no
+        msg = (
+            f"a registry key must be equal to itself, got {safe_repr(key)}: it could never "
+            "be looked up again (NaN is the usual case)"
+        )
+        raise ValueError(msg)
 
 
 class Registry(Generic[ValueT]):
@@ -80,6 +95,11 @@ class Registry(Generic[ValueT]):
         listeners: tuple[Callable[[RegistryEvent], None], ...] = (),
     ) -> None:
         _check_keys(keys)
+        if name is not None and not isinstance(name, str):
+            msg = f"Registry name must be a str or None, got {describe(name)}"
+            raise TypeError(msg)
+        for listener in listeners:
+            check_callable(listener, "a Registry listener", "a callable taking a RegistryEvent")
         self.keys = keys
         self.name = name
         self._entries: dict[Hashable, list[Entry[ValueT]]] = {}
@@ -91,24 +111,28 @@ class Registry(Generic[ValueT]):
         return f"<Registry{label} ({self.keys.value}, {len(self._entries)} keys)>"
 
     def add_listener(self, listener: Callable[[RegistryEvent], None]) -> None:
+        check_callable(listener, "a Registry listener", "a callable taking a RegistryEvent")
         self._listeners.append(listener)
 
     def remove_listener(self, listener: Callable[[RegistryEvent], None]) -> None:
         self._listeners.remove(listener)
 
+    @protected
     def register(self, key: Hashable, value: ValueT) -> None:
         """Register the current task under ``key`` with ``value``. Not a checkpoint.
 
         Raises:
           AlreadyRegistered: a unique key that some running task holds (its entry is
             attached as ``entry``).
+          TypeError, ValueError: ``key`` is not hashable, or not equal to itself (NaN).
           RuntimeError: outside a Trio task.
         """
+        _check_key(key)
         task = trio.lowlevel.current_task()
         entries = self._entries.get(key)
         if entries and self.keys is Keys.UNIQUE:
             label = f"registry {self.name!r}" if self.name is not None else "the registry"
-            msg = f"{key!r} is already registered in {label} by task {entries[0].owner.name!r}"
+            msg = f"{safe_repr(key)} is already registered in {label} by task {entries[0].owner.name!r}"
             raise AlreadyRegistered(msg, entries[0])
         entry = Entry(task, value)
         self._entries.setdefault(key, []).append(entry)
@@ -120,6 +144,7 @@ class Registry(Generic[ValueT]):
             keys.append(key)
         self._tell("register", key, entry)
 
+    @protected
     def unregister(self, key: Hashable) -> None:
         """Remove the current task's entries under ``key`` (nothing if it has none)."""
         self._remove(trio.lowlevel.current_task(), key)
@@ -155,6 +180,7 @@ class Registry(Generic[ValueT]):
 
     # -- removal --
 
+    @protected
     def _remove(self, task: trio.lowlevel.Task, key: Hashable) -> None:
         entries = self._entries.get(key)
         if not entries:
@@ -169,7 +195,7 @@ class Registry(Generic[ValueT]):
             del self._entries[key]
         keys = self._by_task.get(task)
         if keys is not None:
-            remaining = [k for k in keys if k != key]
+            remaining = [k for k in keys if not (k is key or k == key)]
             if remaining:
                 self._by_task[task] = remaining
             else:
@@ -178,6 +204,7 @@ class Registry(Generic[ValueT]):
         for entry in mine:
             self._tell("unregister", key, entry)
 
+    @protected
     def _forget_task(self, task: trio.lowlevel.Task) -> None:
         for key in list(dict.fromkeys(self._by_task.get(task, ()))):
             self._remove(task, key)

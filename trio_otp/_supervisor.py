@@ -19,19 +19,30 @@ with ``start_child`` goes last in start order, so it is stopped first.
 
 Cancellation and KeyboardInterrupt
 ----------------------------------
-Cancellation from outside reaches only the control loop. It stops the tree in order
+The control loop is a task of its own in the supervisor's nursery, KI-protected, and
+:meth:`Supervisor.run` itself only waits in the nursery's exit. Cancellation from outside
+reaches only the control loop (the children are shielded). It stops the tree in order
 (shielded, so the budgets are honoured) and lets the ``Cancelled`` continue: it means
-"shut down", never "restart". A ``KeyboardInterrupt`` raised in the control loop is
-handled the same way; one raised inside a child propagates out of the child's task,
-which makes Trio cancel the control loop, and so ends the same way. Nothing of the tree
-is running once :meth:`Supervisor.run` has returned or raised.
+"shut down", never "restart".
+
+A ``KeyboardInterrupt`` can reach a tree two ways. Raised in a child's own code, it ends
+that child's task and goes up through the nursery, which cancels the control loop. When
+the supervisor runs in the main task (``trio.run(tree.run)``), Trio delivers it there,
+at a checkpoint: that is in the nursery's exit, which records it and cancels the nursery.
+Either way the loop, which never receives it, shuts the tree down in order, each child
+within its budget, and a second (or tenth) Ctrl-C does not cut that short: it is recorded
+the same way, or ends only the child whose code it lands in. Then ``run`` raises one
+``KeyboardInterrupt``, not a group of them. Nothing of the tree is running once
+:meth:`Supervisor.run` has returned or raised.
 
 Exceptions that leave ``run``
 -----------------------------
 The supervisor's own outcomes, :class:`ChildStartError` and
 :class:`RestartIntensityExceeded`, are raised after the nursery has closed, so they are
-never wrapped in an exception group. ``Cancelled``, ``KeyboardInterrupt`` and the like
-leave through the nursery and are grouped as Trio groups any nursery's exceptions.
+never wrapped in an exception group. ``Cancelled`` and other ``BaseException``\\ s leave
+through the nursery and are grouped as Trio groups any nursery's exceptions, except that
+a group of nothing but ``KeyboardInterrupt`` and ``Cancelled`` becomes its first
+``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -42,13 +53,14 @@ import enum
 import functools
 import logging
 import math
+import sys
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar, cast, final
 
 import attrs
 import trio
 
-from ._child import ChildTask
+from ._child import ChildTask, _current_child
 from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._events import emit
 from ._exceptions import (
@@ -59,12 +71,15 @@ from ._exceptions import (
     ChildRunning,
     ChildStartError,
     RestartIntensityExceeded,
-    SupervisorError,
     SupervisorNotRunning,
 )
 from ._exit import ExitKind, describe_exit, exit_kind
 from ._intensity import RestartIntensity, validate_max_restarts, validate_max_seconds
-from ._util import NoPublicConstructor, describe, enum_validator
+from ._ki import first_interrupt, protected, self_protecting
+from ._util import NoPublicConstructor, describe, enum_validator, safe_repr
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 logger = logging.getLogger("trio_otp.supervisor")
 
@@ -146,6 +161,10 @@ def _check_children(_instance: object, _attribute: object, children: tuple[objec
         seen.add(spec.id)
 
 
+def _budget(policy: ShutdownPolicy) -> str:
+    return f"{policy:g} s" if isinstance(policy, float) else policy.name
+
+
 def _restarts(count: int, limit: int) -> str:
     return f"{count} of {limit} {'restart' if limit == 1 else 'restarts'}"
 
@@ -209,6 +228,8 @@ class Supervisor:
         for spec in self.children:
             _check_significant(spec, self.auto_shutdown)
 
+    @self_protecting
+    @protected
     async def run(self, *, task_status: trio.TaskStatus[SupervisorRef] = trio.TASK_STATUS_IGNORED) -> None:
         """Run a supervisor from this definition until it stops.
 
@@ -225,12 +246,9 @@ class Supervisor:
             child was stopped in reverse order first.
           trio.Cancelled: cancelled from outside, after every child stopped in reverse
             order within its own shutdown budget.
+          KeyboardInterrupt: likewise, after Ctrl-C (see :ref:`ctrl-c`).
         """
-        state = _SupervisorState(self)
-        async with trio.open_nursery() as nursery:
-            await state.serve(nursery, task_status)
-        if state.exit_error is not None:
-            raise state.exit_error
+        await run_supervisor(_SupervisorState(self), task_status)
 
     def child_spec(
         self,
@@ -348,6 +366,23 @@ class SupervisorRef(metaclass=NoPublicConstructor):
         return await self._request(_SupervisorState.count_children)
 
 
+async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[Any]) -> None:
+    """The body of every supervisor's ``run``: the control loop as a task of the
+    supervisor's nursery, and this task waiting in the nursery's exit (see the module
+    docstring for why)."""
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(state.serve, nursery, task_status, name=f"trio_otp supervisor {state.label}")
+    except BaseExceptionGroup as group:
+        interrupt = first_interrupt(group)
+        if interrupt is not None:
+            raise interrupt from None
+        raise
+    if state.exit_error is not None:
+        raise state.exit_error
+
+
+@protected
 async def send_request(
     send: trio.MemorySendChannel[_Message], name: str, operation: Callable[[Any], Awaitable[T]]
 ) -> T:
@@ -444,11 +479,15 @@ class _SupervisorState:
         self.stopping = False
         # A restart begun outside the loop (see report_exit) whose child is not ready yet.
         self.pending: ChildTask | None = None
+        # The child whose task tree this supervisor runs in, if any: our children's parent.
+        self.owner: ChildTask | None = None
 
     # -- the loop --
 
+    @protected
     async def serve(self, nursery: trio.Nursery, task_status: trio.TaskStatus[SupervisorRef]) -> None:
         self.nursery = nursery
+        self.owner = _current_child()
         self.spawn_context = contextvars.copy_context()
         definition = self.definition
         current: _Request[object] | None = None
@@ -573,7 +612,7 @@ class _SupervisorState:
     def spawn(self, child: _Child) -> ChildTask:
         """Start the child's task; ``task.wait_ready()`` waits until its start is over."""
         assert self.nursery is not None
-        task = ChildTask(child.spec)
+        task = ChildTask(child.spec, self.owner)
         child.task = task
         # From the supervisor's own context, whichever task spawns it (the control loop, an
         # exiting child restarting itself, a DynamicSupervisor caller): a child never
@@ -588,7 +627,8 @@ class _SupervisorState:
             child.task = None
             assert task.error is not None
             child.last_error = task.error
-            self.log_start_error(child, task.error)
+            if isinstance(task.error, Exception):  # not an interrupt going up the tree
+                self.log_start_error(child, task.error)
             raise _StartFailed(child, task.error)
         child.restarting = False
         self.emit_started(child, task)
@@ -618,29 +658,32 @@ class _SupervisorState:
             return
         reason = f"trio_otp: supervisor {self.label} is stopping child {child.spec.id!r} ({why})"
         with trio.CancelScope(shield=True):
-            within_budget = await task.stop(reason)
+            await task.stop(reason, on_late=functools.partial(self.report_late, task))
         emit("child_stopped", {}, {"supervisor": self.label, "child_id": child.spec.id, "reason": why})
-        if not within_budget:
-            logger.error(
-                "supervisor %s: child %r did not finish within its shutdown budget of %g s; "
-                "its cleanup was cancelled",
-                self.label,
-                child.spec.id,
-                child.spec.shutdown,
-                extra=self.report("shutdown_error", child, None),
-            )
-        elif task.error is not None:
+        if task.error is not None:
             # A child that fails while being stopped (or fails to start while the
             # supervisor is shutting down) changes nothing, but is not kept quiet.
             kind = "shutdown_error" if task.is_started else "start_error"
             logger.error(
-                "supervisor %s: child %r raised while stopping: %r",
+                "supervisor %s: child %r raised while stopping: %s",
                 self.label,
                 child.spec.id,
-                task.error,
+                safe_repr(task.error),
                 exc_info=task.error,
-                extra=self.report(kind, child, task.error),
+                extra=self.report(kind, task.spec.id, task.error),
             )
+
+    def report_late(self, task: ChildTask) -> None:
+        """At the moment a stopping child's kill deadline passes with the child still running."""
+        logger.error(
+            "supervisor %s: child %r did not stop within its shutdown budget (shutdown=%s, or its "
+            "supervisor's if that ran out first); its cleanup was cancelled and the supervisor "
+            "goes on waiting for it",
+            self.label,
+            task.spec.id,
+            _budget(task.spec.shutdown),
+            extra=self.report("shutdown_error", task.spec.id, None),
+        )
 
     async def stop_all(self) -> None:
         for child in reversed(self.children):
@@ -655,12 +698,14 @@ class _SupervisorState:
         del self.children[child]
         del self.by_id[child.spec.id]
 
-    def report(self, kind: str, child: _Child | None, error: BaseException | None) -> dict[str, object]:
+    def report(
+        self, kind: str, child: _Child | Hashable | None, error: BaseException | None
+    ) -> dict[str, object]:
         """Structured fields attached to every log record, for log processors."""
         return {
             "otp_report": kind,
             "supervisor": self.label,
-            "child_id": None if child is None else child.spec.id,
+            "child_id": child.spec.id if isinstance(child, _Child) else child,
             "reason": describe_exit(error),
         }
 
@@ -821,7 +866,7 @@ class _SupervisorState:
     async def handle_request(self, request: _Request[object]) -> None:
         try:
             request.value = await request.operation(self)
-        except SupervisorError as error:
+        except Exception as error:  # whatever a request raises is its caller's, never the loop's
             request.error = error
         request.done.set()
 

@@ -28,7 +28,8 @@ import trio
 from ._child_spec import ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef
 from ._exceptions import ChildNotFound, TaskFailed, TaskTimeout
-from ._util import NoPublicConstructor, describe
+from ._ki import call_unprotected, protected, self_protecting
+from ._util import NoPublicConstructor, describe, safe_repr
 
 T = TypeVar("T")
 InputT = TypeVar("InputT")
@@ -78,6 +79,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
             except ChildNotFound:
                 pass  # it finished meanwhile
 
+    @protected
     def _settle(self, result: outcome.Outcome[T]) -> None:
         if self._outcome is None:
             self._outcome = result
@@ -86,6 +88,8 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
                 self._on_done(self)
 
 
+@self_protecting
+@protected  # the task's own function runs unprotected, through call_unprotected
 async def _run_task(
     handle: TaskHandle[Any],
     function: Callable[..., Awaitable[Any]],
@@ -95,9 +99,9 @@ async def _run_task(
 ) -> None:
     task_status.started(handle)
     try:
-        value = await function(*args)
+        value = await call_unprotected(function, *args)
     except Exception as error:
-        failed = TaskFailed(f"task {handle.name} raised {error!r}", cancelled=False)
+        failed = TaskFailed(f"task {handle.name} raised {safe_repr(error)}", cancelled=False)
         failed.__cause__ = error
         handle._settle(outcome.Error(failed))
         raise  # the supervisor logs the crash of a temporary child
@@ -137,17 +141,15 @@ class TaskSupervisor:
         DynamicSupervisor(max_children=self.max_children)
         ChildSpec("check", _run_task, shutdown=self.shutdown)
 
+    @self_protecting
+    @protected
     async def run(
         self, *, task_status: trio.TaskStatus[TaskSupervisorRef] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Run until cancelled, reporting a :class:`TaskSupervisorRef`. Tasks are temporary,
         so their crashes never count as restarts and it never escalates."""
         inner = DynamicSupervisor(max_children=self.max_children, name=self.name)
-
-        async def wrap(*, task_status: trio.TaskStatus[TaskSupervisorRef]) -> None:
-            await inner.run(task_status=_Wrap(task_status, self))
-
-        await wrap(task_status=task_status)
+        await inner.run(task_status=_Wrap(task_status, self))
 
     def child_spec(self, id: str, **options: Any) -> ChildSpec:  # noqa: A002
         """A :class:`ChildSpec` that runs this TaskSupervisor under another supervisor."""

@@ -13,9 +13,11 @@ from typing import Any, final
 
 import trio
 
-from ._call_timer import call_timer, check_seconds
+from ._call_timer import call_timer
+from ._checks import check_seconds
 from ._exceptions import MailboxFull, ServerNotRunning
-from ._gen_server import ServerRef, _lookup, logger
+from ._gen_server import ServerRef, _lookup, check_name, logger
+from ._ki import protected
 from ._util import NoPublicConstructor
 
 
@@ -43,6 +45,7 @@ class Timer(metaclass=NoPublicConstructor):
         """Whether it has fired or been cancelled."""
         return self._state != Timer._WAITING
 
+    @protected
     def cancel(self) -> bool:
         """Cancel it. Returns ``True`` if the message had not been sent yet (it now never
         will be), ``False`` if it had been sent or cancelled already. Not a checkpoint."""
@@ -52,6 +55,7 @@ class Timer(metaclass=NoPublicConstructor):
         self._forget()
         return True
 
+    @protected
     def _time_out(self) -> None:  # called by the deadline heap when it is due
         if self._state != Timer._WAITING:
             return
@@ -77,6 +81,7 @@ class Timer(metaclass=NoPublicConstructor):
                 timers.pop(self, None)
 
 
+@protected
 def send_after(delay: float, destination: ServerRef[Any, Any] | Hashable, message: object) -> Timer:
     """Send ``message`` to ``destination``'s ``handle_info`` after ``delay`` seconds.
 
@@ -86,6 +91,8 @@ def send_after(delay: float, destination: ServerRef[Any, Any] | Hashable, messag
 
     Raises:
       ServerNotRunning: ``destination`` is a ServerRef that has already ended.
+      TypeError, ValueError: ``delay`` is not a number of seconds >= 0, or
+        ``destination`` is neither a ServerRef nor a hashable name.
     """
     seconds = check_seconds(delay, "send_after's delay")
     if isinstance(destination, ServerRef):
@@ -93,7 +100,7 @@ def send_after(delay: float, destination: ServerRef[Any, Any] | Hashable, messag
             msg = f"{destination!r} has ended; a timer to it would never be delivered"
             raise ServerNotRunning(msg)
     else:
-        hash(destination)  # a name must be hashable: fail here, not when the timer fires
+        check_name(destination, "send_after's destination (a ServerRef or a name)")
     timer = Timer._create(destination, message, trio.current_time() + seconds)
     if isinstance(destination, ServerRef):
         if destination._process.timers is None:

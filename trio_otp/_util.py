@@ -27,9 +27,32 @@ class NoPublicConstructor(type):
         return super().__call__(*args, **kwargs)  # type: ignore[misc,no-any-return]
 
 
+def safe_repr(value: object) -> str:
+    """``repr(value)``, or a stand-in if that raises: reports and error messages describe
+    values that user code made, and a broken ``__repr__`` must not break the report."""
+    try:
+        return repr(value)
+    except Exception as error:
+        return _stand_in(value, "repr", error)
+
+
+def safe_str(value: object) -> str:
+    """``str(value)``, or a stand-in if that raises (see :func:`safe_repr`)."""
+    try:
+        return str(value)
+    except Exception as error:
+        return _stand_in(value, "str", error)
+
+
+def _stand_in(value: object, what: str, error: Exception) -> str:
+    return (
+        f"<{type(value).__qualname__} object at {id(value):#x}: its {what}() raised {type(error).__name__}>"
+    )
+
+
 def describe(value: object) -> str:
     """``repr`` of a value with its type, for error messages about bad input."""
-    return f"{value!r} (of type {type(value).__name__})"
+    return f"{safe_repr(value)} (of type {type(value).__name__})"
 
 
 def enum_validator(
