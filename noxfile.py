@@ -14,7 +14,8 @@ import nox
 nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = False
 # `nox` alone runs the checks. On demand: `bench` (never pass/fail), `soak` and `otp`
-# (the conformance properties at length, and against real Erlang/OTP), which CI also runs.
+# (the conformance properties at length, and against real Erlang/OTP) and `signals` (real
+# signals into busy trees, hundreds of times), which CI also runs.
 nox.options.sessions = ["tests", "tests_oldest", "lint", "typecheck", "docs"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -96,6 +97,24 @@ def soak(session: nox.Session) -> None:
         "tests/test_conformance.py",
         *session.posargs,
         env={"TRIO_OTP_CONFORMANCE_EXAMPLES": examples},
+    )
+
+
+@nox.session(python="3.11")
+def signals(session: nox.Session) -> None:
+    """Real SIGINTs and SIGTERMs at random moments into busy trees in subprocesses, and
+    interrupts raised at hundreds of lines of a running tree; fails on any bad ending."""
+    session.install(".", *TEST_DEPS)
+    session.run(
+        "pytest",
+        "-s",
+        "tests/test_signals.py",
+        "tests/test_keyboard_interrupt.py",
+        *session.posargs,
+        env={
+            "TRIO_OTP_SIGNAL_TRIALS": session.env.get("TRIO_OTP_SIGNAL_TRIALS", "250"),
+            "TRIO_OTP_INTERRUPT_POINTS": session.env.get("TRIO_OTP_INTERRUPT_POINTS", "600"),
+        },
     )
 
 

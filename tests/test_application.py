@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -21,6 +22,10 @@ APP = textwrap.dedent(
 
     async def worker(name, *, task_status):
         print("start", name, flush=True)
+        if MODE == "never-ready" and name == "c":
+            await trio.sleep_forever()  # its start never ends
+        if MODE == "cannot-start" and name == "c":
+            raise OSError("c cannot open its port")
         task_status.started()
         try:
             if MODE == "crash" and name == "c":
@@ -29,7 +34,8 @@ APP = textwrap.dedent(
             await trio.sleep_forever()
         finally:
             with trio_otp.cleanup_scope():
-                await trio.sleep(0.05)  # a little async cleanup, within the budget
+                # a little async cleanup, within the budget (more of it in "slow-stop")
+                await trio.sleep(0.4 if MODE == "slow-stop" else 0.05)
                 print("stop", name, flush=True)
 
     inner = trio_otp.Supervisor(
@@ -107,3 +113,52 @@ def test_an_escalating_root_exits_non_zero_with_a_report(app: pathlib.Path) -> N
     assert "supervisor 'inner': child 'c' failed 3 times within 5 s" in err
     assert "ValueError: c is broken" in err
     assert out.strip().endswith("stop a")  # everything stopped, the first child last
+
+
+def test_a_signal_during_the_start_stops_it(app: pathlib.Path) -> None:
+    """A child that never becomes ready does not make the program deaf to signals."""
+    process = launch(app, "never-ready")
+    try:
+        started = wait_for_started(process, 2)  # a, then c, whose start never ends
+        assert [line for line in started if line.startswith("start")] == ["start a", "start c"]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out.split("\n")[:-1] == ["stop a"]
+
+
+def test_a_root_that_cannot_start_exits_non_zero_with_a_report(app: pathlib.Path) -> None:
+    process = launch(app, "cannot-start")
+    try:
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 1, err
+    assert "the application stopped because its root supervisor could not start" in err
+    assert "supervisor 'inner': child 'c' could not start" in err
+    assert "OSError: c cannot open its port" in err
+    assert "task_status.started()" not in err
+    assert out.split("\n")[:-1] == ["ready", "start a", "start c", "stop a"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGTERM), (signal.SIGTERM, signal.SIGINT)],
+)
+def test_signals_during_the_shutdown_are_ignored(app: pathlib.Path, first: int, second: int) -> None:
+    """Neither cut the shutdown short nor come back after it as a stray interrupt."""
+    process = launch(app, "slow-stop")
+    try:
+        wait_for_started(process, 4)
+        process.send_signal(first)
+        time.sleep(0.2)  # b is cleaning up
+        process.send_signal(second)
+        process.send_signal(second)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out.split("\n")[:-1] == ["stop b", "stop d", "stop c", "stop a"]
+    assert "Traceback" not in err

@@ -660,7 +660,7 @@ class _SupervisorState:
         with trio.CancelScope(shield=True):
             await task.stop(reason, on_late=functools.partial(self.report_late, task))
         emit("child_stopped", {}, {"supervisor": self.label, "child_id": child.spec.id, "reason": why})
-        if task.error is not None:
+        if isinstance(task.error, Exception):  # an interrupt goes up the tree, unreported
             # A child that fails while being stopped (or fails to start while the
             # supervisor is shutting down) changes nothing, but is not kept quiet.
             kind = "shutdown_error" if task.is_started else "start_error"

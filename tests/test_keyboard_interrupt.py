@@ -1,0 +1,553 @@
+"""KeyboardInterrupt at any line: real SIGINTs raised at chosen points of a running tree.
+
+A trace function counts the line events of a run and, at the chosen one, raises a real
+SIGINT with :func:`signal.raise_signal`. Python runs the signal handler right there, in
+the frame being traced, so Trio decides exactly as it would for a Ctrl-C arriving at that
+moment: KeyboardInterrupt raised in that line if the frame is unprotected, delivered to
+the main task at its next checkpoint if it is KI-protected. Whatever the line, the run
+must end with one KeyboardInterrupt, the tree stopped in order, within its budgets.
+
+The trials run on virtual time, in a Python of their own (this file run as a program):
+a run that hung would never return, so :func:`faulthandler.dump_traceback_later` ends
+that process with its traceback, and the test reports which trial hung and where.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import functools
+import inspect
+import json
+import logging
+import math
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import types
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import trio.testing
+
+import trio_otp
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+#: Injection points per scenario in the regular suite; ``nox -s signals`` runs more.
+POINTS = int(os.environ.get("TRIO_OTP_INTERRUPT_POINTS", "40"))
+
+
+@attrs.define
+class LineInterrupt:
+    """Raises SIGINT at the ``at``-th line event of the frames ``where`` selects, once,
+    counting only while ``armed`` (and only lines numbered ``line``, if given)."""
+
+    at: int
+    where: Callable[[types.CodeType], bool] = lambda _code: True
+    line: int | None = None
+    armed: bool = True
+    seen: int = 0
+    fired: bool = False
+
+    def global_trace(self, frame: types.FrameType, event: str, arg: object) -> Any:
+        if self.fired or not self.where(frame.f_code):
+            return None
+        return self.local_trace
+
+    def local_trace(self, frame: types.FrameType, event: str, arg: object) -> Any:
+        if event != "line" or self.fired or not self.armed:
+            return self.local_trace
+        if self.line is not None and frame.f_lineno != self.line:
+            return self.local_trace
+        self.seen += 1
+        if self.seen == self.at:
+            self.fired = True
+            sys.settrace(None)
+            signal.raise_signal(signal.SIGINT)  # the handler runs here, in this frame
+            return None
+        return self.local_trace
+
+
+def line_of(function: Callable[..., Any], text: str, after: int = 0) -> int:
+    """The number of the line ``after`` lines below the one of ``function`` holding ``text``."""
+    source, first = inspect.getsourcelines(function)
+    for offset, line in enumerate(source):
+        if text in line:
+            return first + offset + after
+    msg = f"{text!r} is not in {function.__qualname__}"
+    raise LookupError(msg)
+
+
+@contextmanager
+def hang_guard(seconds: float = 60) -> Iterator[None]:
+    faulthandler.dump_traceback_later(seconds, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+@attrs.frozen
+class Ending:
+    error: BaseException | None
+    #: Virtual seconds from the start of the run to its end.
+    seconds: float
+
+
+def run_interrupted(main: Callable[[], Awaitable[object]], interrupt: LineInterrupt | None) -> Ending:
+    """``trio.run(main)`` on virtual time with ``interrupt`` armed: how it ended."""
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    error: BaseException | None = None
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in any program
+    try:
+        with hang_guard():
+            if interrupt is not None:
+                sys.settrace(interrupt.global_trace)
+            try:
+                trio.run(main, clock=clock)
+            except BaseException as raised:
+                error = raised
+            finally:
+                sys.settrace(None)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return Ending(error, clock.current_time())
+
+
+# --- a busy tree on virtual time ---------------------------------------------------------
+
+
+class Crash(Exception):
+    pass
+
+
+@attrs.define
+class Counter(trio_otp.GenServer[Any, Any]):
+    value: int = 0
+    waiting: list[trio_otp.Caller[Any]] = attrs.Factory(list)
+
+    async def init(self) -> None:
+        trio_otp.Registry(trio_otp.Keys.UNIQUE).register("me", self)
+
+    async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
+        if request == "crash":
+            raise Crash("asked to")
+        if request == "defer":
+            self.waiting.append(caller)
+            if len(self.waiting) == 2:
+                for waiting in self.waiting:
+                    waiting.reply(self.value)
+                self.waiting.clear()
+            return trio_otp.NO_REPLY
+        self.value += 1
+        return self.value
+
+    async def handle_cast(self, request: Any) -> None:
+        self.value += 1
+
+    async def handle_info(self, message: Any) -> None:
+        self.value += 1
+
+    async def terminate(self, reason: BaseException | None) -> None:
+        await trio.sleep(0.01)
+
+
+async def caller(*, task_status: trio.TaskStatus[None]) -> None:
+    task_status.started()
+    step = 0
+    while True:
+        step += 1
+        try:
+            await trio_otp.call("counter", "inc", timeout=1)
+            trio_otp.cast("counter", "inc")
+            if step % 3 == 0:
+                await trio_otp.call("counter", "defer", timeout=None if step % 2 else 0.05)
+            if step % 5 == 0:
+                trio_otp.send_after(0.01, "counter", "tick")
+                trio_otp.monitor("counter")
+            if step % 7 == 0:
+                await trio_otp.call("counter", "crash", timeout=None)
+        except trio_otp.ServerError:
+            pass
+        await trio.sleep(0.01)
+
+
+async def crash_loop(*, task_status: trio.TaskStatus[None]) -> None:
+    task_status.started()
+    try:
+        await trio.sleep(0.03)
+        raise Crash("loop")
+    finally:
+        with trio_otp.cleanup_scope():
+            await trio.sleep(0.005)
+
+
+async def churn(pool: trio_otp.DynamicSupervisor, *, task_status: trio.TaskStatus[None]) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await nursery.start(pool.run)
+        task_status.started()
+        while True:
+            try:
+                child = await ref.start_child(trio_otp.ChildSpec("c", crash_loop))
+                await trio.sleep(0.02)
+                await ref.terminate_child(child)
+            except trio_otp.SupervisorError:
+                await trio.sleep(0.01)
+
+
+async def interrupts_itself(*, task_status: trio.TaskStatus[None]) -> None:
+    """Ends every trial, should the chosen line never come: a Ctrl-C of its own."""
+    task_status.started()
+    await trio.sleep(1)
+    raise KeyboardInterrupt
+
+
+@attrs.define
+class Recorder:
+    events: list[tuple[str, str]] = attrs.Factory(list)
+
+    def spec(self, child_id: str, start: Any, *args: Any, **options: Any) -> trio_otp.ChildSpec:
+        async def recorded(*, task_status: trio.TaskStatus[Any]) -> None:
+            self.events.append(("start", child_id))
+            how = "returned"
+            try:
+                await start(*args, task_status=task_status)
+            except BaseException as error:
+                how = "interrupted" if _has_interrupt(error) else "stopped"
+                raise
+            finally:
+                self.events.append((how, child_id))
+
+        return trio_otp.ChildSpec(child_id, recorded, **options)
+
+    def stopped_out_of_order(self) -> list[str]:
+        running: list[str] = []
+        problems = []
+        for kind, child_id in self.events:
+            if kind == "start":
+                running.append(child_id)
+                continue
+            if kind == "stopped" and running and running[-1] != child_id:
+                problems.append(f"{child_id} stopped before {running[-1]}")
+            if child_id in running:
+                running.remove(child_id)
+        return problems + [f"{child_id} never ended" for child_id in running]
+
+
+def _has_interrupt(error: BaseException) -> bool:
+    if isinstance(error, BaseExceptionGroup):
+        return error.subgroup(KeyboardInterrupt) is not None
+    return isinstance(error, KeyboardInterrupt)
+
+
+def busy_tree(recorder: Recorder) -> trio_otp.Supervisor:
+    loops = trio_otp.Supervisor(
+        [trio_otp.ChildSpec(f"loop{i}", crash_loop, shutdown=0.5) for i in range(2)],
+        max_restarts=10_000,
+        max_seconds=1,
+        name="loops",
+    )
+    return trio_otp.Supervisor(
+        [
+            recorder.spec("counter", trio_otp.serve, Counter, "counter", 8, shutdown=0.5),
+            recorder.spec("loops", loops.run, type=trio_otp.ChildType.SUPERVISOR),
+            recorder.spec("caller", caller),
+            recorder.spec("churn", churn, trio_otp.DynamicSupervisor(max_restarts=10_000)),
+            recorder.spec("end", interrupts_itself),
+        ],
+        max_restarts=10_000,
+        max_seconds=1,
+        name="root",
+    )
+
+
+def count_lines(main: Callable[[], Awaitable[object]], where: Callable[[types.CodeType], bool]) -> int:
+    """How many line events ``where`` selects in a run that nothing interrupts early."""
+    probe = LineInterrupt(math.inf, where)  # type: ignore[arg-type]
+    run_interrupted(main, probe)
+    return probe.seen
+
+
+def spread(total: int, points: int) -> list[int]:
+    """``points`` injection points spread over ``1..total``, deterministically."""
+    if total <= points:
+        return list(range(1, total + 1))
+    return sorted({1 + (total - 1) * i // (points - 1) for i in range(points)})
+
+
+TRIO_OTP_DIR = os.path.dirname(trio_otp.__file__)
+
+
+def in_trio_otp(code: types.CodeType) -> bool:
+    return code.co_filename.startswith(TRIO_OTP_DIR)
+
+
+def judge(ending: Ending, recorder: Recorder) -> None:
+    error = ending.error
+    assert isinstance(error, KeyboardInterrupt), f"expected one KeyboardInterrupt, got {error!r}"
+    assert not recorder.stopped_out_of_order()
+    # The tree interrupts itself at 1 s at the latest; no budget in it exceeds 0.5 s.
+    assert ending.seconds < 3, f"the shutdown took until {ending.seconds:g} s"
+
+
+def where_for(kind: str) -> Callable[[types.CodeType], bool]:
+    return in_trio_otp if kind == "trio_otp" else (lambda _code: True)
+
+
+def report(name: object, failure: str | None) -> None:
+    print(json.dumps({"trial": name, "failure": failure}), flush=True)
+
+
+def trying(name: object) -> None:
+    print(json.dumps({"trying": name}), flush=True)
+
+
+def sweep(kind: str, points: int) -> None:
+    """Interrupts spread over every line event of the busy tree (or of trio_otp's code)."""
+    where = where_for(kind)
+    total = count_lines(busy_tree(Recorder()).run, where)
+    for at in spread(total, points):
+        name = f"line event {at} of {total}"
+        trying(name)
+        recorder = Recorder()
+        ending = run_interrupted(busy_tree(recorder).run, LineInterrupt(at, where))
+        try:
+            judge(ending, recorder)
+        except AssertionError as failure:
+            report(name, str(failure))
+        else:
+            report(name, None)
+
+
+# --- interrupts at the places that broke before (issue 13, items 1 and 2) -------------------
+
+
+class Echo(trio_otp.GenServer[Any, Any]):
+    async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
+        return request
+
+
+def only_interrupts(error: BaseException | None) -> bool:
+    if isinstance(error, BaseExceptionGroup):
+        return error.split(KeyboardInterrupt)[1] is None
+    return isinstance(error, KeyboardInterrupt)
+
+
+def between_queueing_and_parking() -> str | None:
+    """Item 1: the Caller is in the mailbox, the caller has not parked yet."""
+    from trio_otp._gen_server import ServerRef  # noqa: PLC0415 - the code to aim at
+
+    call = ServerRef.call
+    interrupt = LineInterrupt(
+        1, lambda code: code is call.__code__, line=line_of(call, "process.append(caller)", after=1)
+    )
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            ref = await trio_otp.start_server(nursery, Echo)
+            for _ in range(3):
+                await ref.call("hello")
+            nursery.cancel_scope.cancel()
+
+    ending = run_interrupted(main, interrupt)
+    if not interrupt.fired:
+        return "the interrupt never fired"
+    if not only_interrupts(ending.error):
+        return f"expected KeyboardInterrupt, got {ending.error!r}"
+    return None
+
+
+def in_a_childs_exit(line: int) -> str | None:
+    """Item 1: the ``line``-th line the child's task runs after its start function raised."""
+    from trio_otp._child import ChildTask  # noqa: PLC0415 - the code to aim at
+
+    interrupt = LineInterrupt(line, lambda code: code in _codes_of(ChildTask), armed=False)
+    recorder = Recorder()
+
+    async def crasher(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        await trio.sleep(0.1)
+        interrupt.armed = True
+        raise Crash("crash")
+
+    tree = trio_otp.Supervisor(
+        [
+            recorder.spec("a", interrupts_itself),
+            recorder.spec("crasher", crasher),
+            recorder.spec("b", interrupts_itself),
+        ],
+        max_restarts=100,
+    )
+    ending = run_interrupted(tree.run, interrupt)
+    try:
+        judge(ending, recorder)
+    except AssertionError as failure:
+        return str(failure)
+    return None
+
+
+def _codes_of(cls: type) -> set[types.CodeType]:
+    return {value.__code__ for value in vars(cls).values() if hasattr(value, "__code__")}
+
+
+@attrs.define
+class Slow:
+    """A child that takes ``cleanup`` seconds (virtual) to clean up, within its budget."""
+
+    cleanup: float
+    cleaned: list[str] = attrs.Factory(list)
+
+    async def run(self, name: str, *, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio_otp.cleanup_scope():
+                await trio.sleep(self.cleanup)
+                self.cleaned.append(name)
+
+
+def deliver_to_main_task() -> None:
+    """A SIGINT that arrives while the run loop, not user code, is running: Trio delivers
+    it to the main task at its next checkpoint, shielded or not."""
+    trio.lowlevel.current_trio_token().run_sync_soon(signal.raise_signal, signal.SIGINT)
+
+
+def second_interrupt_during_the_shutdown() -> str | None:
+    """Item 2: trio.run(tree.run), Ctrl-C, and another Ctrl-C while it shuts down."""
+    slow = Slow(cleanup=1.0)
+
+    async def interrupter(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        await trio.sleep(0.5)
+        deliver_to_main_task()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio_otp.cleanup_scope():
+                await trio.sleep(0.2)  # the shutdown is under way: a second Ctrl-C
+                deliver_to_main_task()
+
+    tree = trio_otp.Supervisor(
+        [
+            trio_otp.ChildSpec("a", slow.run, args=("a",), shutdown=2.0),
+            trio_otp.ChildSpec("b", slow.run, args=("b",), shutdown=2.0),
+            trio_otp.ChildSpec("interrupter", interrupter),
+        ]
+    )
+    ending = run_interrupted(tree.run, None)
+    if not isinstance(ending.error, KeyboardInterrupt):
+        return f"expected one KeyboardInterrupt, got {ending.error!r}"
+    if slow.cleaned != ["b", "a"]:
+        return f"the shutdown was cut short: cleaned up {slow.cleaned}"
+    return None
+
+
+def interrupt_while_the_root_gives_up(how: str) -> str | None:
+    """Item 2: one Ctrl-C while the root is already shutting down on its own."""
+    slow = Slow(cleanup=1.0)
+
+    async def last_straw(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        await trio.sleep(0.5)
+        if how == "escalation":
+            raise Crash("the last straw")
+
+    async def interrupter(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        await trio.sleep(0.75)  # the root is stopping a and b by then
+        deliver_to_main_task()
+
+    watcher = trio_otp.ChildSpec("interrupter", interrupter)
+    tree = trio_otp.Supervisor(
+        [
+            trio_otp.ChildSpec("a", slow.run, args=("a",), shutdown=2.0),
+            trio_otp.ChildSpec("b", slow.run, args=("b",), shutdown=2.0),
+            trio_otp.ChildSpec(
+                "last", last_straw, restart=trio_otp.Restart.TRANSIENT, significant=how == "auto-shutdown"
+            ),
+        ],
+        max_restarts=0,
+        auto_shutdown=trio_otp.AutoShutdown.ANY_SIGNIFICANT
+        if how == "auto-shutdown"
+        else trio_otp.AutoShutdown.NEVER,
+    )
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_run_spec, watcher)
+            await tree.run()
+
+    ending = run_interrupted(main, None)
+    if not only_interrupts(ending.error):
+        return f"expected KeyboardInterrupt, got {ending.error!r}"
+    if slow.cleaned != ["b", "a"]:
+        return f"the shutdown was cut short: cleaned up {slow.cleaned}"
+    return None
+
+
+async def _run_spec(spec: trio_otp.ChildSpec) -> None:
+    await spec.start(*spec.args, task_status=trio.TASK_STATUS_IGNORED)
+
+
+TARGETED: dict[str, Callable[[], str | None]] = {
+    "between queueing and parking": between_queueing_and_parking,
+    **{f"line {line} of a child's exit": functools.partial(in_a_childs_exit, line) for line in range(1, 9)},
+    "a second Ctrl-C during the shutdown": second_interrupt_during_the_shutdown,
+    "Ctrl-C while the root escalates": functools.partial(interrupt_while_the_root_gives_up, "escalation"),
+    "Ctrl-C during an auto-shutdown": functools.partial(interrupt_while_the_root_gives_up, "auto-shutdown"),
+}
+
+
+def targeted() -> None:
+    for name, trial in TARGETED.items():
+        trying(name)
+        report(name, trial())
+
+
+# --- the tests: each trial set in a Python of its own --------------------------------
+
+
+def run_program(*args: str) -> list[str]:
+    """Run this file as a program; the failures it reports, hangs and deaths included."""
+    root = pathlib.Path(__file__).parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    process = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, env=env, timeout=1800, check=False
+    )
+    lines = [json.loads(line) for line in process.stdout.splitlines() if line.startswith("{")]
+    results = [line for line in lines if "trial" in line]
+    failures = [f"{line['trial']}: {line['failure']}" for line in results if line["failure"]]
+    if process.returncode != 0:
+        tried = [line["trying"] for line in lines if "trying" in line]
+        last = tried[-1] if tried else "before any trial"
+        failures.append(f"{last}: hung or died (status {process.returncode}): {process.stderr[-4000:]}")
+    elif not results:
+        failures.append(f"no trial ran: {process.stderr[-3000:]}")
+    return failures
+
+
+@pytest.mark.parametrize("kind", ["trio_otp", "anywhere"])
+def test_an_interrupt_at_any_line_ends_the_tree_cleanly(kind: str) -> None:
+    failures = run_program("sweep", kind, str(POINTS))
+    assert not failures, "\n".join(failures)
+
+
+def test_interrupts_where_trees_used_to_break() -> None:
+    failures = run_program("targeted")
+    assert not failures, "\n".join(failures)
+
+
+if __name__ == "__main__":
+    logging.disable(logging.CRITICAL)  # crash reports of the busy tree, by the thousand
+    if sys.argv[1] == "sweep":
+        sweep(sys.argv[2], int(sys.argv[3]))
+    else:
+        targeted()
