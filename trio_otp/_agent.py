@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar, cast, final
 
 import trio
 
+from ._checks import check_callable
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._gen_server import (
     DEFAULT_CALL_TIMEOUT,
@@ -66,6 +67,7 @@ class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):
         timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
     ) -> ResultT:
         """``function(state)``, computed in the agent (default: the state itself)."""
+        check_callable(function, "AgentRef.get's function", "a callable taking the state")
         result: ResultT = await self.server.call(lambda state: (function(state), state), timeout=timeout)
         return result
 
@@ -76,6 +78,7 @@ class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):
         timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109
     ) -> None:
         """Replace the state with ``function(state)`` and wait until it is done."""
+        check_callable(function, "AgentRef.update's function", "a callable taking the state")
         await self.server.call(lambda state: (None, function(state)), timeout=timeout)
 
     async def get_and_update(
@@ -86,11 +89,13 @@ class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):
     ) -> ResultT:
         """``function(state)`` returns ``(result, new_state)``: store the new state,
         return the result, in one step."""
+        check_callable(function, "AgentRef.get_and_update's function", "a callable taking the state")
         result: ResultT = await self.server.call(function, timeout=timeout)
         return result
 
     def cast_update(self, function: Callable[[StateT], StateT]) -> None:
         """Replace the state with ``function(state)`` without waiting. Not a checkpoint."""
+        check_callable(function, "AgentRef.cast_update's function", "a callable taking the state")
         self.server.cast(lambda state: (None, function(state)))
 
     async def stop(self, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> None:  # noqa: ASYNC109
@@ -101,6 +106,7 @@ async def start_agent(
     nursery: trio.Nursery, initial: Callable[[], StateT], *, name: Hashable | None = None
 ) -> AgentRef[StateT]:
     """Start an agent whose state is ``initial()``; returns once it is set. A checkpoint."""
+    check_callable(initial, "an agent's initial", "a callable that returns the first state")
     server = await start_server(nursery, lambda: _AgentServer(initial), name=name)
     return cast("AgentRef[StateT]", AgentRef._create(server))
 
@@ -116,6 +122,7 @@ def agent_spec(
     """A :class:`ChildSpec` for an agent; each (re)start calls ``initial()`` afresh. The
     child's reference is the agent's :class:`ServerRef` (wrap it with :func:`agent`), and
     a ``name`` lets :func:`agent` find the current one."""
+    check_callable(initial, "an agent's initial", "a callable that returns the first state")
     return server_spec(id, lambda: _AgentServer(initial), name=name, restart=restart, shutdown=shutdown)
 
 

@@ -106,6 +106,9 @@ def _check_start(_instance: object, _attribute: object, value: Any) -> None:
 
 
 def _to_args(args: Iterable[Any]) -> tuple[Any, ...]:
+    if isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
+        msg = f"ChildSpec.args must be a tuple (or iterable) of positional arguments, got {describe(args)}"
+        raise TypeError(msg)
     return tuple(args)
 
 

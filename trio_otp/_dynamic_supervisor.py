@@ -27,6 +27,7 @@ from typing import Any, TypeVar, final
 import attrs
 import trio
 
+from ._checks import check_instance
 from ._child import ChildTask
 from ._child_spec import ChildSpec, ChildType
 from ._exceptions import ChildNotFound, MaxChildrenReached, SupervisorNotRunning
@@ -43,6 +44,7 @@ from ._supervisor import (
     _require_spec,
     _StartFailed,
     _SupervisorState,
+    check_name,
     run_supervisor,
     send_request,
 )
@@ -79,8 +81,11 @@ class DynamicChild(metaclass=NoPublicConstructor):
 
 
 def _check_max_children(_instance: object, _attribute: object, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         msg = f"max_children must be a whole number >= 0 or math.inf, got {describe(value)}"
+        raise TypeError(msg)
+    if not (value == math.inf or (value >= 0 and value == int(value))):
+        msg = f"max_children must be a whole number >= 0 or math.inf, got {value!r}"
         raise ValueError(msg)
 
 
@@ -102,7 +107,7 @@ class DynamicSupervisor:
     max_restarts: int = attrs.field(default=3, kw_only=True)
     max_seconds: float = attrs.field(default=5.0, kw_only=True)
     max_children: float = attrs.field(default=math.inf, kw_only=True, validator=_check_max_children)
-    name: str | None = attrs.field(default=None, kw_only=True)
+    name: str | None = attrs.field(default=None, kw_only=True, validator=check_name("DynamicSupervisor"))
 
     def __attrs_post_init__(self) -> None:
         validate_max_restarts(self.max_restarts)
@@ -221,6 +226,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
           ChildStartError, SupervisorNotRunning, TypeError, ValueError: as
             :meth:`start_child`.
         """
+        check_instance(specs, Iterable, "start_children", "given an iterable of ChildSpec")
         batch = list(specs)
         for spec in batch:
             _check_dynamic_spec(spec)

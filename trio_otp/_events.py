@@ -28,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from ._checks import check_callable
+
 logger = logging.getLogger("trio_otp.events")
 
 
@@ -46,7 +48,12 @@ _handlers: list[Handler] = []
 
 
 def attach(handler: Handler) -> Callable[[], None]:
-    """Call ``handler`` for every event from now on; returns a function that detaches it."""
+    """Call ``handler`` for every event from now on; returns a function that detaches it.
+
+    Raises:
+      TypeError: ``handler`` is not callable.
+    """
+    check_callable(handler, "an event handler", "a callable taking an Event")
     _handlers.append(handler)
 
     def detach() -> None:

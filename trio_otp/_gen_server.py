@@ -50,7 +50,14 @@ import outcome
 import trio
 
 from ._call_timer import CallTimer, call_timer
-from ._checks import check_callable, check_exit_reason, check_hashable, check_seconds, check_timeout
+from ._checks import (
+    check_callable,
+    check_exit_reason,
+    check_hashable,
+    check_instance,
+    check_seconds,
+    check_timeout,
+)
 from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._events import _handlers as _event_handlers
@@ -760,6 +767,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
         synchronous library's callback). Blocks that thread; raises as :meth:`call`, and
         :class:`ServerNotRunning` once the Trio run that the server belonged to is over."""
         check_timeout(timeout, "call_from_thread's timeout")
+        self._check_outside_trio("call_from_thread")
         try:
             return trio.from_thread.run(
                 partial(self.call, request, timeout=timeout), trio_token=self._process.token
@@ -770,10 +778,17 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
     def cast_from_thread(self, request: object) -> None:
         """:meth:`cast` from a thread that is not running Trio; raises as :meth:`cast`,
         and :class:`ServerNotRunning` once the server's Trio run is over."""
+        self._check_outside_trio("cast_from_thread")
         try:
             trio.from_thread.run_sync(self.cast, request, trio_token=self._process.token)
         except trio.RunFinishedError:
             raise self._run_over() from None
+
+    @staticmethod
+    def _check_outside_trio(method: str) -> None:
+        if trio.lowlevel.in_trio_run():
+            msg = f"{method} is for a thread that is not running Trio; in Trio, await the method without it"
+            raise RuntimeError(msg)
 
     def _run_over(self) -> ServerNotRunning:
         return ServerNotRunning(f"server {self._process.label} is not running: its Trio run has ended")
@@ -950,6 +965,7 @@ async def serve(
     # One coroutine from start to end, with the mailbox wait inlined: every frame a
     # parked server keeps costs a few hundred bytes, times the number of servers.
     _check_mailbox_size(mailbox_size)
+    _check_factory(factory)
     if name is not None:
         check_name(name)
     server: object = factory()
@@ -1159,8 +1175,14 @@ async def start_server(
     ``mailbox_size`` bounds the mailbox (default unbounded, as OTP's): when it is full,
     calls wait for room and casts and sends raise :class:`MailboxFull`. A checkpoint.
 
-    Raises what :func:`serve` raises before the server is running.
+    Raises what :func:`serve` raises before the server is running, and TypeError or
+    ValueError for a bad argument before anything starts.
     """
+    check_instance(nursery, trio.Nursery, "start_server's nursery", "a trio.Nursery")
+    _check_mailbox_size(mailbox_size)
+    _check_factory(factory)
+    if name is not None:
+        check_name(name)
     ref: ServerRef[RequestT, ReplyT] = await nursery.start(serve, factory, name, mailbox_size)
     return ref
 

@@ -17,6 +17,7 @@ import attrs
 
 from ._exceptions import SupervisorNotRunning
 from ._supervisor import ChildState, SupervisorRef
+from ._util import describe
 
 
 @attrs.frozen
@@ -54,8 +55,24 @@ async def snapshot(root: object, *, id: Hashable = "root") -> TreeNode:  # noqa:
 
     Raises:
       SupervisorNotRunning: ``root`` has ended.
+      TypeError: ``root`` is not one of those references.
     """
+    from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415 - import cycle
+    from ._task_supervisor import TaskSupervisorRef  # noqa: PLC0415
+
+    if not isinstance(root, (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef)):
+        msg = (
+            "snapshot's root must be a SupervisorRef, DynamicSupervisorRef or TaskSupervisorRef, "
+            f"got {describe(root)}"
+        )
+        raise TypeError(msg)
     return await _node(root, id, ChildState.RUNNING, 0)
+
+
+def _check_node(node: object, function: str) -> None:
+    if not isinstance(node, TreeNode):
+        msg = f"{function}'s node must be a TreeNode (from trio_otp.snapshot), got {describe(node)}"
+        raise TypeError(msg)
 
 
 async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int) -> TreeNode:
@@ -97,6 +114,7 @@ def _text(value: Hashable) -> str:
 def format_tree(node: TreeNode) -> str:
     """An indented text tree, one process a line: id, kind, state, and how many times it
     was restarted if it was, drawn with box-drawing characters as ``tree(1)`` does."""
+    _check_node(node, "format_tree")
     lines: list[str] = []
 
     def line(item: TreeNode, prefix: str, connector: str) -> None:
@@ -112,6 +130,7 @@ def format_tree(node: TreeNode) -> str:
 
 def to_json(node: TreeNode, *, indent: int | None = 2) -> str:
     """The tree as JSON (see :meth:`TreeNode.as_dict`)."""
+    _check_node(node, "to_json")
     return json.dumps(node.as_dict(), indent=indent, ensure_ascii=False)
 
 
@@ -122,6 +141,7 @@ def to_dot(node: TreeNode) -> str:
     """Graphviz DOT text: supervisors as boxes, workers as rounded boxes, filled by state
     (green running, amber restarting, grey stopped). Render it with
     ``dot -Tsvg tree.dot -o tree.svg``."""
+    _check_node(node, "to_dot")
     lines = ["digraph supervision_tree {", '  node [fontname="Helvetica" fontsize=11];']
     counter = iter(range(1_000_000))
 
@@ -145,6 +165,7 @@ def to_dot(node: TreeNode) -> str:
 
 def to_mermaid(node: TreeNode) -> str:
     """Mermaid flowchart text (renders on GitHub and in many doc tools)."""
+    _check_node(node, "to_mermaid")
     lines = ["flowchart TD"]
     counter = iter(range(1_000_000))
 

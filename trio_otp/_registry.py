@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar, final
 import attrs
 import trio
 
-from ._checks import check_callable, check_hashable
+from ._checks import check_callable, check_hashable, check_instance
 from ._exceptions import AlreadyRegistered
 from ._ki import protected
 from ._util import describe, safe_repr
@@ -95,9 +95,7 @@ class Registry(Generic[ValueT]):
         listeners: tuple[Callable[[RegistryEvent], None], ...] = (),
     ) -> None:
         _check_keys(keys)
-        if name is not None and not isinstance(name, str):
-            msg = f"Registry name must be a str or None, got {describe(name)}"
-            raise TypeError(msg)
+        check_instance(name, (str, type(None)), "Registry name", "a str or None")
         for listener in listeners:
             check_callable(listener, "a Registry listener", "a callable taking a RegistryEvent")
         self.keys = keys

@@ -60,6 +60,7 @@ from typing import Any, Generic, TypeVar, cast, final
 import attrs
 import trio
 
+from ._checks import check_instance
 from ._child import ChildTask, _current_child
 from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._events import emit
@@ -146,7 +147,17 @@ class ChildCounts:
 
 
 def _to_specs(children: Iterable[ChildSpec]) -> tuple[ChildSpec, ...]:
+    check_instance(children, Iterable, "Supervisor children", "an iterable of ChildSpec")
     return tuple(children)
+
+
+def check_name(owner: str) -> Callable[[Any, Any, Any], None]:
+    """An attrs validator for a definition's ``name``: a str or None."""
+
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        check_instance(value, (str, type(None)), f"{owner}.name", "a str or None")
+
+    return check
 
 
 def _check_children(_instance: object, _attribute: object, children: tuple[object, ...]) -> None:
@@ -220,7 +231,7 @@ class Supervisor:
     auto_shutdown: AutoShutdown = attrs.field(
         default=AutoShutdown.NEVER, kw_only=True, validator=enum_validator("Supervisor", AutoShutdown)
     )
-    name: str | None = attrs.field(default=None, kw_only=True)
+    name: str | None = attrs.field(default=None, kw_only=True, validator=check_name("Supervisor"))
 
     def __attrs_post_init__(self) -> None:
         validate_max_restarts(self.max_restarts)

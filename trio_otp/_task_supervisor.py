@@ -17,6 +17,7 @@ shutting the tree down stops them all.
 from __future__ import annotations
 
 import collections
+import inspect
 import math
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar, cast, final
@@ -25,10 +26,12 @@ import attrs
 import outcome
 import trio
 
+from ._checks import check_instance, check_timeout, check_whole_number
 from ._child_spec import ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef
 from ._exceptions import ChildNotFound, TaskFailed, TaskTimeout
 from ._ki import call_unprotected, protected, self_protecting
+from ._supervisor import check_name
 from ._util import NoPublicConstructor, describe, safe_repr
 
 T = TypeVar("T")
@@ -62,8 +65,9 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         Raises:
           TaskFailed: the task raised (chained from its exception) or was cancelled.
           TaskTimeout: it had not finished within ``timeout``; it keeps running.
+          TypeError, ValueError: ``timeout`` is not None or a number of seconds >= 0.
         """
-        with trio.move_on_after(math.inf if timeout is None else timeout):
+        with trio.move_on_after(check_timeout(timeout, "result's timeout")):
             await self._done.wait()
         if self._outcome is None:
             msg = f"task {self.name} did not finish within {timeout:g} s"
@@ -112,6 +116,10 @@ async def _run_task(
 
 
 def _require_callable(function: object) -> None:
+    if inspect.iscoroutine(function):
+        function.close()
+        msg = "a task is an async function, not a coroutine object: write spawn(work, x), not spawn(work(x))"
+        raise TypeError(msg)
     if not callable(function):
         msg = f"a task is an async function, got {describe(function)}"
         raise TypeError(msg)
@@ -134,7 +142,7 @@ class TaskSupervisor:
 
     max_children: float = attrs.field(default=math.inf, kw_only=True)
     shutdown: ShutdownPolicy = attrs.field(default=5.0, kw_only=True)
-    name: str | None = attrs.field(default=None, kw_only=True)
+    name: str | None = attrs.field(default=None, kw_only=True, validator=check_name("TaskSupervisor"))
 
     def __attrs_post_init__(self) -> None:
         # Checked now, by the classes that will use them, not at the first task.
@@ -194,7 +202,7 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         """Fire and forget: start ``await function(*args)``; a crash is logged, not raised."""
         await self.spawn(function, *args)
 
-    async def map(
+    def map(
         self,
         function: Callable[[InputT], Awaitable[T]],
         inputs: Iterable[InputT] | AsyncIterable[InputT],
@@ -211,10 +219,23 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         cancels the tasks still running, so iterate inside
         ``async with contextlib.aclosing(ref.map(...)) as results:`` to be sure that
         happens at once.
+
+        Raises:
+          TypeError, ValueError: a bad argument, at the call (before the first result).
         """
-        if not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1:
-            msg = f"max_concurrency must be a whole number >= 1, got {describe(max_concurrency)}"
-            raise ValueError(msg)
+        _require_callable(function)
+        check_instance(inputs, (Iterable, AsyncIterable), "map's inputs", "an iterable or an async iterable")
+        check_whole_number(max_concurrency, "max_concurrency", minimum=1)
+        check_instance(ordered, bool, "map's ordered", "True or False")
+        return self._map(function, inputs, max_concurrency, ordered)
+
+    async def _map(
+        self,
+        function: Callable[[InputT], Awaitable[T]],
+        inputs: Iterable[InputT] | AsyncIterable[InputT],
+        max_concurrency: int,
+        ordered: bool,
+    ) -> AsyncGenerator[T, None]:
         source = _aiter(inputs)
         running: collections.deque[TaskHandle[T]] = collections.deque()
         finished_send, finished_receive = trio.open_memory_channel[TaskHandle[T]](math.inf)

@@ -19,9 +19,11 @@ import attrs
 import trio
 import trio.testing
 
+from ._checks import check_exit_reason, check_instance, check_seconds, check_whole_number
 from ._child_spec import ChildSpec
 from ._exceptions import ChildNotFound, Shutdown, SupervisorNotRunning
 from ._supervisor import SupervisorRef
+from ._util import describe
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -61,7 +63,11 @@ async def exit_child(
     Raises:
       ChildNotFound: no child with that id is running.
       SupervisorNotRunning: the supervisor has ended.
+      TypeError: ``reason`` is neither None nor an exception (checked before the
+        request is sent).
     """
+    check_instance(supervisor, SupervisorRef, "exit_child's supervisor", "a SupervisorRef")
+    check_exit_reason(reason, "exit_child's reason")
     await supervisor._request(lambda state: state.inject_exit(child_id, reason))
 
 
@@ -147,6 +153,17 @@ def crash_schedules(
     Include your restart windows' widths in ``time_steps`` to land on their edges. Exits
     are crashes, and unless ``crashes_only``, also normal and shutdown exits.
     """
+    paths = list(paths)
+    if not paths:
+        msg = "crash_schedules' paths must name at least one child (a tuple of ids from the root down)"
+        raise ValueError(msg)
+    for path in paths:
+        if not isinstance(path, tuple) or not path:
+            msg = f"crash_schedules' paths must be non-empty tuples of child ids, got {describe(path)}"
+            raise TypeError(msg)
+    for seconds in time_steps:
+        check_seconds(seconds, "each of crash_schedules' time_steps")
+    check_whole_number(max_events, "crash_schedules' max_events", minimum=0)
     from hypothesis import strategies as st  # noqa: PLC0415 - hypothesis is optional
 
     reasons = st.just("crash") if crashes_only else st.sampled_from(("crash", "crash", "normal", "shutdown"))
@@ -165,7 +182,11 @@ async def play_schedule(root: SupervisorRef, schedule: Sequence[ScheduledExit]) 
     running are skipped, as they would be in a real system), then :func:`settle`\\ s.
 
     Returns early if the root supervisor ends.
+
+    Raises:
+      TypeError: ``root`` is not a :class:`~trio_otp.SupervisorRef`.
     """
+    check_instance(root, SupervisorRef, "play_schedule's root", "a SupervisorRef")
     for step in schedule:
         await trio.sleep(step.delay)
         supervisor: SupervisorRef | None = root
