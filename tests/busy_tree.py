@@ -78,9 +78,9 @@ def root_child(child_id: str, start: Any, *args: Any, **options: Any) -> trio_ot
         if not booted:
             booted.append(True)
             print("booting", flush=True)
-        root_events.append(("start", child_id, ""))
         error: BaseException | None = None
         try:
+            root_events.append(("start", child_id, ""))
             await start(*args, task_status=task_status)
         except BaseException as exc:
             error = exc

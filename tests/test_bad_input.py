@@ -10,7 +10,6 @@ still answers and still holds the children it held.
 
 from __future__ import annotations
 
-import io
 import math
 import signal
 from collections.abc import Awaitable, Callable
@@ -401,6 +400,24 @@ WRONG: list[Wrong] = [
         "start_server's nursery must be a trio.Nursery",
     ),
     Wrong(
+        "serve factory not callable",
+        lambda t: t.nursery.start(trio_otp.serve, "Echo"),
+        TypeError,
+        "factory must be a callable",
+    ),
+    Wrong(
+        "serve mailbox_size negative",
+        lambda t: t.nursery.start(trio_otp.serve, Echo, None, -1),
+        ValueError,
+        "mailbox_size must be a whole number >= 1",
+    ),
+    Wrong(
+        "serve name unhashable",
+        lambda t: t.nursery.start(trio_otp.serve, Echo, ["n"]),
+        TypeError,
+        "name must be hashable",
+    ),
+    Wrong(
         "server_spec name unhashable",
         lambda _t: trio_otp.server_spec("s", Echo, name={}),  # type: ignore[arg-type]
         TypeError,
@@ -434,7 +451,7 @@ WRONG: list[Wrong] = [
         "call by name unknown",
         lambda t: trio_otp.call("nobody", "x"),
         trio_otp.ServerNotRunning,
-        "no server is registered as 'nobody'",
+        "no running server is registered as 'nobody'",
     ),
     Wrong(
         "call by name unhashable",
@@ -769,7 +786,7 @@ def test_the_table_covers_the_public_api() -> None:
         "AgentRef", "ChildSpec", "DynamicSupervisor", "DynamicSupervisorRef", "Registry", "ServerRef",
         "Stop", "Supervisor", "SupervisorRef", "TaskHandle", "TaskSupervisor", "TaskSupervisorRef", "Via",
         "agent", "agent_spec", "call", "cast", "events", "format_tree", "monitor", "run_application",
-        "send", "send_after", "serve_application", "server_spec", "snapshot", "start_agent",
+        "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
@@ -778,7 +795,7 @@ def test_the_table_covers_the_public_api() -> None:
         "ChildInfo", "ChildState", "ChildType", "Continue", "Down", "DynamicChild", "Entry",
         "GenServer", "IdleTimeout", "Keys", "Monitor", "NoReply", "Reply", "Restart",
         "RestartStrategy", "AutoShutdown", "RegistryEvent", "ShutdownMode", "Timer", "TreeNode",
-        "__version__", "cleanup_scope", "serve",
+        "__version__", "cleanup_scope",
     }  # fmt: skip
     exceptions = {
         name
@@ -786,4 +803,3 @@ def test_the_table_covers_the_public_api() -> None:
         if isinstance(getattr(trio_otp, name), type) and issubclass(getattr(trio_otp, name), BaseException)
     }
     assert set(trio_otp.__all__) - covered - nothing_to_check - exceptions == set()
-    assert io.StringIO  # the report argument of run_application is a text stream

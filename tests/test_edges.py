@@ -92,6 +92,71 @@ async def test_a_child_that_never_becomes_ready_does_not_hold_its_caller(autojum
         nursery.cancel_scope.cancel()
 
 
+async def test_undoing_a_start_does_not_wait_behind_a_restart_that_hangs(autojump_clock: MockClock) -> None:
+    """The supervisor's loop is stuck waiting for a restart to become ready; a caller that
+    gives up on its own start must not be stuck behind it."""
+    runs: list[int] = []
+
+    async def flaky(*, task_status: trio.TaskStatus[None]) -> None:
+        runs.append(1)
+        if len(runs) > 1:
+            await trio.sleep_forever()  # the restart never becomes ready
+        task_status.started()
+        await trio.sleep(0.1)
+        raise Crash("once")
+
+    async with trio.open_nursery() as nursery:
+        pool = await nursery.start(trio_otp.DynamicSupervisor().run)
+        await pool.start_child(trio_otp.ChildSpec("flaky", flaky))
+        await trio.sleep(0.5)
+        with trio.move_on_after(1):
+            await pool.start_child(trio_otp.ChildSpec("slow", slow_start, args=(10,)))
+        assert trio.current_time() == pytest.approx(1.5)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_child_starting_siblings_while_its_supervisor_shuts_down_does_not_deadlock(
+    autojump_clock: MockClock,
+) -> None:
+    pools: list[trio_otp.DynamicSupervisorRef] = []
+
+    async def starter(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        while True:
+            await pools[0].start_child(trio_otp.ChildSpec("slow", slow_start, args=(10,)))
+
+    async with trio.open_nursery() as nursery:
+        pools.append(await nursery.start(trio_otp.DynamicSupervisor().run))
+        await pools[0].start_child(trio_otp.ChildSpec("starter", starter))
+        await trio.sleep(1)  # the starter is waiting for its sibling to be ready
+        nursery.cancel_scope.cancel()
+    assert trio.current_time() == pytest.approx(1)
+
+
+async def test_a_request_during_the_shutdown_is_refused_at_once(autojump_clock: MockClock) -> None:
+    """A child that asks its own supervisor something while being stopped gets an answer
+    now, instead of waiting for a loop that waits for it."""
+    answers: list[str] = []
+    refs: list[trio_otp.SupervisorRef] = []
+
+    async def asks_in_cleanup(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio_otp.cleanup_scope():
+                try:
+                    await refs[0].which_children()
+                except trio_otp.SupervisorNotRunning:
+                    answers.append("not running")
+
+    async with trio.open_nursery() as nursery:
+        refs.append(await start_supervisor(nursery, [trio_otp.ChildSpec("a", asks_in_cleanup, shutdown=30)]))
+        nursery.cancel_scope.cancel()
+    assert answers == ["not running"]
+    assert trio.current_time() == 0
+
+
 # --- item 7: a nested supervisor's own shutdown policy bounds its whole subtree ----------
 
 
@@ -193,6 +258,29 @@ async def test_dynamic_children_past_their_budget_are_reported_at_the_deadline(
             release.set()
 
         outer.start_soon(check)
+
+
+async def test_a_brutally_killed_child_that_shields_itself_is_reported(
+    autojump_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = trio.Event()
+
+    async def stubborn(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await release.wait()
+
+    async with trio.open_nursery() as nursery:
+        root = await start_supervisor(nursery, [trio_otp.ChildSpec("s", stubborn, shutdown=BRUTAL_KILL)])
+        nursery.start_soon(root.terminate_child, "s")
+        await trio.sleep(5)
+        assert "is still running 1 s after a BRUTAL_KILL stop" in caplog.text
+        release.set()
+        await settle()
+        nursery.cancel_scope.cancel()
 
 
 # --- item 9: a request that raises goes back to its caller ------------------------------
@@ -454,15 +542,20 @@ class Terminating(trio_otp.GenServer[Any, Any]):
         await trio.sleep(1)
 
 
-async def test_a_name_is_free_once_its_server_stops_accepting_messages(autojump_clock: MockClock) -> None:
+async def test_a_server_in_terminate_is_not_found_by_name_but_keeps_it(autojump_clock: MockClock) -> None:
     async with trio.open_nursery() as nursery:
         ref = await trio_otp.start_server(nursery, Terminating, name="t")
         nursery.start_soon(ref.stop)
         await trio.sleep(0.5)  # in terminate
         assert trio_otp.whereis("t") is None
-        with pytest.raises(trio_otp.ServerNotRunning, match="no server is registered as 't'"):
+        with pytest.raises(trio_otp.ServerNotRunning, match="no running server is registered as 't'"):
             trio_otp.cast("t", "hello")
-        await settle()
+        with pytest.raises(trio_otp.NameTaken, match="still ending"):
+            await trio_otp.start_server(nursery, Echo, name="t")  # not while the first finishes
+        await trio.sleep(1)
+        successor = await trio_otp.start_server(nursery, Echo, name="t")
+        assert trio_otp.whereis("t") is successor
+        nursery.cancel_scope.cancel()
 
 
 def test_a_server_name_cannot_live_in_a_duplicate_registry() -> None:

@@ -152,7 +152,7 @@ async def test_a_crashed_servers_name_is_taken_by_its_restart(autojump_clock: Mo
 
 
 async def test_call_by_an_unknown_name(autojump_clock: MockClock) -> None:
-    with pytest.raises(trio_otp.ServerNotRunning, match="no server is registered as 'nobody'"):
+    with pytest.raises(trio_otp.ServerNotRunning, match="no running server is registered as 'nobody'"):
         await trio_otp.call("nobody", "hi")
     with pytest.raises(trio_otp.ServerNotRunning):
         trio_otp.send("nobody", "hi")

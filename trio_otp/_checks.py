@@ -27,7 +27,10 @@ def check_seconds(value: object, argument: str, *, rule: str = ">= 0") -> float:
     if math.isnan(value) or value < 0 or (rule == "> 0" and value == 0):
         msg = f"{argument} must be a number of seconds {rule}, got {value!r}"
         raise ValueError(msg)
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int too large for a float: longer than any run
+        return math.inf
 
 
 def check_timeout(value: object, argument: str = "timeout") -> float:

@@ -50,14 +50,18 @@ Trio would run it, unless it is trio_otp's own.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Protocol
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Protocol, final
 
 import trio
 
 from ._child_spec import BRUTAL_KILL, INFINITY, ChildSpec
-from ._ki import call_unprotected, is_self_protecting, protected
+from ._ki import call_unprotected, protected
+
+#: How long a child stopped with BRUTAL_KILL may take to unwind before it is reported as
+#: resisting its stop (a bare shielded scope is the only way to).
+BRUTAL_KILL_REPORT_AFTER = 1.0
 
 # The running children of this Trio run, by their Trio task, for cleanup_scope. A dict
 # entry per child is cheaper than setting a context variable in each child's task (two
@@ -83,12 +87,12 @@ class ChildTask(trio.TaskStatus[Any]):
     It is also the ``task_status`` the child's start function receives. With 100,000
     children every object per child counts, so the waits for readiness and for the end
     share one :class:`trio.Event` made only when somebody waits, and the sets of cleanup
-    scopes and of descendants are made on first use.
+    scopes and of stopping children are made on first use.
     """
 
     __slots__ = (
         "_cleanup_scopes",
-        "_descendants",
+        "_stopping_children",
         "_wakeup",
         "error",
         "finished",
@@ -99,6 +103,7 @@ class ChildTask(trio.TaskStatus[Any]):
         "ref",
         "scope",
         "spec",
+        "stop_began",
         "stopping",
         "trio_task",
     )
@@ -112,9 +117,12 @@ class ChildTask(trio.TaskStatus[Any]):
         self.ref: object = None
         self.error: BaseException | None = None
         self.kill_deadline = math.inf
+        self.stop_began = math.inf
         # The child whose task tree runs this child's supervisor; its deadline bounds ours.
         self.parent = parent
-        self._descendants: set[ChildTask] | None = None  # running children whose parent we are
+        # Our children (in the sense of ``parent``) that are stopping: a deadline of ours
+        # that moves earlier must reach them; the others read it when their stop begins.
+        self._stopping_children: set[ChildTask] | None = None
         self._cleanup_scopes: set[trio.CancelScope] | None = None
         self._wakeup: trio.Event | None = None  # set at started() and at the end
         # Called once, in the child's task, when the start is over (started() or the end).
@@ -160,11 +168,11 @@ class ChildTask(trio.TaskStatus[Any]):
         error: BaseException | None = None
         try:
             with self.scope:
-                start = self.spec.start
-                if is_self_protecting(start):
-                    await start(*self.spec.args, task_status=self)
+                spec = self.spec
+                if spec._awaitable_directly:  # its frames are marked unprotected
+                    await spec.start(*spec.args, task_status=self)
                 else:
-                    await call_unprotected(start, *self.spec.args, task_status=self)
+                    await call_unprotected(spec.start, *spec.args, task_status=self)
                 if not self.is_started and not self.stopping:
                     error = RuntimeError("the start function returned without calling task_status.started()")
         except Exception as exc:
@@ -186,19 +194,14 @@ class ChildTask(trio.TaskStatus[Any]):
             running = {}
             _children_by_task.set(running)
         running[trio_task] = self
-        parent = self.parent
-        if parent is not None:
-            if parent._descendants is None:
-                parent._descendants = set()
-            parent._descendants.add(self)
 
     @protected
     def _end(self, error: BaseException | None) -> None:
         assert self.trio_task is not None
         _children_by_task.get().pop(self.trio_task, None)
         parent = self.parent
-        if parent is not None and parent._descendants is not None:
-            parent._descendants.discard(self)
+        if parent is not None and parent._stopping_children is not None:
+            parent._stopping_children.discard(self)
         self.error = error
         self.finished = True
         self._wake()
@@ -214,50 +217,66 @@ class ChildTask(trio.TaskStatus[Any]):
         self._wake()
 
     @protected
-    def begin_stop(self, reason: str) -> None:
+    def begin_stop(self, reason: str, now: float | None = None) -> None:
         """Cancel the child and set its kill deadline: from its shutdown policy, or its
-        parent's kill deadline if that is earlier."""
+        parent's kill deadline if that is earlier. ``now`` lets many stops that begin
+        together share one instant (and so one deadline)."""
         if self.stopping:
             return
         self.stopping = True
+        self.stop_began = now = trio.current_time() if now is None else now
         policy = self.spec.shutdown
         if policy is BRUTAL_KILL:
             deadline = -math.inf
         elif policy is INFINITY:
             deadline = math.inf
         else:
-            deadline = trio.current_time() + policy
-        if self.parent is not None:
-            deadline = min(deadline, self.parent.kill_deadline)
+            deadline = now + policy
+        parent = self.parent
+        if parent is not None:
+            deadline = min(deadline, parent.kill_deadline)
+            if not self.finished:
+                if parent._stopping_children is None:
+                    parent._stopping_children = set()
+                parent._stopping_children.add(self)
         self._tighten(deadline)
         self.scope.cancel(reason)
 
     def _tighten(self, deadline: float) -> None:
-        """Move the kill deadline earlier, for this child and any descendant that is already
-        stopping (the others take it from us when their stop begins)."""
+        """Move the kill deadline earlier, for this child and its descendants that are
+        already stopping (the others take it from us when their stop begins)."""
         if deadline >= self.kill_deadline:
             return
         self.kill_deadline = deadline
         for scope in self._cleanup_scopes or ():
             scope.deadline = min(scope.deadline, deadline)
-        for descendant in list(self._descendants or ()):
-            if descendant.stopping:
-                descendant._tighten(deadline)
+        for child in list(self._stopping_children or ()):
+            child._tighten(deadline)
+
+    @property
+    def report_deadline(self) -> float:
+        """When a child still running is reported as late: its kill deadline, or for a
+        BRUTAL_KILL a moment after the kill (unwinding takes a few scheduling rounds);
+        never for INFINITY."""
+        if self.kill_deadline == -math.inf:
+            return self.stop_began + BRUTAL_KILL_REPORT_AFTER
+        return self.kill_deadline
 
     async def stop(self, reason: str, on_late: Callable[[], None] | None = None) -> None:
         """Stop the child and wait until its task has ended. Callers run this shielded.
 
-        If its kill deadline passes first (its cleanup is cut short then, OTP's
-        ``killed``), ``on_late`` is called at that moment, and the wait goes on: a child
-        that shields itself from its supervisor is out of its reach.
+        If its :attr:`report_deadline` passes first (its cleanup was cut short at the
+        kill deadline, OTP's ``killed``), ``on_late`` is called at that moment, and the
+        wait goes on: a child that shields itself from its supervisor is out of its reach.
         """
         self.begin_stop(reason)
         if self.finished:
             return
-        if -math.inf < self.kill_deadline < math.inf:
-            # The cleanup scopes share this deadline, so when it passes the child may
+        deadline = self.report_deadline
+        if deadline < math.inf:
+            # The cleanup scopes share the kill deadline, so when it passes the child may
             # finish in the same instant; it still ran out of budget.
-            with trio.move_on_at(self.kill_deadline) as budget:
+            with trio.move_on_at(deadline) as budget:
                 await self.wait_finished()
             if budget.cancelled_caught and on_late is not None:
                 on_late()
@@ -295,9 +314,7 @@ def _current_child() -> ChildTask | None:
     return None
 
 
-@contextmanager
-@protected
-def cleanup_scope() -> Iterator[trio.CancelScope]:
+def cleanup_scope() -> _CleanupScope:
     """A shielded cancel scope for a supervised child's cleanup, bounded by its shutdown budget.
 
     When a supervisor stops a child it cancels the child; cleanup that must ``await``
@@ -315,17 +332,41 @@ def cleanup_scope() -> Iterator[trio.CancelScope]:
     Entered before any stop (to protect a critical section), it gets that deadline
     when the stop begins. Outside a supervised child it is a plain shielded scope.
 
-    Entering and leaving it are not checkpoints.
+    ``with cleanup_scope() as scope`` gives the :class:`trio.CancelScope`. Entering and
+    leaving it are not checkpoints.
     """
-    task = _current_child()
-    if task is None:
-        with trio.CancelScope(shield=True) as scope:
-            yield scope
-        return
-    scope = trio.CancelScope(shield=True, deadline=task.kill_deadline)
-    task.add_cleanup_scope(scope)
-    try:
-        with scope:
-            yield scope
-    finally:
-        task.discard_cleanup_scope(scope)
+    return _CleanupScope()
+
+
+@final
+class _CleanupScope:
+    """What :func:`cleanup_scope` returns: entering and leaving it are KI-protected, as
+    entering and leaving a :class:`trio.CancelScope` are (a generator-based context
+    manager would not be: an interrupt between the generator's entering the scope and
+    ``__enter__`` returning would leave the scope entered for ever)."""
+
+    __slots__ = ("_child", "_scope")
+
+    @protected
+    def __enter__(self) -> trio.CancelScope:
+        child = self._child = _current_child()
+        if child is None:
+            scope = trio.CancelScope(shield=True)
+        else:
+            scope = trio.CancelScope(shield=True, deadline=child.kill_deadline)
+            child.add_cleanup_scope(scope)
+        self._scope = scope
+        return scope.__enter__()
+
+    @protected
+    def __exit__(
+        self,
+        error_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        try:
+            return self._scope.__exit__(error_type, error, traceback)
+        finally:
+            if self._child is not None:
+                self._child.discard_cleanup_scope(self._scope)

@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from ._ki import unprotect
 from ._util import describe, enum_validator
 
 
@@ -171,8 +172,12 @@ class ChildSpec:
         validator=_check_shutdown,
     )
     significant: bool = attrs.field(default=False, kw_only=True, validator=_check_bool)
+    # Whether a child's task may await ``start`` directly (see _ki.py): it was marked
+    # KI-unprotected, or it is trio_otp's own.
+    _awaitable_directly: bool = attrs.field(init=False, default=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_awaitable_directly", unprotect(self.start))
         if self.significant and self.restart is Restart.PERMANENT:
             msg = (
                 f"child {self.id!r}: a permanent child cannot be significant, because it is "

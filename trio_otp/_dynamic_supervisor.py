@@ -249,15 +249,13 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         except BaseException:
             # Cancelled (or interrupted) while they start: they were never handed out, so
             # they are stopped again before the exception goes on.
-            with trio.CancelScope(shield=True):
-                await state.forget(children)
+            await state.undo(children, tasks)
             raise
         await state.finish_start(children, tasks)
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
-            with trio.CancelScope(shield=True):
-                await state.forget(children)
+            await state.undo(children, tasks)
             raise
         return [DynamicChild._create(child) for child in children]
 
@@ -345,29 +343,45 @@ class _DynamicState(_SupervisorState):
                 self.log_start_error(child, task.error)
                 failure = failure or self.start_error(_StartFailed(child, task.error))
         if failure is not None:
-            with trio.CancelScope(shield=True):
-                await self.forget(children)
+            await self.undo(children, tasks)
             raise failure
 
-    async def forget(self, children: list[_Child]) -> None:
-        """Terminate children through the mailbox, from outside the loop (a start that is
-        being undone), and wait until that is done. Every request is sent before the
-        first wait, so an interrupt during the wait cannot spare any of them."""
-        requests = [
-            self.post_request(functools.partial(_DynamicState.forget_one, child=child)) for child in children
-        ]
-        for request in requests:
-            if request is not None:
-                await request.done.wait()
+    async def undo(self, children: list[_Child], tasks: list[ChildTask]) -> None:
+        """Stop again, from the calling task, the children a start made and never handed
+        out; shielded, each within its budget, all at once. Not through the mailbox: the
+        control loop may be busy (waiting for a restart to become ready, or stopping the
+        very task that is undoing its start), and the caller must not wait behind it.
+
+        A child whose task the supervisor has already replaced (it crashed after its start
+        and was restarted) is the supervisor's now: it is asked to forget it, without a
+        wait.
+        """
+        mine = []
+        for child, task in zip(children, tasks, strict=True):
+            if child.task is task:
+                self.take_back(child)
+                mine.append(task)
+            elif child in self.children:
+                self.post_request(functools.partial(_DynamicState.forget_one, child=child))
+        with trio.CancelScope(shield=True):
+            await self.stop_together(mine, f"trio_otp: supervisor {self.label} is undoing a start")
 
     @protected
-    def post_request(self, operation: Callable[[Any], Awaitable[object]]) -> _Request[object] | None:
+    def take_back(self, child: _Child) -> None:
+        self.remove(child)
+        child.task = None
+
+    @protected
+    def post_request(self, operation: Callable[[Any], Awaitable[object]]) -> None:
+        """Send a request without waiting for its answer; nothing if the supervisor is
+        stopping (it stops every child anyway)."""
+        if self.stopping:
+            return
         request: _Request[object] = _Request(operation)
         try:
             self.send.send_nowait(request)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return None  # the supervisor has ended, and with it every child
-        return request
+            pass  # it has ended, and with it every child
 
     async def forget_one(self, child: _Child) -> None:
         if child in self.children:
@@ -387,32 +401,39 @@ class _DynamicState(_SupervisorState):
 
     async def stop_all(self) -> None:
         # All at once: every child is cancelled now, each within its own budget, and we
-        # wait for them all, so the group takes as long as its slowest member. One wait
-        # per distinct deadline (usually one for the whole group), not a scope per child:
-        # with 100,000 children the bookkeeping of a wait each would itself outlast the
-        # budgets. Children still running at their deadline are reported then.
-        reason = f"trio_otp: supervisor {self.label} is shutting down"
+        # wait for them all, so the group takes as long as its slowest member.
         tasks = [child.task for child in self.children if child.task is not None]
         for child in self.children:
             child.task = None
             child.restarting = False
-        for task in tasks:
-            task.begin_stop(reason)
         with trio.CancelScope(shield=True):
-            by_deadline = sorted(tasks, key=_kill_deadline)
-            for deadline, group in itertools.groupby(by_deadline, key=_kill_deadline):
-                if not -math.inf < deadline < math.inf:
-                    continue
-                members = list(group)
-                with trio.move_on_at(deadline):
-                    for task in members:
-                        await task.wait_finished()
+            await self.stop_together(tasks, f"trio_otp: supervisor {self.label} is shutting down")
+
+    async def stop_together(self, tasks: list[ChildTask], reason: str) -> None:
+        """Cancel every task now and wait until all have ended, reporting each that is still
+        running at its kill deadline at that moment. Run shielded.
+
+        One wait per distinct deadline (one for the whole group, when the children share a
+        shutdown policy: the stops begin at the same instant), not a scope per child: with
+        100,000 children the bookkeeping of a wait each would itself outlast the budgets.
+        """
+        now = trio.current_time()
+        for task in tasks:
+            task.begin_stop(reason, now)
+        by_deadline = sorted(tasks, key=_report_deadline)
+        for deadline, group in itertools.groupby(by_deadline, key=_report_deadline):
+            if deadline == math.inf:
+                break  # sorted: the rest wait for ever, as INFINITY means
+            members = list(group)
+            with trio.move_on_at(deadline):
                 for task in members:
-                    if not task.finished:
-                        self.report_late(task)
-            for task in tasks:
-                await task.wait_finished()
+                    await task.wait_finished()
+            for task in members:
+                if not task.finished:
+                    self.report_late(task)
+        for task in tasks:
+            await task.wait_finished()
 
 
-def _kill_deadline(task: ChildTask) -> float:
-    return task.kill_deadline
+def _report_deadline(task: ChildTask) -> float:
+    return task.report_deadline

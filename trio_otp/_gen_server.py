@@ -432,6 +432,8 @@ class _Process:
         except AlreadyRegistered as taken:
             value: object = taken.entry.value  # type: ignore[attr-defined]
             msg = f"name {safe_repr(self.name)} is already taken by {safe_repr(value)}"
+            if isinstance(value, ServerRef) and not value.alive:
+                msg += ", which is still ending (its terminate has not finished)"
             raise NameTaken(msg, value) from None
         self.registered = True
 
@@ -503,14 +505,11 @@ class _Process:
     @protected
     def stop_accepting(self, error: BaseException | None) -> BaseException | None:
         """The server is ending (``error`` is why, ``None`` for a requested stop): refuse
-        new messages, forget any park that an interrupt cut short, release the name.
-        Returns the exit reason, a :class:`Shutdown` for a cancellation."""
+        new messages, and forget any park that an interrupt cut short. Lookups by name
+        no longer find it, though it keeps the name until it has ended. Returns the exit
+        reason, a :class:`Shutdown` for a cancellation."""
         self.alive = False
         self.parked = None
-        if self.registered:
-            self.registered = False
-            registry, key = _resolve(self.name)
-            registry.unregister(key)
         return None if error is None else _reason_of(error)
 
     @protected
@@ -553,8 +552,12 @@ class _Process:
     @protected
     def finish(self, error: BaseException | None) -> None:
         """The last step of the server's task, however it ended: close if that has not
-        happened (an interrupt can skip the usual path), then mark the end."""
+        happened (an interrupt can skip the usual path), release the name, mark the end."""
         self.close(None if error is None else _reason_of(error))
+        if self.registered:
+            self.registered = False
+            registry, key = _resolve(self.name)
+            registry.unregister(key)
         self.set_ended()
 
     def set_ended(self) -> None:
@@ -851,8 +854,9 @@ def whereis(name: Hashable) -> ServerRef[Any, Any] | None:
     """The server running under ``name`` (a key of the default registry, or a
     :class:`Via`) in this Trio run, or ``None``. Not a checkpoint.
 
-    A server's name is free from the moment it stops accepting messages, before its
-    ``terminate`` runs, so ``whereis`` never returns a server that can only refuse.
+    A server that has stopped accepting messages (it is in ``terminate``) is not
+    returned: it could only refuse. It keeps its name until it has ended, though, so no
+    second server can take the name while the first is still finishing.
 
     Raises:
       TypeError: ``name`` is not hashable.
@@ -860,7 +864,7 @@ def whereis(name: Hashable) -> ServerRef[Any, Any] | None:
     check_name(name)
     registry, key = _resolve(name)
     ref = registry.whereis(key)
-    return ref if isinstance(ref, ServerRef) else None
+    return ref if isinstance(ref, ServerRef) and ref._process.alive else None
 
 
 def _lookup(name: object) -> ServerRef[Any, Any]:
@@ -868,7 +872,7 @@ def _lookup(name: object) -> ServerRef[Any, Any]:
         return name
     ref = whereis(name)
     if ref is None:
-        msg = f"no server is registered as {safe_repr(name)}"
+        msg = f"no running server is registered as {safe_repr(name)}"
         raise ServerNotRunning(msg)
     return ref
 
@@ -1035,7 +1039,7 @@ async def serve(
                             item = process.current = _Info(IdleTimeout(idle_timeout))
                     kind = type(item)
                     if kind is Caller:
-                        caller = typing.cast("Caller[Any]", item)
+                        caller: Caller[Any] = item  # type: ignore[assignment]
                         result = await server.handle_call(caller._request, caller)
                         if not isinstance(result, _Action):
                             caller.reply(result)

@@ -22,11 +22,17 @@ What is protected
   machine, readiness and exit of a child, the timer heap, registry and monitor updates.
 * Whole tasks that are trio_otp's own code: a supervisor's control loop (so it is never
   interrupted half way through a shutdown), a child's task around its start function.
-* Never user code. Where trio_otp's protected code calls a user's start function, it
-  goes through :func:`call_unprotected`, a frame that switches protection off again, so
-  that a user's task behaves exactly as in plain Trio. The few user callbacks that run
-  inside protected bookkeeping (event handlers, registry listeners, log handlers) are
-  short synchronous calls that the docs already require to be quick.
+* Never user code. Protection is decided by the innermost frame whose code is marked, so
+  an unmarked user coroutine awaited from a protected frame would be protected too. A
+  child's start function, and a supervised task's function, are therefore marked
+  *unprotected* (:func:`unprotect`) the first time trio_otp sees them: the user's frames,
+  and everything they call, then behave exactly as in plain Trio, and no extra frame is
+  kept per child (a wrapper frame would cost some 230 bytes each, times 100,000). What
+  cannot be marked (a ``functools.partial`` of something that is not a coroutine
+  function, a callable object) goes through :func:`call_unprotected`, a frame that
+  switches protection off again. The few user callbacks that run inside protected
+  bookkeeping (event handlers, registry listeners, log handlers) are short synchronous
+  calls that the docs already require to be quick.
 
 Interrupts that do land
 -----------------------
@@ -39,10 +45,16 @@ shuts the tree down in order, undisturbed by further interrupts.
 
 Protection costs nothing at run time: Trio looks it up (by code object) only when a
 signal arrives.
+
+Marking a user's start function unprotected is visible outside trio_otp in one way: the
+same function called from the user's own KI-protected code is not protected there. That
+is the documented price; a start function is rarely anything else.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 import types
 from collections.abc import Awaitable, Callable, Iterator
@@ -70,16 +82,35 @@ def self_protecting(function: F) -> F:
     return function
 
 
-def is_self_protecting(start: object) -> bool:
-    """Whether ``start`` (a function or a bound method) was marked :func:`self_protecting`."""
-    code = getattr(getattr(start, "__func__", start), "__code__", None)
-    return code in _self_protecting
+def unprotect(function: object) -> bool:
+    """Mark a user's async function KI-unprotected, so that trio_otp's protected code can
+    await it directly; ``False`` if it cannot be marked (then use :func:`call_unprotected`).
+
+    trio_otp's own self-protecting functions are left alone (and ``True``: they may be
+    awaited directly too).
+    """
+    target = function
+    while isinstance(target, functools.partial):
+        target = target.func
+    target = getattr(target, "__func__", target)  # a bound method's function
+    code = getattr(target, "__code__", None)
+    if code in _unprotected or code in _self_protecting:
+        return True
+    if code is None or not inspect.iscoroutinefunction(target):
+        return False
+    unprotected(target)
+    _unprotected.add(code)
+    return True
+
+
+# Code objects this module has marked unprotected: each is marked once.
+_unprotected: set[types.CodeType] = set()
 
 
 @unprotected
 async def call_unprotected(function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-    """``await function(*args, **kwargs)`` with KI protection off: user code, called from
-    trio_otp's protected code, must stay interruptible as in plain Trio."""
+    """``await function(*args, **kwargs)`` with KI protection off: for user code that
+    :func:`unprotect` cannot mark, called from trio_otp's protected code."""
     return await function(*args, **kwargs)
 
 

@@ -61,7 +61,7 @@ import attrs
 import trio
 
 from ._checks import check_instance
-from ._child import ChildTask, _current_child
+from ._child import BRUTAL_KILL_REPORT_AFTER, ChildTask, _current_child
 from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._events import emit
 from ._exceptions import (
@@ -533,12 +533,14 @@ class _SupervisorState:
                     await self.restart(message.child, message.child.last_error)
         finally:
             # Reached on every way out: escalation, auto-shutdown, a failed start,
-            # cancellation from outside, KeyboardInterrupt. The stop is shielded so that
-            # each child gets its whole budget even when we are being cancelled.
+            # cancellation from outside, KeyboardInterrupt. Requests are refused from now
+            # on (a child that asked its own supervisor something while being stopped
+            # would otherwise wait for a loop that waits for it). The stop is shielded so
+            # that each child gets its whole budget even when we are being cancelled.
             self.stopping = True
+            self.close_mailbox(current)
             with trio.CancelScope(shield=True):
                 await self.stop_all()
-            self.close_mailbox(current)
 
     def close_mailbox(self, current: _Request[object] | None) -> None:
         gone = SupervisorNotRunning(f"supervisor {self.label} stopped before answering")
@@ -685,14 +687,22 @@ class _SupervisorState:
             )
 
     def report_late(self, task: ChildTask) -> None:
-        """At the moment a stopping child's kill deadline passes with the child still running."""
+        """At the moment a stopping child's report deadline passes with the child running."""
+        if task.kill_deadline == -math.inf:
+            how = (
+                f"is still running {BRUTAL_KILL_REPORT_AFTER:g} s after a BRUTAL_KILL stop, so it "
+                "shields itself from cancellation"
+            )
+        else:
+            how = (
+                f"did not stop within its shutdown budget (shutdown={_budget(task.spec.shutdown)}, "
+                "or its supervisor's if that ran out first); its cleanup was cancelled"
+            )
         logger.error(
-            "supervisor %s: child %r did not stop within its shutdown budget (shutdown=%s, or its "
-            "supervisor's if that ran out first); its cleanup was cancelled and the supervisor "
-            "goes on waiting for it",
+            "supervisor %s: child %s %s, and the supervisor goes on waiting for it",
             self.label,
-            task.spec.id,
-            _budget(task.spec.shutdown),
+            safe_repr(task.spec.id),
+            how,
             extra=self.report("shutdown_error", task.spec.id, None),
         )
 

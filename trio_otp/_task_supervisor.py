@@ -30,7 +30,7 @@ from ._checks import check_instance, check_timeout, check_whole_number
 from ._child_spec import ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef
 from ._exceptions import ChildNotFound, TaskFailed, TaskTimeout
-from ._ki import call_unprotected, protected, self_protecting
+from ._ki import call_unprotected, protected, self_protecting, unprotect
 from ._supervisor import check_name
 from ._util import NoPublicConstructor, describe, safe_repr
 
@@ -103,7 +103,10 @@ async def _run_task(
 ) -> None:
     task_status.started(handle)
     try:
-        value = await call_unprotected(function, *args)
+        if unprotect(function):  # user code stays interruptible (see _ki.py)
+            value = await function(*args)
+        else:
+            value = await call_unprotected(function, *args)
     except Exception as error:
         failed = TaskFailed(f"task {handle.name} raised {safe_repr(error)}", cancelled=False)
         failed.__cause__ = error
