@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import math
+import os
 import pathlib
 import platform
 import statistics
@@ -678,17 +679,24 @@ def markdown(rows: list[Row], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _load_average() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def main() -> None:
     # Crash reports are switched off: the hand-written restart loop logs nothing, and
     # formatting a traceback costs more than the restart itself.
     logging.disable(logging.CRITICAL)
+    load_before = _load_average()
+    rows = run_suite()
     header = (
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, trio {trio.__version__}, trio_otp {trio_otp.__version__}"
         f"{' (quick)' if QUICK else ''}; medians of {REPEATS} runs "
-        f"({PROCESS_REPEATS} fresh processes each for the {N_PROCESSES:,}-process rows)."
+        f"({PROCESS_REPEATS} fresh processes each for the {N_PROCESSES:,}-process rows); "
+        f"load average {load_before} before, {_load_average()} after (1, 5, 15 min; "
+        f"{os.cpu_count()} cores): under load every ratio drifts toward 1."
     )
-    rows = run_suite()
     table = markdown(rows, header)
     print(table)
     results = pathlib.Path(__file__).parent / "results"

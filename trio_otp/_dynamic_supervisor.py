@@ -44,11 +44,10 @@ from ._supervisor import (
     _require_spec,
     _StartFailed,
     _SupervisorState,
-    check_name,
     run_supervisor,
     send_request,
 )
-from ._util import NoPublicConstructor, describe
+from ._util import NoPublicConstructor, describe, name_validator
 
 
 @final
@@ -107,7 +106,7 @@ class DynamicSupervisor:
     max_restarts: int = attrs.field(default=3, kw_only=True)
     max_seconds: float = attrs.field(default=5.0, kw_only=True)
     max_children: float = attrs.field(default=math.inf, kw_only=True, validator=_check_max_children)
-    name: str | None = attrs.field(default=None, kw_only=True, validator=check_name("DynamicSupervisor"))
+    name: str | None = attrs.field(default=None, kw_only=True, validator=name_validator("DynamicSupervisor"))
 
     def __attrs_post_init__(self) -> None:
         validate_max_restarts(self.max_restarts)

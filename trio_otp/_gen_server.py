@@ -655,7 +655,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
             msg = f"server {process.label} called itself, which would wait for ever"
             raise ServerError(msg)
         await trio.lowlevel.checkpoint_if_cancelled()
-        deadline = trio.current_time() + seconds
+        deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
         if process.room is not None and process.full():
             await self._wait_for_room(process, deadline, request, timeout)
         if not process.alive:

@@ -77,7 +77,7 @@ from ._exceptions import (
 from ._exit import ExitKind, describe_exit, exit_kind
 from ._intensity import RestartIntensity, validate_max_restarts, validate_max_seconds
 from ._ki import first_interrupt, protected, self_protecting
-from ._util import NoPublicConstructor, describe, enum_validator, safe_repr
+from ._util import NoPublicConstructor, describe, enum_validator, name_validator, safe_repr
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -151,15 +151,6 @@ def _to_specs(children: Iterable[ChildSpec]) -> tuple[ChildSpec, ...]:
     return tuple(children)
 
 
-def check_name(owner: str) -> Callable[[Any, Any, Any], None]:
-    """An attrs validator for a definition's ``name``: a str or None."""
-
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        check_instance(value, (str, type(None)), f"{owner}.name", "a str or None")
-
-    return check
-
-
 def _check_children(_instance: object, _attribute: object, children: tuple[object, ...]) -> None:
     seen: set[Hashable] = set()
     for spec in children:
@@ -231,7 +222,7 @@ class Supervisor:
     auto_shutdown: AutoShutdown = attrs.field(
         default=AutoShutdown.NEVER, kw_only=True, validator=enum_validator("Supervisor", AutoShutdown)
     )
-    name: str | None = attrs.field(default=None, kw_only=True, validator=check_name("Supervisor"))
+    name: str | None = attrs.field(default=None, kw_only=True, validator=name_validator("Supervisor"))
 
     def __attrs_post_init__(self) -> None:
         validate_max_restarts(self.max_restarts)

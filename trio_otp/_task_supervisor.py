@@ -31,8 +31,7 @@ from ._child_spec import ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef
 from ._exceptions import ChildNotFound, TaskFailed, TaskTimeout
 from ._ki import call_unprotected, protected, self_protecting, unprotect
-from ._supervisor import check_name
-from ._util import NoPublicConstructor, describe, safe_repr
+from ._util import NoPublicConstructor, describe, name_validator, safe_repr
 
 T = TypeVar("T")
 InputT = TypeVar("InputT")
@@ -145,7 +144,7 @@ class TaskSupervisor:
 
     max_children: float = attrs.field(default=math.inf, kw_only=True)
     shutdown: ShutdownPolicy = attrs.field(default=5.0, kw_only=True)
-    name: str | None = attrs.field(default=None, kw_only=True, validator=check_name("TaskSupervisor"))
+    name: str | None = attrs.field(default=None, kw_only=True, validator=name_validator("TaskSupervisor"))
 
     def __attrs_post_init__(self) -> None:
         # Checked now, by the classes that will use them, not at the first task.

@@ -55,6 +55,17 @@ def describe(value: object) -> str:
     return f"{safe_repr(value)} (of type {type(value).__name__})"
 
 
+def name_validator(owner: str) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """An attrs validator for a definition's ``name``, used in reports: a str or None."""
+
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            msg = f"{owner}.{attribute.name} must be a str or None, got {describe(value)}"
+            raise TypeError(msg)
+
+    return check
+
+
 def enum_validator(
     owner: str, enum_type: type[enum.Enum]
 ) -> Callable[[object, attrs.Attribute[Any], Any], None]:
