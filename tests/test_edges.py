@@ -157,6 +157,91 @@ async def test_a_request_during_the_shutdown_is_refused_at_once(autojump_clock: 
     assert trio.current_time() == 0
 
 
+async def test_children_being_undone_still_count_against_max_children(autojump_clock: MockClock) -> None:
+    cleaner = Cleaner()
+
+    async def slow_to_start_slow_to_stop(*, task_status: trio.TaskStatus[None]) -> None:
+        try:
+            await trio.sleep_forever()  # never ready
+        finally:
+            with trio_otp.cleanup_scope():
+                await trio.sleep(3)
+
+    async with trio.open_nursery() as nursery:
+        pool = await nursery.start(trio_otp.DynamicSupervisor(max_children=1).run)
+
+        async def gives_up() -> None:
+            with trio.move_on_after(0.5):
+                await pool.start_child(trio_otp.ChildSpec("a", slow_to_start_slow_to_stop))
+
+        nursery.start_soon(gives_up)
+        await trio.sleep(1)  # "a" is being stopped again, for 3 s
+        with pytest.raises(trio_otp.MaxChildrenReached):
+            await pool.start_child(cleaner.spec("b", 0))
+        await trio.sleep(3)
+        await pool.start_child(cleaner.spec("b", 0))  # room again
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_undone_start_returns_only_once_its_child_has_ended(autojump_clock: MockClock) -> None:
+    """Also when the supervisor's own shutdown got to the child first."""
+    for _ in range(10):  # Trio may run the supervisor or the caller first
+        ended, returned = await _undo_beside_a_shutdown()
+        assert ended
+        assert returned
+        assert returned[0] >= ended[0]
+
+
+async def _undo_beside_a_shutdown() -> tuple[list[float], list[float]]:
+    ended: list[float] = []
+    returned: list[float] = []
+
+    async def never_ready_slow_stop(*, task_status: trio.TaskStatus[None]) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio_otp.cleanup_scope():
+                await trio.sleep(2)
+            ended.append(trio.current_time())
+
+    async def starter(pool: trio_otp.DynamicSupervisorRef) -> None:
+        try:
+            await pool.start_child(trio_otp.ChildSpec("c", never_ready_slow_stop))
+        finally:
+            returned.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        pool = await nursery.start(trio_otp.DynamicSupervisor().run)
+        nursery.start_soon(starter, pool)
+        await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    return ended, returned
+
+
+async def test_cancelling_a_task_while_its_supervisor_shuts_down_is_quiet(autojump_clock: MockClock) -> None:
+    outcome: list[BaseException] = []
+
+    async def mapper(tasks: trio_otp.TaskSupervisorRef) -> None:
+        async def slow(x: int) -> int:
+            await trio.sleep(10)
+            return x
+
+        async for _ in tasks.map(slow, range(5)):
+            pass
+
+    async with trio.open_nursery() as nursery:
+        tasks = await nursery.start(trio_otp.TaskSupervisor().run)
+        handle = await tasks.spawn(mapper, tasks)
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    try:
+        await handle.result(timeout=0)
+    except trio_otp.TaskFailed as failed:
+        outcome.append(failed)
+    assert outcome[0].cancelled  # type: ignore[attr-defined]
+    assert outcome[0].__cause__ is None
+
+
 # --- item 7: a nested supervisor's own shutdown policy bounds its whole subtree ----------
 
 
@@ -281,6 +366,63 @@ async def test_a_brutally_killed_child_that_shields_itself_is_reported(
         release.set()
         await settle()
         nursery.cancel_scope.cancel()
+
+
+async def test_a_report_comes_when_a_supervisor_above_ran_out_not_at_the_childs_own_deadline(
+    autojump_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = trio.Event()
+    reported_at: list[float] = []
+
+    async def stubborn(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await release.wait()
+
+    class Clock(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "child 'g'" in record.getMessage():
+                reported_at.append(trio.current_time())
+
+    inner = Supervisor([trio_otp.ChildSpec("g", stubborn, shutdown=10)], name="inner")
+    handler = Clock()
+    logging.getLogger("trio_otp.supervisor").addHandler(handler)
+    try:
+        async with trio.open_nursery() as nursery:
+            root = await start_supervisor(nursery, [inner.child_spec("inner", shutdown=2.0)])
+            [info] = await root.which_children()
+            assert isinstance(info.ref, trio_otp.SupervisorRef)
+            nursery.start_soon(info.ref.terminate_child, "g")  # g's own budget: 10 s
+            await trio.sleep(1)
+            nursery.start_soon(root.terminate_child, "inner")  # all of it within 2 s from now
+            await trio.sleep(20)
+            assert reported_at[0] == pytest.approx(3)
+            release.set()
+            await settle()
+            nursery.cancel_scope.cancel()
+    finally:
+        logging.getLogger("trio_otp.supervisor").removeHandler(handler)
+
+
+async def test_a_cleanup_scope_is_entered_once(autojump_clock: MockClock) -> None:
+    scope = trio_otp.cleanup_scope()
+    with scope:
+        pass
+    with pytest.raises(RuntimeError, match="can be entered only once"), scope:
+        pass
+
+
+async def test_timeouts_too_large_for_a_float_mean_for_ever(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Echo)
+        assert await ref.call("x", timeout=10**400) == "x"
+        timer = trio_otp.send_after(10**400, ref, "never")
+        assert not timer.done
+        timer.cancel()
+        await ref.stop()
 
 
 # --- item 9: a request that raises goes back to its caller ------------------------------

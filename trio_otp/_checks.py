@@ -9,6 +9,7 @@ their fields the same way when they are built (attrs validators in their own mod
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from ._util import describe
@@ -24,13 +25,12 @@ def check_seconds(value: object, argument: str, *, rule: str = ">= 0") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         msg = f"{argument} must be a number of seconds {rule}, got {describe(value)}"
         raise TypeError(msg)
-    if math.isnan(value) or value < 0 or (rule == "> 0" and value == 0):
+    if value < 0 or (rule == "> 0" and value == 0) or (isinstance(value, float) and math.isnan(value)):
         msg = f"{argument} must be a number of seconds {rule}, got {value!r}"
         raise ValueError(msg)
-    try:
-        return float(value)
-    except OverflowError:  # an int too large for a float: longer than any run
-        return math.inf
+    if isinstance(value, int) and value > sys.float_info.max:
+        return math.inf  # an int too large for a float: longer than any run
+    return float(value)
 
 
 def check_timeout(value: object, argument: str = "timeout") -> float:

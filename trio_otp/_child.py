@@ -57,10 +57,11 @@ from typing import Any, Protocol, final
 import trio
 
 from ._child_spec import BRUTAL_KILL, INFINITY, ChildSpec
-from ._ki import call_unprotected, protected
+from ._ki import protected, start_unprotected
 
-#: How long a child stopped with BRUTAL_KILL may take to unwind before it is reported as
-#: resisting its stop (a bare shielded scope is the only way to).
+#: How long a child whose kill deadline has already passed when its stop begins (a
+#: BRUTAL_KILL, or a supervisor above it out of budget) may take to unwind before it is
+#: reported as resisting its stop (a bare shielded scope is the only way to).
 BRUTAL_KILL_REPORT_AFTER = 1.0
 
 # The running children of this Trio run, by their Trio task, for cleanup_scope. A dict
@@ -92,6 +93,7 @@ class ChildTask(trio.TaskStatus[Any]):
 
     __slots__ = (
         "_cleanup_scopes",
+        "_report_scope",
         "_stopping_children",
         "_wakeup",
         "error",
@@ -124,6 +126,7 @@ class ChildTask(trio.TaskStatus[Any]):
         # that moves earlier must reach them; the others read it when their stop begins.
         self._stopping_children: set[ChildTask] | None = None
         self._cleanup_scopes: set[trio.CancelScope] | None = None
+        self._report_scope: trio.CancelScope | None = None  # the wait in stop(), until the report
         self._wakeup: trio.Event | None = None  # set at started() and at the end
         # Called once, in the child's task, when the start is over (started() or the end).
         self.on_ready: Callable[[ChildTask], None] | None = None
@@ -169,10 +172,10 @@ class ChildTask(trio.TaskStatus[Any]):
         try:
             with self.scope:
                 spec = self.spec
-                if spec._awaitable_directly:  # its frames are marked unprotected
+                if spec._self_protecting:
                     await spec.start(*spec.args, task_status=self)
                 else:
-                    await call_unprotected(spec.start, *spec.args, task_status=self)
+                    await start_unprotected(spec.start, spec.args, self)
                 if not self.is_started and not self.stopping:
                     error = RuntimeError("the start function returned without calling task_status.started()")
         except Exception as exc:
@@ -250,15 +253,18 @@ class ChildTask(trio.TaskStatus[Any]):
         self.kill_deadline = deadline
         for scope in self._cleanup_scopes or ():
             scope.deadline = min(scope.deadline, deadline)
+        if self._report_scope is not None:
+            self._report_scope.deadline = self.report_deadline
         for child in list(self._stopping_children or ()):
             child._tighten(deadline)
 
     @property
     def report_deadline(self) -> float:
-        """When a child still running is reported as late: its kill deadline, or for a
-        BRUTAL_KILL a moment after the kill (unwinding takes a few scheduling rounds);
-        never for INFINITY."""
-        if self.kill_deadline == -math.inf:
+        """When a child still running is reported as late: its kill deadline, or, when
+        that had passed before the stop began (BRUTAL_KILL, a supervisor above out of
+        budget), a moment after the stop began, since unwinding takes a few scheduling
+        rounds; never for INFINITY."""
+        if self.kill_deadline <= self.stop_began:
             return self.stop_began + BRUTAL_KILL_REPORT_AFTER
         return self.kill_deadline
 
@@ -272,14 +278,17 @@ class ChildTask(trio.TaskStatus[Any]):
         self.begin_stop(reason)
         if self.finished:
             return
-        deadline = self.report_deadline
-        if deadline < math.inf:
-            # The cleanup scopes share the kill deadline, so when it passes the child may
-            # finish in the same instant; it still ran out of budget.
-            with trio.move_on_at(deadline) as budget:
+        # The cleanup scopes share the kill deadline, so when it passes the child may
+        # finish in the same instant; it still ran out of budget. _tighten moves this
+        # scope too, when a supervisor above runs out first (even for INFINITY).
+        with trio.move_on_at(self.report_deadline) as budget:
+            self._report_scope = budget
+            try:
                 await self.wait_finished()
-            if budget.cancelled_caught and on_late is not None:
-                on_late()
+            finally:
+                self._report_scope = None
+        if budget.cancelled_caught and on_late is not None:
+            on_late()
         await self.wait_finished()
 
     @protected
@@ -349,6 +358,9 @@ class _CleanupScope:
 
     @protected
     def __enter__(self) -> trio.CancelScope:
+        if hasattr(self, "_scope"):
+            msg = "a cleanup_scope() can be entered only once; call cleanup_scope() for each block"
+            raise RuntimeError(msg)
         child = self._child = _current_child()
         if child is None:
             scope = trio.CancelScope(shield=True)

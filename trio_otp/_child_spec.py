@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from ._ki import unprotect
+from ._ki import is_self_protecting
 from ._util import describe, enum_validator
 
 
@@ -172,12 +172,12 @@ class ChildSpec:
         validator=_check_shutdown,
     )
     significant: bool = attrs.field(default=False, kw_only=True, validator=_check_bool)
-    # Whether a child's task may await ``start`` directly (see _ki.py): it was marked
-    # KI-unprotected, or it is trio_otp's own.
-    _awaitable_directly: bool = attrs.field(init=False, default=False, eq=False, repr=False)
+    # Whether ``start`` is trio_otp's own, which a child's task awaits directly; user code
+    # goes through an unprotecting frame (see _ki.py).
+    _self_protecting: bool = attrs.field(init=False, default=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_awaitable_directly", unprotect(self.start))
+        object.__setattr__(self, "_self_protecting", is_self_protecting(self.start))
         if self.significant and self.restart is Restart.PERMANENT:
             msg = (
                 f"child {self.id!r}: a permanent child cannot be significant, because it is "

@@ -288,6 +288,9 @@ class _DynamicState(_SupervisorState):
     def __init__(self, definition: Supervisor, max_children: float) -> None:
         super().__init__(definition)
         self.max_children = max_children
+        # Children whose start is being undone: no longer ours to restart, but running
+        # until their stop ends, so they still count against max_children.
+        self.undoing = 0
 
     # Ids need not be unique here, so there is no by-id index.
     def add(self, child: _Child) -> None:
@@ -308,7 +311,7 @@ class _DynamicState(_SupervisorState):
         if self.stopping:
             msg = f"supervisor {self.label} is not running"
             raise SupervisorNotRunning(msg)
-        if len(self.children) + len(specs) > self.max_children:
+        if len(self.children) + self.undoing + len(specs) > self.max_children:
             msg = f"supervisor {self.label} already runs max_children={self.max_children:g} children"
             if batch:
                 msg = (
@@ -355,20 +358,29 @@ class _DynamicState(_SupervisorState):
         and was restarted) is the supervisor's now: it is asked to forget it, without a
         wait.
         """
+        mine = self.take_back(children, tasks)
+        with trio.CancelScope(shield=True):
+            try:
+                await self.stop_together(mine, f"trio_otp: supervisor {self.label} is undoing a start")
+            finally:
+                self.undoing -= len(mine)
+            for task in tasks:
+                await task.wait_finished()  # also those a shutdown of the supervisor took over
+
+    @protected
+    def take_back(self, children: list[_Child], tasks: list[ChildTask]) -> list[ChildTask]:
+        """The tasks of ``children`` that are still this start's to stop; the children are
+        no longer the supervisor's (but count against max_children until they end)."""
         mine = []
         for child, task in zip(children, tasks, strict=True):
             if child.task is task:
-                self.take_back(child)
+                self.remove(child)
+                child.task = None
                 mine.append(task)
             elif child in self.children:
                 self.post_request(functools.partial(_DynamicState.forget_one, child=child))
-        with trio.CancelScope(shield=True):
-            await self.stop_together(mine, f"trio_otp: supervisor {self.label} is undoing a start")
-
-    @protected
-    def take_back(self, child: _Child) -> None:
-        self.remove(child)
-        child.task = None
+        self.undoing += len(mine)
+        return mine
 
     @protected
     def post_request(self, operation: Callable[[Any], Awaitable[object]]) -> None:

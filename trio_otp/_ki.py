@@ -24,15 +24,16 @@ What is protected
   interrupted half way through a shutdown), a child's task around its start function.
 * Never user code. Protection is decided by the innermost frame whose code is marked, so
   an unmarked user coroutine awaited from a protected frame would be protected too. A
-  child's start function, and a supervised task's function, are therefore marked
-  *unprotected* (:func:`unprotect`) the first time trio_otp sees them: the user's frames,
-  and everything they call, then behave exactly as in plain Trio, and no extra frame is
-  kept per child (a wrapper frame would cost some 230 bytes each, times 100,000). What
-  cannot be marked (a ``functools.partial`` of something that is not a coroutine
-  function, a callable object) goes through :func:`call_unprotected`, a frame that
-  switches protection off again. The few user callbacks that run inside protected
-  bookkeeping (event handlers, registry listeners, log handlers) are short synchronous
-  calls that the docs already require to be quick.
+  child's start function, and a supervised task's function, are therefore awaited
+  through :func:`start_unprotected` and :func:`call_unprotected`, one small frame each
+  that switches protection off again, so the user's frames and everything they call
+  behave exactly as in plain Trio. (Marking the user's function unprotected instead
+  would save that frame, some 230 bytes per plain-function child, but it would change
+  the function for every other caller in the process, library functions included.)
+  trio_otp's own start functions (a GenServer's ``serve``, the supervisors' ``run``)
+  protect themselves and are awaited directly. The few user callbacks that run inside
+  protected bookkeeping (event handlers, registry listeners, log handlers) are short
+  synchronous calls that the docs already require to be quick.
 
 Interrupts that do land
 -----------------------
@@ -43,18 +44,12 @@ main task at a checkpoint reaches :meth:`Supervisor.run` only in the nursery's e
 where Trio records it and cancels the nursery; the control loop, a task of its own, then
 shuts the tree down in order, undisturbed by further interrupts.
 
-Protection costs nothing at run time: Trio looks it up (by code object) only when a
-signal arrives.
-
-Marking a user's start function unprotected is visible outside trio_otp in one way: the
-same function called from the user's own KI-protected code is not protected there. That
-is the documented price; a start function is rarely anything else.
+Protection itself costs nothing at run time: Trio looks it up (by code object) only when
+a signal arrives. The unprotecting frame around user code is the one cost.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sys
 import types
 from collections.abc import Awaitable, Callable, Iterator
@@ -82,36 +77,25 @@ def self_protecting(function: F) -> F:
     return function
 
 
-def unprotect(function: object) -> bool:
-    """Mark a user's async function KI-unprotected, so that trio_otp's protected code can
-    await it directly; ``False`` if it cannot be marked (then use :func:`call_unprotected`).
-
-    trio_otp's own self-protecting functions are left alone (and ``True``: they may be
-    awaited directly too).
-    """
-    target = function
-    while isinstance(target, functools.partial):
-        target = target.func
-    target = getattr(target, "__func__", target)  # a bound method's function
-    code = getattr(target, "__code__", None)
-    if code in _unprotected or code in _self_protecting:
-        return True
-    if code is None or not inspect.iscoroutinefunction(target):
-        return False
-    unprotected(target)
-    _unprotected.add(code)
-    return True
-
-
-# Code objects this module has marked unprotected: each is marked once.
-_unprotected: set[types.CodeType] = set()
+def is_self_protecting(start: object) -> bool:
+    """Whether ``start`` (a function or a bound method) was marked :func:`self_protecting`."""
+    code = getattr(getattr(start, "__func__", start), "__code__", None)
+    return code in _self_protecting
 
 
 @unprotected
-async def call_unprotected(function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-    """``await function(*args, **kwargs)`` with KI protection off: for user code that
-    :func:`unprotect` cannot mark, called from trio_otp's protected code."""
-    return await function(*args, **kwargs)
+async def start_unprotected(
+    start: Callable[..., Awaitable[Any]], args: tuple[Any, ...], task_status: object
+) -> Any:
+    """``await start(*args, task_status=task_status)`` with KI protection off: a user's
+    start function, awaited from a child's protected task."""
+    return await start(*args, task_status=task_status)
+
+
+@unprotected
+async def call_unprotected(function: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> Any:
+    """``await function(*args)`` with KI protection off: a user's task function."""
+    return await function(*args)
 
 
 def first_interrupt(group: BaseExceptionGroup[BaseException]) -> KeyboardInterrupt | None:

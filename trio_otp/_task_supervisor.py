@@ -29,8 +29,8 @@ import trio
 from ._checks import check_instance, check_timeout, check_whole_number
 from ._child_spec import ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef
-from ._exceptions import ChildNotFound, TaskFailed, TaskTimeout
-from ._ki import call_unprotected, protected, self_protecting, unprotect
+from ._exceptions import ChildNotFound, SupervisorNotRunning, TaskFailed, TaskTimeout
+from ._ki import call_unprotected, protected, self_protecting
 from ._util import NoPublicConstructor, describe, name_validator, safe_repr
 
 T = TypeVar("T")
@@ -75,12 +75,15 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
 
     async def cancel(self) -> None:
         """Stop the task (within its shutdown budget) if it is still running; ``result``
-        then raises :class:`TaskFailed`. A checkpoint."""
+        then raises :class:`TaskFailed`. A checkpoint. If the supervisor is shutting down,
+        it returns at once: the supervisor is stopping the task with all the others."""
         if self._child is not None and not self.done:
             try:
                 await self._supervisor.terminate_child(self._child)
             except ChildNotFound:
                 pass  # it finished meanwhile
+            except SupervisorNotRunning:
+                pass  # the supervisor is stopping it, with every other task
 
     @protected
     def _settle(self, result: outcome.Outcome[T]) -> None:
@@ -102,10 +105,7 @@ async def _run_task(
 ) -> None:
     task_status.started(handle)
     try:
-        if unprotect(function):  # user code stays interruptible (see _ki.py)
-            value = await function(*args)
-        else:
-            value = await call_unprotected(function, *args)
+        value = await call_unprotected(function, args)  # user code stays interruptible
     except Exception as error:
         failed = TaskFailed(f"task {handle.name} raised {safe_repr(error)}", cancelled=False)
         failed.__cause__ = error
