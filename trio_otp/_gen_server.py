@@ -648,7 +648,10 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
           TypeError, ValueError: ``timeout`` is not None or a number of seconds >= 0
             (checked before anything is sent).
         """
-        seconds = check_timeout(timeout, "call's timeout")
+        if type(timeout) is float and timeout >= 0.0:  # the usual case, checked inline
+            seconds = timeout
+        else:
+            seconds = check_timeout(timeout, "call's timeout")
         process = self._process
         task = trio.lowlevel.current_task()
         if task is process.task:
