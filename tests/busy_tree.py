@@ -71,9 +71,19 @@ def _how(error: BaseException | None) -> str:
     return type(error).__name__
 
 
-def root_child(child_id: str, start: Any, *args: Any, **options: Any) -> trio_otp.ChildSpec:
-    """A child of the root that records when it starts and when it ends, and how."""
+@trio.lowlevel.disable_ki_protection
+async def _unprotected(start: Any, args: tuple[Any, ...], task_status: Any) -> None:
+    await start(*args, task_status=task_status)
 
+
+def root_child(child_id: str, start: Any, *args: Any, **options: Any) -> trio_otp.ChildSpec:
+    """A child of the root that records when it starts and when it ends, and how.
+
+    The recording is KI-protected (the child itself is not, through ``_unprotected``):
+    an interrupt that skipped a record would be a failure of this program, not of the
+    tree under test."""
+
+    @trio.lowlevel.enable_ki_protection
     async def recorded(*, task_status: trio.TaskStatus[Any]) -> None:
         if not booted:
             booted.append(True)
@@ -81,7 +91,7 @@ def root_child(child_id: str, start: Any, *args: Any, **options: Any) -> trio_ot
         error: BaseException | None = None
         try:
             root_events.append(("start", child_id, ""))
-            await start(*args, task_status=task_status)
+            await _unprotected(start, args, task_status)
         except BaseException as exc:
             error = exc
             raise

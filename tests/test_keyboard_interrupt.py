@@ -56,6 +56,8 @@ class LineInterrupt:
     armed: bool = True
     seen: int = 0
     fired: bool = False
+    #: Where it fired: file, line and function, for the report.
+    place: str = ""
 
     def global_trace(self, frame: types.FrameType, event: str, arg: object) -> Any:
         if self.fired or not self.where(frame.f_code):
@@ -72,6 +74,8 @@ class LineInterrupt:
         self.seen += 1
         if self.seen == self.at:
             self.fired = True
+            code = frame.f_code
+            self.place = f"{os.path.basename(code.co_filename)}:{frame.f_lineno} in {code.co_name}"
             sys.settrace(None)
             signal.raise_signal(signal.SIGINT)  # the handler runs here, in this frame
             return None
@@ -79,12 +83,15 @@ class LineInterrupt:
 
 
 def _opens_or_closes_a_block(frame: types.FrameType) -> bool:
-    """A ``with`` line: Python reports it on the way in and again on the way out, before
-    ``__exit__`` runs, but no real signal lands there (CPython does not check for signals
-    between a block's end and its ``__exit__``, nor just before ``__enter__``), so an
-    interrupt raised there would be a failure no program can meet."""
+    """A ``with`` or ``try`` line, where an exception raised by a trace function is not
+    what a real signal would do. Python reports a ``with`` line on the way in and again on
+    the way out, before ``__exit__`` runs, but CPython checks for signals neither between a
+    block's end and its ``__exit__`` nor just before ``__enter__``. And an exception raised
+    from the trace function at a ``try:`` line escapes the enclosing ``async with`` without
+    its ``__aexit__`` (plain Trio then reports "Nursery stack corrupted"), where a real
+    signal there would go through it. Failures there are no program's to meet."""
     text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).lstrip()
-    return text.startswith(("with ", "async with "))
+    return text.startswith(("with ", "async with ", "try:"))
 
 
 def line_of(function: Callable[..., Any], text: str, after: int = 0) -> int:
@@ -339,11 +346,12 @@ def sweep(kind: str, points: int) -> None:
         name = f"line event {at} of {total}"
         trying(name)
         recorder = Recorder()
-        ending = run_interrupted(busy_tree(recorder).run, LineInterrupt(at, where))
+        interrupt = LineInterrupt(at, where)
+        ending = run_interrupted(busy_tree(recorder).run, interrupt)
         try:
             judge(ending, recorder)
         except AssertionError as failure:
-            report(name, str(failure))
+            report(f"{name} ({interrupt.place})", str(failure))
         else:
             report(name, None)
 
