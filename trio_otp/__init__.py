@@ -26,6 +26,7 @@ from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildStartError as ChildStartError
 from ._exceptions import InitStopped as InitStopped
+from ._exceptions import Killed as Killed
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
 from ._exceptions import NameTaken as NameTaken
@@ -36,8 +37,12 @@ from ._exceptions import ServerNotRunning as ServerNotRunning
 from ._exceptions import Shutdown as Shutdown
 from ._exceptions import SupervisorError as SupervisorError
 from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
+from ._exceptions import SupervisorTimeout as SupervisorTimeout
 from ._exceptions import TaskFailed as TaskFailed
 from ._exceptions import TaskTimeout as TaskTimeout
+from ._exit_signal import KILL as KILL
+from ._exit_signal import ExitMode as ExitMode
+from ._exit_signal import exit as exit  # noqa: A004 - OTP's name, as trio_otp.exit
 from ._gen_server import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
 from ._gen_server import NO_REPLY as NO_REPLY
 from ._gen_server import Caller as Caller
@@ -48,14 +53,12 @@ from ._gen_server import NoReply as NoReply
 from ._gen_server import Reply as Reply
 from ._gen_server import ServerRef as ServerRef
 from ._gen_server import Stop as Stop
-from ._gen_server import Via as Via
 from ._gen_server import call as call
 from ._gen_server import cast as cast
 from ._gen_server import send as send
 from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
-from ._gen_server import whereis as whereis
 from ._introspection import TreeNode as TreeNode
 from ._introspection import format_tree as format_tree
 from ._introspection import snapshot as snapshot
@@ -65,6 +68,8 @@ from ._introspection import to_mermaid as to_mermaid
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
+from ._names import Via as Via
+from ._names import whereis as whereis
 from ._registry import Entry as Entry
 from ._registry import Keys as Keys
 from ._registry import Registry as Registry
@@ -76,6 +81,12 @@ from ._supervisor import ChildState as ChildState
 from ._supervisor import RestartStrategy as RestartStrategy
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import SupervisorRef as SupervisorRef
+from ._supervisor_api import count_children as count_children
+from ._supervisor_api import delete_child as delete_child
+from ._supervisor_api import restart_child as restart_child
+from ._supervisor_api import start_child as start_child
+from ._supervisor_api import terminate_child as terminate_child
+from ._supervisor_api import which_children as which_children
 from ._task_supervisor import TaskHandle as TaskHandle
 from ._task_supervisor import TaskSupervisor as TaskSupervisor
 from ._task_supervisor import TaskSupervisorRef as TaskSupervisorRef
@@ -87,6 +98,7 @@ __all__ = [
     "BRUTAL_KILL",
     "DEFAULT_CALL_TIMEOUT",
     "INFINITY",
+    "KILL",
     "NO_REPLY",
     "AgentRef",
     "AlreadyRegistered",
@@ -110,10 +122,12 @@ __all__ = [
     "DynamicSupervisor",
     "DynamicSupervisorRef",
     "Entry",
+    "ExitMode",
     "GenServer",
     "IdleTimeout",
     "InitStopped",
     "Keys",
+    "Killed",
     "MailboxFull",
     "MaxChildrenReached",
     "Monitor",
@@ -136,6 +150,7 @@ __all__ = [
     "SupervisorError",
     "SupervisorNotRunning",
     "SupervisorRef",
+    "SupervisorTimeout",
     "TaskFailed",
     "TaskHandle",
     "TaskSupervisor",
@@ -150,9 +165,13 @@ __all__ = [
     "call",
     "cast",
     "cleanup_scope",
+    "count_children",
+    "delete_child",
     "events",
+    "exit",
     "format_tree",
     "monitor",
+    "restart_child",
     "run_application",
     "send",
     "send_after",
@@ -161,11 +180,14 @@ __all__ = [
     "server_spec",
     "snapshot",
     "start_agent",
+    "start_child",
     "start_server",
+    "terminate_child",
     "to_dot",
     "to_json",
     "to_mermaid",
     "whereis",
+    "which_children",
 ]
 
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar, final
 import attrs
 import trio
 
-from ._checks import check_instance
+from ._checks import check_exit_reason, check_instance, check_timeout
 from ._child import ChildTask
 from ._child_spec import ChildSpec, ChildType
 from ._exceptions import ChildNotFound, MaxChildrenReached, SupervisorNotRunning
@@ -44,8 +44,10 @@ from ._supervisor import (
     _require_spec,
     _StartFailed,
     _SupervisorState,
+    child_label,
     run_supervisor,
     send_request,
+    stop_supervisor,
 )
 from ._util import NoPublicConstructor, describe, name_validator
 
@@ -97,7 +99,8 @@ class DynamicSupervisor:
         (defaults 3 in 5 s, as Elixir's DynamicSupervisor).
       max_children: how many children may run at once (default unlimited); one more
         ``start_child`` raises :class:`MaxChildrenReached`.
-      name: a name for reports.
+      name: the name it runs under, as :class:`Supervisor`'s: ``trio_otp.start_child(name,
+        spec)`` reaches whichever run of it is current, across restarts by its parent.
 
     Raises:
       TypeError, ValueError: a bad value, naming the rule.
@@ -106,7 +109,9 @@ class DynamicSupervisor:
     max_restarts: int = attrs.field(default=3, kw_only=True)
     max_seconds: float = attrs.field(default=5.0, kw_only=True)
     max_children: float = attrs.field(default=math.inf, kw_only=True, validator=_check_max_children)
-    name: str | None = attrs.field(default=None, kw_only=True, validator=name_validator("DynamicSupervisor"))
+    name: Hashable | None = attrs.field(
+        default=None, kw_only=True, validator=name_validator("DynamicSupervisor")
+    )
 
     def __attrs_post_init__(self) -> None:
         validate_max_restarts(self.max_restarts)
@@ -121,27 +126,49 @@ class DynamicSupervisor:
         :class:`DynamicSupervisorRef` through ``task_status`` at once.
 
         Raises:
+          NameTaken: another process runs under its ``name``.
           RestartIntensityExceeded: after stopping every child.
           trio.Cancelled: cancelled from outside, after every child stopped.
           KeyboardInterrupt: likewise, after Ctrl-C, as :meth:`Supervisor.run`.
+          BaseException: the reason given to :meth:`DynamicSupervisorRef.stop`.
         """
-        definition = Supervisor(
-            [],
-            strategy=RestartStrategy.ONE_FOR_ONE,
-            max_restarts=self.max_restarts,
-            max_seconds=self.max_seconds,
-            auto_shutdown=AutoShutdown.NEVER,
-            name=self.name,
-        )
-        state = _DynamicState(definition, self.max_children)
-        await run_supervisor(state, _RefStatus(task_status, state))
+        await run_dynamic(self, None, task_status)
 
     def child_spec(self, id: Hashable, **options: object) -> ChildSpec:  # noqa: A002
         """A :class:`ChildSpec` that runs this DynamicSupervisor under another supervisor;
-        ``options`` as :class:`ChildSpec`'s (restart, shutdown, significant)."""
-        definition = self if self.name is not None else attrs.evolve(self, name=str(id))
+        ``options`` as :class:`ChildSpec`'s (restart, shutdown, significant). If it has no
+        ``name``, reports call it by the child id."""
         options.setdefault("type", ChildType.SUPERVISOR)
-        return ChildSpec(id, definition.run, **options)  # type: ignore[arg-type]
+        return ChildSpec(id, _run_as_child, args=(self, child_label(self.name, id)), **options)  # type: ignore[arg-type]
+
+
+@self_protecting
+@protected
+async def run_dynamic(
+    definition: DynamicSupervisor,
+    label: str | None,
+    task_status: trio.TaskStatus[Any],
+    wrap: Callable[[DynamicSupervisorRef], object] | None = None,
+) -> None:
+    """Run a DynamicSupervisor, reporting ``wrap(ref)`` rather than its ref if given (a
+    TaskSupervisor is one, with a ref of its own)."""
+    inner = Supervisor(
+        [],
+        strategy=RestartStrategy.ONE_FOR_ONE,
+        max_restarts=definition.max_restarts,
+        max_seconds=definition.max_seconds,
+        auto_shutdown=AutoShutdown.NEVER,
+        name=definition.name,
+    )
+    await run_supervisor(_DynamicState(inner, definition.max_children, label, wrap), task_status)
+
+
+@self_protecting
+@protected
+async def _run_as_child(
+    definition: DynamicSupervisor, label: str, *, task_status: trio.TaskStatus[DynamicSupervisorRef]
+) -> None:
+    await run_dynamic(definition, label, task_status)
 
 
 def _check_dynamic_spec(spec: object) -> None:
@@ -153,16 +180,6 @@ def _check_dynamic_spec(spec: object) -> None:
 
 
 T = TypeVar("T")
-
-
-class _RefStatus(trio.TaskStatus[object]):
-    """Turns the SupervisorRef the shared loop reports into a DynamicSupervisorRef."""
-
-    def __init__(self, inner: trio.TaskStatus[DynamicSupervisorRef], state: _DynamicState) -> None:
-        self.inner, self.state = inner, state
-
-    def started(self, value: object = None) -> None:
-        self.inner.started(DynamicSupervisorRef._create(self.state))
 
 
 @final
@@ -183,7 +200,34 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         self._state = state
 
     def __repr__(self) -> str:
-        return f"<DynamicSupervisorRef {self._state.label}>"
+        return f"<DynamicSupervisorRef {self._state.label} ({'running' if self.alive else 'ended'})>"
+
+    @property
+    def name(self) -> Hashable | None:
+        """The name it runs under, if any."""
+        return self._state.definition.name
+
+    @property
+    def alive(self) -> bool:
+        """Whether it still accepts requests (it is not stopping, nor has it ended)."""
+        return not self._state.stopping
+
+    async def stop(
+        self,
+        reason: BaseException | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - as OTP's Supervisor.stop/3
+    ) -> None:
+        """Stop it and wait until it has ended, as :meth:`SupervisorRef.stop` (its children
+        stop all at once, each within its budget). A checkpoint.
+
+        Raises:
+          SupervisorNotRunning, SupervisorTimeout, TypeError, ValueError: as
+            :meth:`SupervisorRef.stop`.
+        """
+        check_exit_reason(reason, "stop's reason")
+        seconds = check_timeout(timeout, "stop's timeout")
+        await stop_supervisor(self._state, reason, seconds)
 
     async def _request(self, operation: Callable[[Any], Awaitable[T]]) -> T:
         return await send_request(self._state.send, self._state.label, operation)
@@ -285,12 +329,23 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
 
 
 class _DynamicState(_SupervisorState):
-    def __init__(self, definition: Supervisor, max_children: float) -> None:
-        super().__init__(definition)
+    def __init__(
+        self,
+        definition: Supervisor,
+        max_children: float,
+        label: str | None = None,
+        wrap: Callable[[DynamicSupervisorRef], object] | None = None,
+    ) -> None:
+        super().__init__(definition, label)
         self.max_children = max_children
+        self.wrap = wrap
         # Children whose start is being undone: no longer ours to restart, but running
         # until their stop ends, so they still count against max_children.
         self.undoing = 0
+
+    def make_ref(self) -> object:
+        ref = DynamicSupervisorRef._create(self)
+        return ref if self.wrap is None else self.wrap(ref)
 
     # Ids need not be unique here, so there is no by-id index.
     def add(self, child: _Child) -> None:

@@ -57,12 +57,22 @@ class RestartIntensityExceeded(Shutdown):
         )
 
 
+class Killed(Exception):
+    """The exit reason of a child ended by ``trio_otp.exit(child, KILL)`` (OTP's
+    ``killed``): a crash, for its supervisor's restart rules."""
+
+
 class SupervisorError(Exception):
     """Base class of the errors raised by a :class:`SupervisorRef` request."""
 
 
 class SupervisorNotRunning(SupervisorError):
     """The supervisor has ended (or ended while the request was waiting)."""
+
+
+class SupervisorTimeout(SupervisorError, TimeoutError):
+    """A supervisor did not stop within the timeout given to its ``stop``. It was not
+    cut short and goes on stopping its children, each within its own budget."""
 
 
 class ChildStartError(SupervisorError):
@@ -159,7 +169,8 @@ class MailboxFull(ServerError):
 
 
 class NameTaken(ServerError):
-    """Another running server already has that name. ``ref`` is that server's reference."""
+    """Another running process (a server or a supervisor) already has that name. ``ref``
+    is that process's reference."""
 
     def __init__(self, message: str, ref: object) -> None:
         super().__init__(message)

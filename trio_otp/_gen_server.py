@@ -53,21 +53,18 @@ from ._call_timer import CallTimer, call_timer
 from ._checks import (
     check_callable,
     check_exit_reason,
-    check_hashable,
     check_instance,
     check_seconds,
     check_timeout,
 )
-from ._child import cleanup_scope
+from ._child import ExitSignal, child_of_task, cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._events import _handlers as _event_handlers
 from ._events import emit
 from ._exceptions import (
-    AlreadyRegistered,
     CallTimeout,
     InitStopped,
     MailboxFull,
-    NameTaken,
     ServerError,
     ServerExited,
     ServerNotRunning,
@@ -75,7 +72,7 @@ from ._exceptions import (
 )
 from ._exit import ExitKind, exit_kind
 from ._ki import protected, self_protecting, unprotected
-from ._registry import Keys, Registry
+from ._names import check_name, register_name, unregister_name, whereis
 from ._util import NoPublicConstructor, describe, safe_repr, safe_str
 
 if sys.version_info < (3, 11):
@@ -426,15 +423,7 @@ class _Process:
     @protected
     def register(self, ref: ServerRef[Any, Any]) -> None:
         """Take the server's name (in the server's own task). Raises NameTaken."""
-        registry, key = _resolve(self.name)
-        try:
-            registry.register(key, ref)
-        except AlreadyRegistered as taken:
-            value: object = taken.entry.value  # type: ignore[attr-defined]
-            msg = f"name {safe_repr(self.name)} is already taken by {safe_repr(value)}"
-            if isinstance(value, ServerRef) and not value.alive:
-                msg += ", which is still ending (its terminate has not finished)"
-            raise NameTaken(msg, value) from None
+        register_name(self.name, ref)
         self.registered = True
 
     @protected
@@ -556,8 +545,7 @@ class _Process:
         self.close(None if error is None else _reason_of(error))
         if self.registered:
             self.registered = False
-            registry, key = _resolve(self.name)
-            registry.unregister(key)
+            unregister_name(self.name)
         self.set_ended()
 
     def set_ended(self) -> None:
@@ -800,82 +788,18 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
         return ServerNotRunning(f"server {self._process.label} is not running: its Trio run has ended")
 
 
-# --- names -------------------------------------------------------------------------
-
-
-def _check_via_registry(_instance: object, _attribute: object, registry: object) -> None:
-    if not isinstance(registry, Registry):
-        msg = f"Via.registry must be a trio_otp.Registry, got {describe(registry)}"
-        raise TypeError(msg)
-    if registry.keys is not Keys.UNIQUE:
-        msg = (
-            f"Via.registry must have unique keys (Keys.UNIQUE): a server name names one server, "
-            f"but {registry!r} lets many tasks share a key; use Registry.register for groups"
-        )
-        raise ValueError(msg)
-
-
-def _check_via_key(_instance: object, _attribute: object, key: object) -> None:
-    check_hashable(key, "Via.key")
-
-
-@attrs.frozen
-class Via:
-    """A server name kept in a :class:`Registry` of your own rather than the default one
-    (Elixir's ``{:via, Registry, {registry, key}}``).
-
-    Raises:
-      TypeError: ``registry`` is not a :class:`Registry`, or ``key`` is not hashable.
-      ValueError: the registry has ``Keys.DUPLICATE``: a name must name one server, as
-        Elixir refuses a duplicate registry in a ``:via`` name.
-    """
-
-    registry: Registry[Any] = attrs.field(validator=_check_via_registry)
-    key: Hashable = attrs.field(validator=_check_via_key)
-
-
-_default_names: trio.lowlevel.RunVar[Registry[Any]] = trio.lowlevel.RunVar("trio_otp_names")
-
-
-def _resolve(name: Hashable) -> tuple[Registry[Any], Hashable]:
-    if isinstance(name, Via):
-        return name.registry, name.key
-    try:
-        return _default_names.get(), name
-    except LookupError:
-        registry: Registry[Any] = Registry(Keys.UNIQUE, name="trio_otp server names")
-        _default_names.set(registry)
-        return registry, name
-
-
-def check_name(name: object, argument: str = "name") -> None:
-    """A server name: any hashable value, or a :class:`Via`."""
-    check_hashable(name, argument)
-
-
-def whereis(name: Hashable) -> ServerRef[Any, Any] | None:
-    """The server running under ``name`` (a key of the default registry, or a
-    :class:`Via`) in this Trio run, or ``None``. Not a checkpoint.
-
-    A server that has stopped accepting messages (it is in ``terminate``) is not
-    returned: it could only refuse. It keeps its name until it has ended, though, so no
-    second server can take the name while the first is still finishing.
-
-    Raises:
-      TypeError: ``name`` is not hashable.
-    """
-    check_name(name)
-    registry, key = _resolve(name)
-    ref = registry.whereis(key)
-    return ref if isinstance(ref, ServerRef) and ref._process.alive else None
+# --- calls by name ------------------------------------------------------------------
 
 
 def _lookup(name: object) -> ServerRef[Any, Any]:
     if isinstance(name, ServerRef):
         return name
     ref = whereis(name)
-    if ref is None:
+    if not isinstance(ref, ServerRef):
         msg = f"no running server is registered as {safe_repr(name)}"
+        if ref is not None:
+            msg = f"{safe_repr(name)} names {safe_repr(ref)}, which is not a server"
+            raise TypeError(msg)
         raise ServerNotRunning(msg)
     return ref
 
@@ -1067,10 +991,14 @@ async def serve(
                     raise TypeError(msg)
         except BaseException as error:
             crash_reason = process.stop_accepting(error)
-            if isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
+            signal = _exit_signal(process, error)
+            if signal is not None:  # trio_otp.exit: its reason, and no terminate for a kill
+                crash_reason = signal.reason
+            elif isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
                 _crash_report(server, process, error)
             process.fail_current(crash_reason)
-            await _terminate(server, process, crash_reason)
+            if signal is None or not signal.killed:
+                await _terminate(server, process, crash_reason)
             process.close(crash_reason)
             raise
         reason = stop.reason
@@ -1142,6 +1070,14 @@ def _crash_report(server: GenServer[Any, Any], process: _Process, error: Excepti
             "state": status,
         },
     )
+
+
+def _exit_signal(process: _Process, error: BaseException) -> ExitSignal | None:
+    """The :func:`trio_otp.exit` signal that cancelled this server, if that is how it ends."""
+    if not isinstance(error, trio.Cancelled):
+        return None
+    child = child_of_task(process.task)
+    return None if child is None else child.exit_signal
 
 
 def _reason_of(error: BaseException) -> BaseException:

@@ -16,8 +16,9 @@ import trio
 from ._call_timer import call_timer
 from ._checks import check_seconds
 from ._exceptions import MailboxFull, ServerNotRunning
-from ._gen_server import ServerRef, _lookup, check_name, logger
+from ._gen_server import ServerRef, _lookup, logger
 from ._ki import protected
+from ._names import check_name
 from ._util import NoPublicConstructor
 
 

@@ -34,7 +34,7 @@ class Counter(trio_otp.GenServer[Request, int]):
 
 
 def counter() -> trio_otp.ServerRef[Request, int]:
-    ref: trio_otp.ServerRef[Request, int] | None = trio_otp.whereis("counter")
+    ref: trio_otp.ServerRef[Request, int] | None = trio_otp.whereis("counter", trio_otp.ServerRef)
     assert ref is not None
     return ref
 
