@@ -60,10 +60,11 @@ async def start_child(supervisor: Hashable, spec: ChildSpec) -> Any:
     ``supervisor``, a reference or the name of a running supervisor. Returns what that
     method returns: the child's reference, or its :class:`DynamicChild`. A checkpoint.
 
-    Raises as that method does, and:
-      SupervisorNotRunning: nothing runs under that name.
+    Raises:
+      SupervisorNotRunning: nothing runs under that name (and as that method raises).
       TypeError: the name is a server's, or a TaskSupervisor's (start its tasks with
         :meth:`TaskSupervisorRef.spawn` or ``start_child``).
+      Exception: whatever that method raises.
     """
     ref = _not_for_tasks(_supervisor(supervisor, "start_child"), "start_child", "TaskSupervisorRef.spawn")
     return await ref.start_child(spec)
