@@ -55,7 +55,7 @@ class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):
 
     def __init__(self, server: ServerRef[Any, Any]) -> None:
         #: The agent's server, for monitors, timers and ``stop``.
-        self.server = server
+        self.server: ServerRef[Any, Any] = server
 
     def __repr__(self) -> str:
         return f"<AgentRef {self.server!r}>"

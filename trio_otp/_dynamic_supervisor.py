@@ -290,7 +290,7 @@ class _DynamicState(_SupervisorState):
         self.max_children = max_children
         # Children whose start is being undone: no longer ours to restart, but running
         # until their stop ends, so they still count against max_children.
-        self.undoing = 0
+        self.undoing: int = 0
 
     # Ids need not be unique here, so there is no by-id index.
     def add(self, child: _Child) -> None:

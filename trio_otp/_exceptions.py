@@ -82,7 +82,7 @@ class ChildStartError(SupervisorError):
         self.child_id = child_id
         self.reason = reason
         super().__init__(f"child {safe_repr(child_id)} of supervisor {supervisor} failed to start: {detail}")
-        self.__cause__ = reason
+        self.__cause__: BaseException | None = reason
 
 
 class MaxChildrenReached(SupervisorError):
@@ -151,7 +151,7 @@ class InitStopped(ServerError):
     def __init__(self, message: str, reason: BaseException | None) -> None:
         super().__init__(message)
         self.reason = reason
-        self.__cause__ = reason
+        self.__cause__: BaseException | None = reason
 
 
 class MailboxFull(ServerError):

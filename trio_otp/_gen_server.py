@@ -117,7 +117,7 @@ class Continue(_Action):
     __slots__ = ("value",)
 
     def __init__(self, value: object) -> None:
-        self.value = value
+        self.value: object = value
 
     def __repr__(self) -> str:
         return f"Continue({self.value!r})"
@@ -134,8 +134,8 @@ class Reply(_Action, Generic[ReplyT]):
     __slots__ = ("continue_with", "value")
 
     def __init__(self, value: ReplyT, *, continue_with: object = _NOTHING) -> None:
-        self.value = value
-        self.continue_with = continue_with
+        self.value: ReplyT = value
+        self.continue_with: object = continue_with
 
 
 @final
@@ -148,7 +148,7 @@ class NoReply(_Action):
     __slots__ = ("continue_with",)
 
     def __init__(self, *, continue_with: object = _NOTHING) -> None:
-        self.continue_with = continue_with
+        self.continue_with: object = continue_with
 
 
 NO_REPLY: Final = NoReply()
@@ -169,8 +169,8 @@ class Stop(_Action, Generic[ReplyT]):
 
     def __init__(self, reason: BaseException | None = None, *, reply: ReplyT = _NOTHING) -> None:
         check_exit_reason(reason, "Stop's reason")
-        self.reason = reason
-        self.reply = reply
+        self.reason: BaseException | None = reason
+        self.reply: ReplyT = reply
 
 
 # --- the server's side -----------------------------------------------------------------
@@ -398,30 +398,32 @@ class _Process:
     )
 
     def __init__(self, label: str, name: Hashable | None, mailbox_size: float) -> None:
-        self.label = label
-        self.name = name
-        self.registered = False  # holds its name in the registry
+        self.label: str = label
+        self.name: Hashable | None = name
+        self.registered: bool = False  # holds its name in the registry
         # Made at the first message: an empty deque alone is 760 bytes, and with 100,000
         # idle servers such containers add up. The ones below are made on first use too.
         self.mailbox: deque[object] | None = None
-        self.mailbox_size = mailbox_size
+        self.mailbox_size: float = mailbox_size
         # Callers waiting for room; only a bounded mailbox needs one.
-        self.room = trio.lowlevel.ParkingLot() if mailbox_size != math.inf else None
+        self.room: trio.lowlevel.ParkingLot | None = (
+            trio.lowlevel.ParkingLot() if mailbox_size != math.inf else None
+        )
         self.parked: trio.lowlevel.Task | None = None
-        self.alive = True
+        self.alive: bool = True
         # The message being handled (the last one taken), for the crash report and so
         # that a call taken from the mailbox is never left without an answer.
         self.current: object = None
         self.deferred: set[Caller[Any]] | None = None
-        self.ended = False  # the server's task is past its last await
+        self.ended: bool = False  # the server's task is past its last await
         self.ended_event: trio.Event | None = None  # made when someone waits for the end
         self.exit_reason: BaseException | None = None
-        self.closed = False  # set once exit_reason is final and the monitors were told
+        self.closed: bool = False  # set once exit_reason is final and the monitors were told
         self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
-        self.task = trio.lowlevel.current_task()
-        self.token = trio.lowlevel.current_trio_token()
+        self.task: trio.lowlevel.Task = trio.lowlevel.current_task()
+        self.token: trio.lowlevel.TrioToken = trio.lowlevel.current_trio_token()
 
     @protected
     def register(self, ref: ServerRef[Any, Any]) -> None:

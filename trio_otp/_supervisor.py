@@ -410,10 +410,10 @@ class _Child:
     __slots__ = ("last_error", "restarting", "restarts", "spec", "task")
 
     def __init__(self, spec: ChildSpec) -> None:
-        self.spec = spec
-        self.restarts = 0
+        self.spec: ChildSpec = spec
+        self.restarts: int = 0
         self.task: ChildTask | None = None  # the running (or starting) task
-        self.restarting = False  # a restart failed and a retry is queued
+        self.restarting: bool = False  # a restart failed and a retry is queued
         self.last_error: BaseException | None = None
 
     @property
@@ -466,19 +466,25 @@ class _SupervisorState:
 
     def __init__(self, definition: Supervisor) -> None:
         self.definition = definition
-        self.label = repr(definition.name) if definition.name is not None else f"<unnamed at {id(self):#x}>"
-        self.strategy = definition.strategy
-        self.intensity = RestartIntensity(definition.max_restarts, definition.max_seconds, trio.current_time)
+        self.label: str = (
+            repr(definition.name) if definition.name is not None else f"<unnamed at {id(self):#x}>"
+        )
+        self.strategy: RestartStrategy = definition.strategy
+        self.intensity: RestartIntensity = RestartIntensity(
+            definition.max_restarts, definition.max_seconds, trio.current_time
+        )
         # Start order; a dict used as an ordered set, so that removing a child is O(1).
         self.children: dict[_Child, None] = {}
         self.by_id: dict[Hashable, _Child] = {}
         for spec in definition.children:
             self.add(_Child(spec))
-        self.send, self.receive = trio.open_memory_channel[_Message](math.inf)
+        send, receive = trio.open_memory_channel[_Message](math.inf)
+        self.send: trio.MemorySendChannel[_Message] = send
+        self.receive: trio.MemoryReceiveChannel[_Message] = receive
         self.nursery: trio.Nursery | None = None
-        self.spawn_context = contextvars.Context()
+        self.spawn_context: contextvars.Context = contextvars.Context()
         self.exit_error: BaseException | None = None
-        self.stopping = False
+        self.stopping: bool = False
         # A restart begun outside the loop (see report_exit) whose child is not ready yet.
         self.pending: ChildTask | None = None
         # The child whose task tree this supervisor runs in, if any: our children's parent.

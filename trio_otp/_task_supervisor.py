@@ -45,7 +45,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
 
     def __init__(self, supervisor: DynamicSupervisorRef, name: str) -> None:
         self._supervisor = supervisor
-        self.name = name
+        self.name: str = name
         self._done = trio.Event()
         self._outcome: outcome.Outcome[T] | None = None
         self._child: DynamicChild | None = None

@@ -30,9 +30,9 @@ class Timer(metaclass=NoPublicConstructor):
     _WAITING, _SENT, _CANCELLED = 0, 1, 2
 
     def __init__(self, destination: object, message: object, deadline: float) -> None:
-        self.destination = destination
-        self.message = message
-        self.deadline = deadline
+        self.destination: object = destination
+        self.message: object = message
+        self.deadline: float = deadline
         self._state = Timer._WAITING
         self._timer = call_timer()
 
