@@ -118,7 +118,7 @@ def agent_spec(
     name: Hashable | None = None,
     restart: Restart = Restart.PERMANENT,
     shutdown: ShutdownPolicy = 5.0,
-) -> ChildSpec:
+) -> ChildSpec[ServerRef[Any, Any]]:
     """A :class:`ChildSpec` for an agent; each (re)start calls ``initial()`` afresh. The
     child's reference is the agent's :class:`ServerRef` (wrap it with :func:`agent`), and
     a ``name`` lets :func:`agent` find the current one."""

@@ -1198,18 +1198,20 @@ async def start_server(
 
 def server_spec(
     id: Hashable,  # noqa: A002
-    factory: Callable[[], GenServer[Any, Any]],
+    factory: Callable[[], GenServer[RequestT, ReplyT]],
     *,
     name: Hashable | None = None,
     mailbox_size: float = math.inf,
     restart: Restart = Restart.PERMANENT,
     shutdown: ShutdownPolicy = 5.0,
     significant: bool = False,
-) -> ChildSpec:
+) -> ChildSpec[ServerRef[RequestT, ReplyT]]:
     """A :class:`ChildSpec` that runs a server under a supervisor.
 
     Each start (and restart) calls ``factory()`` for fresh state. The child's reference
-    is its :class:`ServerRef`; give it a ``name`` so callers find the restarted server.
+    is its :class:`ServerRef`, typed as the server's (a ``GenServer[str, int]`` gives a
+    ``ChildSpec[ServerRef[str, int]]``); give it a ``name`` so callers find the restarted
+    server.
     """
     _check_mailbox_size(mailbox_size)
     _check_factory(factory)

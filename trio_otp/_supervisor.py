@@ -47,6 +47,7 @@ a group of nothing but ``KeyboardInterrupt`` and ``Cancelled`` becomes its first
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import contextvars
 import enum
@@ -54,6 +55,7 @@ import functools
 import logging
 import math
 import sys
+import typing
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar, cast, final
 
@@ -119,9 +121,31 @@ class ChildState(enum.Enum):
     STOPPED = "stopped"
 
 
+def checked_ref(child_id: Hashable, ref: object, ref_type: type[T]) -> T:
+    """``ref`` typed as ``ref_type``, checked with isinstance against its class (type
+    arguments, as in ``ServerRef[str, int]``, are taken on trust, as ``cast`` takes them)."""
+    expected: object = typing.get_origin(ref_type) or ref_type
+    if not isinstance(expected, type):
+        msg = f"ref_as takes a class, such as trio_otp.ServerRef, got {describe(ref_type)}"
+        raise TypeError(msg)
+    if not isinstance(ref, expected):
+        msg = (
+            f"child {safe_repr(child_id)}: expected a ref of type {expected.__module__}."
+            f"{expected.__qualname__}, got {describe(ref)}"
+        )
+        if ref is None:
+            msg += "; a child that is not running has no ref"
+        raise TypeError(msg)
+    return cast("T", ref)
+
+
 @attrs.frozen
 class ChildInfo:
-    """One entry of :meth:`SupervisorRef.which_children`."""
+    """One entry of :meth:`SupervisorRef.which_children`.
+
+    The children of one supervisor have refs of different types, so ``ref`` is typed
+    ``object``; :meth:`ref_as` gives it the type you expect, checked.
+    """
 
     id: Hashable
     state: ChildState
@@ -130,6 +154,18 @@ class ChildInfo:
     type: ChildType
     #: How many times its supervisor has restarted it.
     restarts: int = 0
+
+    def ref_as(self, ref_type: builtins.type[T]) -> T:  # the field ``type`` hides the builtin
+        """:attr:`ref`, typed as ``ref_type``: ``info.ref_as(trio_otp.ServerRef[str, int])``.
+
+        Checked with ``isinstance`` against the class; type arguments are not checked at
+        run time (they cannot be), they are the caller's word, as with ``typing.cast``.
+
+        Raises:
+          TypeError: ``ref`` is not an instance of that class (``None`` for a child that
+            is not running); the message names the child, the class and the value.
+        """
+        return checked_ref(self.id, self.ref, ref_type)
 
 
 @attrs.frozen
@@ -259,7 +295,7 @@ class Supervisor:
         restart: Restart = Restart.PERMANENT,
         shutdown: ShutdownPolicy = INFINITY,
         significant: bool = False,
-    ) -> ChildSpec:
+    ) -> ChildSpec[SupervisorRef]:
         """A :class:`ChildSpec` that runs this supervisor as a child of another.
 
         The child's reference is the nested supervisor's :class:`SupervisorRef`. If this
@@ -309,8 +345,9 @@ class SupervisorRef(metaclass=NoPublicConstructor):
     async def _request(self, operation: Callable[[_SupervisorState], Awaitable[T]]) -> T:
         return await send_request(self._send, self._name, operation)
 
-    async def start_child(self, spec: ChildSpec) -> object:
-        """Add a child and start it; it goes last in start order. Returns its reference.
+    async def start_child(self, spec: ChildSpec[T]) -> T:
+        """Add a child and start it; it goes last in start order. Returns its reference,
+        typed as the spec's (``ChildSpec[T]`` gives a ``T``).
 
         Raises:
           ChildAlreadyStarted: a running child has that id (its ``ref`` is attached).
@@ -321,7 +358,8 @@ class SupervisorRef(metaclass=NoPublicConstructor):
         """
         _require_spec(spec)
         _check_significant(spec, self._auto_shutdown)
-        return await self._request(lambda state: state.start_new_child(spec))
+        ref = await self._request(lambda state: state.start_new_child(spec))
+        return cast("T", ref)  # what the spec's start function passed to started()
 
     async def terminate_child(self, id: Hashable) -> None:  # noqa: A002
         """Stop a child with its shutdown policy, without restarting it.
@@ -338,6 +376,9 @@ class SupervisorRef(metaclass=NoPublicConstructor):
 
     async def restart_child(self, id: Hashable) -> object:  # noqa: A002
         """Start again a child whose spec is kept but which is not running. Returns its reference.
+
+        Typed ``object``: an id does not say the child's type. Narrow it with
+        ``isinstance``, or read it from :meth:`which_children` with :meth:`ChildInfo.ref_as`.
 
         Not counted toward the restart intensity. If the start fails the spec stays,
         stopped, and the error is raised (no retries).
@@ -972,7 +1013,7 @@ class _SupervisorState:
         return [child for child in self.children if child.task is None or child.task.is_started]
 
     async def which_children(self) -> list[ChildInfo]:
-        infos = []
+        infos: list[ChildInfo] = []
         for child in reversed(self.listed_children()):
             if child.task is not None:
                 state, ref = ChildState.RUNNING, child.task.ref

@@ -25,9 +25,10 @@ from typing import Any, Generic, TypeVar, cast, final
 import attrs
 import outcome
 import trio
+from typing_extensions import TypeVarTuple, Unpack
 
 from ._checks import check_instance, check_timeout, check_whole_number
-from ._child_spec import ChildSpec, ChildType, Restart, ShutdownPolicy
+from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef
 from ._exceptions import ChildNotFound, SupervisorNotRunning, TaskFailed, TaskTimeout
 from ._ki import call_unprotected, protected, self_protecting
@@ -35,6 +36,7 @@ from ._util import NoPublicConstructor, describe, name_validator, safe_repr
 
 T = TypeVar("T")
 InputT = TypeVar("InputT")
+ArgsT = TypeVarTuple("ArgsT")
 
 
 @final
@@ -48,7 +50,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         self.name: str = name
         self._done = trio.Event()
         self._outcome: outcome.Outcome[T] | None = None
-        self._child: DynamicChild | None = None
+        self._child: DynamicChild[TaskHandle[Any]] | None = None
         self._on_done: Callable[[TaskHandle[T]], None] | None = None
 
     def __repr__(self) -> str:
@@ -101,7 +103,7 @@ async def _run_task(
     function: Callable[..., Awaitable[Any]],
     args: tuple[Any, ...],
     *,
-    task_status: trio.TaskStatus[Any],
+    task_status: trio.TaskStatus[TaskHandle[Any]],
 ) -> None:
     task_status.started(handle)
     try:
@@ -161,10 +163,25 @@ class TaskSupervisor:
         inner = DynamicSupervisor(max_children=self.max_children, name=self.name)
         await inner.run(task_status=_Wrap(task_status, self))
 
-    def child_spec(self, id: str, **options: Any) -> ChildSpec:  # noqa: A002
-        """A :class:`ChildSpec` that runs this TaskSupervisor under another supervisor."""
-        options.setdefault("type", ChildType.SUPERVISOR)
-        return ChildSpec(id, self.run, **options)
+    def child_spec(
+        self,
+        id: str,  # noqa: A002 - the child spec's own name for it
+        *,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: ShutdownPolicy = INFINITY,
+        significant: bool = False,
+    ) -> ChildSpec[TaskSupervisorRef]:
+        """A :class:`ChildSpec` that runs this TaskSupervisor under another supervisor;
+        the options as :class:`ChildSpec`'s. The child's reference is its
+        :class:`TaskSupervisorRef`."""
+        return ChildSpec(
+            id,
+            self.run,
+            restart=restart,
+            type=ChildType.SUPERVISOR,
+            shutdown=shutdown,
+            significant=significant,
+        )
 
 
 class _Wrap(trio.TaskStatus[Any]):
@@ -185,12 +202,17 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         self._supervisor = supervisor
         self._shutdown = shutdown
 
-    async def spawn(self, function: Callable[..., Awaitable[T]], *args: Any) -> TaskHandle[T]:
+    async def spawn(
+        self, function: Callable[[Unpack[ArgsT]], Awaitable[T]], *args: Unpack[ArgsT]
+    ) -> TaskHandle[T]:
         """Start ``await function(*args)`` under the supervisor; returns its handle once it
-        runs. A checkpoint. Raises :class:`MaxChildrenReached` past ``max_children``."""
+        runs. A checkpoint. Raises :class:`MaxChildrenReached` past ``max_children``.
+
+        Typed as :meth:`trio.Nursery.start_soon` is: ``args`` must fit ``function``'s
+        parameters, and the handle's :meth:`~TaskHandle.result` has its return type."""
         _require_callable(function)
         handle = cast("TaskHandle[T]", TaskHandle._create(self._supervisor, _name(function)))
-        spec = ChildSpec(
+        spec: ChildSpec[TaskHandle[Any]] = ChildSpec(
             handle.name,
             _run_task,
             args=(handle, function, args),
@@ -200,7 +222,9 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         handle._child = await self._supervisor.start_child(spec)
         return handle
 
-    async def start_child(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    async def start_child(
+        self, function: Callable[[Unpack[ArgsT]], Awaitable[object]], *args: Unpack[ArgsT]
+    ) -> None:
         """Fire and forget: start ``await function(*args)``; a crash is logged, not raised."""
         await self.spawn(function, *args)
 
