@@ -30,7 +30,11 @@ StateT = TypeVar("StateT")
 ResultT = TypeVar("ResultT")
 
 
-class _AgentServer(GenServer[Callable[[Any], tuple[Any, Any]], Any]):
+#: What an agent's server is called with: a function of the state, giving (reply, new state).
+_AgentRequest = Callable[[Any], tuple[Any, Any]]
+
+
+class _AgentServer(GenServer[_AgentRequest, Any]):
     def __init__(self, initial: Callable[[], Any]) -> None:
         self._initial = initial
         self.state: Any = None
@@ -38,7 +42,7 @@ class _AgentServer(GenServer[Callable[[Any], tuple[Any, Any]], Any]):
     async def init(self) -> None:
         self.state = self._initial()
 
-    async def handle_call(self, request: Callable[[Any], tuple[Any, Any]], caller: Caller[Any]) -> Any:
+    async def handle_call(self, request: _AgentRequest, caller: Caller[Any]) -> Any:
         result, self.state = request(self.state)
         return result
 
@@ -55,7 +59,7 @@ class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):
 
     def __init__(self, server: ServerRef[Any, Any]) -> None:
         #: The agent's server, for monitors, timers and ``stop``.
-        self.server: ServerRef[Any, Any] = server
+        self.server: ServerRef[_AgentRequest, Any] = server
 
     def __repr__(self) -> str:
         return f"<AgentRef {self.server!r}>"
@@ -96,7 +100,11 @@ class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):
     def cast_update(self, function: Callable[[StateT], StateT]) -> None:
         """Replace the state with ``function(state)`` without waiting. Not a checkpoint."""
         check_callable(function, "AgentRef.cast_update's function", "a callable taking the state")
-        self.server.cast(lambda state: (None, function(state)))
+
+        def update(state: StateT) -> tuple[None, StateT]:
+            return None, function(state)
+
+        self.server.cast(update)
 
     async def stop(self, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> None:  # noqa: ASYNC109
         await self.server.stop(timeout=timeout)

@@ -191,6 +191,7 @@ class ChildTask(trio.TaskStatus[Any]):
     @protected
     def _begin(self) -> None:
         trio_task = self.trio_task = trio.lowlevel.current_task()
+        running: dict[trio.lowlevel.Task, ChildTask]
         try:
             running = _children_by_task.get()
         except LookupError:

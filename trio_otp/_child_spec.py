@@ -130,7 +130,8 @@ def _check_start(_instance: object, _attribute: object, value: Any) -> None:
 
 
 def _to_args(args: Iterable[Any]) -> tuple[Any, ...]:
-    if isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
+    # Checked for callers that are not type-checked.
+    if isinstance(args, (str, bytes)) or not isinstance(args, Iterable):  # pyright: ignore[reportUnnecessaryIsInstance]
         msg = f"ChildSpec.args must be a tuple (or iterable) of positional arguments, got {describe(args)}"
         raise TypeError(msg)
     return tuple(args)

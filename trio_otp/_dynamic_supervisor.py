@@ -297,7 +297,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
             is sent).
         """
         handle: object = child  # as the caller passed it, not as it is typed
-        if not isinstance(handle, DynamicChild):
+        if not isinstance(handle, DynamicChild):  # pyright: ignore[reportUnnecessaryIsInstance]
             msg = (
                 "DynamicSupervisorRef.terminate_child takes the DynamicChild that start_child "
                 f"returned, got {describe(handle)}"

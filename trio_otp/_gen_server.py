@@ -277,7 +277,7 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
     __slots__ = ("_process", "_request", "_state", "_task", "_timer")
 
     _process: _Process | None  # set while the reply is deferred
-    _request: object
+    _request: Any  # the request's type is the server's, which a Caller does not carry
     _state: int
     _task: trio.lowlevel.Task
     _timer: CallTimer | None  # set while a timeout watches the call
@@ -333,7 +333,7 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
 
 
 def _new_caller(request: object, task: trio.lowlevel.Task) -> Caller[Any]:
-    caller: Caller[Any] = object.__new__(Caller)
+    caller: Caller[Any] = object.__new__(Caller)  # pyright: ignore[reportUnknownVariableType]
     caller._request = request
     caller._task = task
     caller._state = _WAITING
@@ -432,11 +432,11 @@ class _Process:
         try:
             registry.register(key, ref)
         except AlreadyRegistered as taken:
-            value: object = taken.entry.value  # type: ignore[attr-defined]
+            value: object = taken.entry.value
             msg = f"name {safe_repr(self.name)} is already taken by {safe_repr(value)}"
             if isinstance(value, ServerRef) and not value.alive:
                 msg += ", which is still ending (its terminate has not finished)"
-            raise NameTaken(msg, value) from None
+            raise NameTaken(msg, value) from None  # pyright: ignore[reportUnknownArgumentType]
         self.registered = True
 
     @protected
@@ -539,11 +539,11 @@ class _Process:
         owed = list(self.deferred or ())
         current = self.current
         if type(current) is Caller and not current.done:
-            owed.append(current)
+            owed.append(current)  # pyright: ignore[reportUnknownArgumentType]
         while self.mailbox:
             item = self.mailbox.popleft()
             if type(item) is Caller:
-                owed.append(item)
+                owed.append(item)  # pyright: ignore[reportUnknownArgumentType]
         if owed:
             error = _exited(self.label, reason)
             for caller in owed:
@@ -869,12 +869,12 @@ def whereis(name: Hashable) -> ServerRef[Any, Any] | None:
     check_name(name)
     registry, key = _resolve(name)
     ref = registry.whereis(key)
-    return ref if isinstance(ref, ServerRef) and ref._process.alive else None
+    return ref if isinstance(ref, ServerRef) and ref._process.alive else None  # pyright: ignore[reportUnknownVariableType]
 
 
 def _lookup(name: object) -> ServerRef[Any, Any]:
     if isinstance(name, ServerRef):
-        return name
+        return name  # pyright: ignore[reportUnknownVariableType]
     ref = whereis(name)
     if ref is None:
         msg = f"no running server is registered as {safe_repr(name)}"
@@ -978,7 +978,7 @@ async def serve(
     if name is not None:
         check_name(name)
     server: object = factory()
-    if not isinstance(server, GenServer):
+    if not isinstance(server, GenServer):  # pyright: ignore[reportUnnecessaryIsInstance] - untyped callers
         msg = f"a server factory must return a GenServer instance, got {describe(server)}"
         raise TypeError(msg)
     idle_timeout = server.idle_timeout
@@ -1044,7 +1044,7 @@ async def serve(
                             item = process.current = _Info(IdleTimeout(idle_timeout))
                     kind = type(item)
                     if kind is Caller:
-                        caller: Caller[Any] = item  # type: ignore[assignment]
+                        caller: Caller[Any] = item  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
                         result = await server.handle_call(caller._request, caller)
                         if not isinstance(result, _Action):
                             caller.reply(result)
@@ -1052,16 +1052,16 @@ async def serve(
                             continuation, stop, pending_reply = _after_call(process, caller, result)
                         continue
                     if kind is _Cast:
-                        result = await server.handle_cast(item.request)  # type: ignore[attr-defined]
+                        result = await server.handle_cast(item.request)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                     elif kind is _Info:
-                        result = await server.handle_info(item.message)  # type: ignore[attr-defined]
+                        result = await server.handle_info(item.message)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                     else:
-                        result = Stop(item.reason)  # type: ignore[attr-defined]
+                        result = Stop(item.reason)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
                 if result is None:
                     continue
                 if isinstance(result, Continue):
                     continuation = result.value
-                elif isinstance(result, Stop):
+                elif isinstance(result, Stop):  # pyright: ignore[reportUnnecessaryIsInstance]
                     stop = result
                 else:  # only reachable from code that is not type-checked
                     callback = type(server).__name__  # type: ignore[unreachable]
@@ -1096,7 +1096,7 @@ def _after_call(
 ) -> tuple[object, Stop[Any] | None, Caller[Any] | None]:
     """What a handle_call's Reply, NoReply or Stop means: (continuation, stop, pending reply)."""
     if isinstance(result, Reply):
-        caller.reply(result.value)
+        caller.reply(result.value)  # pyright: ignore[reportUnknownMemberType]
         return result.continue_with, None, None
     if isinstance(result, NoReply):
         if not caller.done:
@@ -1104,11 +1104,11 @@ def _after_call(
             _defer(process, caller)
         return result.continue_with, None, None
     if isinstance(result, Stop):
-        if result.reply is not _NOTHING:
-            return _NOTHING, result, caller
+        if result.reply is not _NOTHING:  # pyright: ignore[reportUnknownMemberType]
+            return _NOTHING, result, caller  # pyright: ignore[reportUnknownVariableType]
         _defer(process, caller)  # failed by close() below
         caller._process = process
-        return _NOTHING, result, None
+        return _NOTHING, result, None  # pyright: ignore[reportUnknownVariableType]
     msg = f"handle_call returned {result!r}, which is no reply; use Reply(value, continue_with=...)"
     raise TypeError(msg)
 
@@ -1151,14 +1151,14 @@ def _reason_of(error: BaseException) -> BaseException:
     if isinstance(error, trio.Cancelled):
         return Shutdown(str(error))
     if isinstance(error, BaseExceptionGroup):
-        _, rest = error.split(trio.Cancelled)
+        _, rest = error.split(trio.Cancelled)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
         if rest is None:
-            return Shutdown(safe_str(error.exceptions[0]))
-    return error
+            return Shutdown(safe_str(error.exceptions[0]))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    return error  # pyright: ignore[reportUnknownVariableType]
 
 
 async def _terminate(server: GenServer[Any, Any], process: _Process, reason: BaseException | None) -> None:
-    if type(server).terminate is GenServer.terminate:
+    if type(server).terminate is GenServer.terminate:  # pyright: ignore[reportUnknownMemberType]
         return  # nothing to run: skip the cleanup scope, which is not free
     with cleanup_scope():
         try:

@@ -64,7 +64,7 @@ import trio
 
 from ._checks import check_instance
 from ._child import BRUTAL_KILL_REPORT_AFTER, ChildTask, _current_child
-from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
+from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownMode, ShutdownPolicy
 from ._events import emit
 from ._exceptions import (
     ChildAlreadyPresent,
@@ -200,7 +200,7 @@ def _check_children(_instance: object, _attribute: object, children: tuple[objec
 
 
 def _budget(policy: ShutdownPolicy) -> str:
-    return f"{policy:g} s" if isinstance(policy, float) else policy.name
+    return policy.name if isinstance(policy, ShutdownMode) else f"{policy:g} s"
 
 
 def _restarts(count: int, limit: int) -> str:
@@ -439,7 +439,7 @@ async def send_request(
     await request.done.wait()
     if request.error is not None:
         raise request.error
-    return request.value  # type: ignore[return-value]
+    return cast("T", request.value)  # set, since no error was
 
 
 # --- the control loop --------------------------------------------------------------
@@ -669,7 +669,8 @@ class _SupervisorState:
         # exiting child restarting itself, a DynamicSupervisor caller): a child never
         # inherits the context variables of the task that happened to start it.
         name = f"trio_otp child {child.spec.id!r}"
-        self.spawn_context.run(functools.partial(self.nursery.start_soon, task.run, self, child, name=name))
+        # pyright cannot follow partial() through start_soon's TypeVarTuple; mypy checks it.
+        self.spawn_context.run(functools.partial(self.nursery.start_soon, task.run, self, child, name=name))  # pyright: ignore[reportCallIssue, reportArgumentType]
         return task
 
     def check_started(self, child: _Child, task: ChildTask) -> None:

@@ -76,7 +76,7 @@ class Timer(metaclass=NoPublicConstructor):
     def _forget(self) -> None:
         self._timer.finished()
         if isinstance(self.destination, ServerRef):
-            timers = self.destination._process.timers
+            timers = self.destination._process.timers  # pyright: ignore[reportUnknownMemberType]
             if timers is not None:
                 timers.pop(self, None)
 
