@@ -9,7 +9,7 @@ belongs in a GenServer of its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar, cast, final
+from typing import Any, Generic, TypeVar, cast, final, overload
 
 import trio
 
@@ -64,16 +64,30 @@ class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):
     def __repr__(self) -> str:
         return f"<AgentRef {self.server!r}>"
 
+    # Without a function the result is the state itself: an overload says so, since a
+    # default argument cannot bind ResultT (mypy would infer Never).
+    @overload
     async def get(
         self,
-        function: Callable[[StateT], ResultT] = lambda state: state,  # type: ignore[assignment,return-value]
         *,
         timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
-    ) -> ResultT:
+    ) -> StateT: ...
+    @overload
+    async def get(
+        self,
+        function: Callable[[StateT], ResultT],
+        *,
+        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+    ) -> ResultT: ...
+    async def get(
+        self,
+        function: Callable[[StateT], Any] = lambda state: state,
+        *,
+        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+    ) -> Any:
         """``function(state)``, computed in the agent (default: the state itself)."""
         check_callable(function, "AgentRef.get's function", "a callable taking the state")
-        result: ResultT = await self.server.call(lambda state: (function(state), state), timeout=timeout)
-        return result
+        return await self.server.call(lambda state: (function(state), state), timeout=timeout)
 
     async def update(
         self,
