@@ -160,7 +160,7 @@ class ChildSpec(Generic[RefT_co]):
     ``ChildSpec[ServerRef[Req, Rep]]``); for your own start function, pyright reads it
     from the ``task_status: trio.TaskStatus[RefT]`` annotation, and mypy from the type
     you declare (``spec: ChildSpec[MyRef] = ChildSpec(...)``). A bare ``ChildSpec`` is
-    ``ChildSpec[object]``.
+    ``ChildSpec[object]``. See :ref:`typed-refs`.
 
     Args:
       id: names the child within its supervisor; any hashable value.
