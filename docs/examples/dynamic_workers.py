@@ -37,10 +37,10 @@ async def main() -> None:
     )
     async with trio.open_nursery() as nursery:
         root = await nursery.start(tree.run)
-        children = {info.id: info.ref for info in await root.which_children()}
-        pool, tasks = children["pool"], children["tasks"]
-        assert isinstance(pool, trio_otp.DynamicSupervisorRef)
-        assert isinstance(tasks, trio_otp.TaskSupervisorRef)
+        children = {info.id: info for info in await root.which_children()}
+        # A listing mixes children of every type; ref_as types each ref, checked.
+        pool = children["pool"].ref_as(trio_otp.DynamicSupervisorRef)
+        tasks = children["tasks"].ref_as(trio_otp.TaskSupervisorRef)
 
         for user in ("ada", "grace"):  # one session per user, under the pool, by name
             name = trio_otp.Via(sessions, user)
