@@ -137,17 +137,17 @@ class ChildTask(trio.TaskStatus[Any]):
     )
 
     def __init__(self, spec: ChildSpec, parent: ChildTask | None = None) -> None:
-        self.spec = spec
-        self.scope = trio.CancelScope(shield=True)
-        self.is_started = False  # started() was called
-        self.finished = False  # the task has ended
-        self.stopping = False
+        self.spec: ChildSpec = spec
+        self.scope: trio.CancelScope = trio.CancelScope(shield=True)
+        self.is_started: bool = False  # started() was called
+        self.finished: bool = False  # the task has ended
+        self.stopping: bool = False
         self.ref: object = None
         self.error: BaseException | None = None
-        self.kill_deadline = math.inf
-        self.stop_began = math.inf
+        self.kill_deadline: float = math.inf
+        self.stop_began: float = math.inf
         # The child whose task tree runs this child's supervisor; its deadline bounds ours.
-        self.parent = parent
+        self.parent: ChildTask | None = parent
         # Our children (in the sense of ``parent``) that are stopping: a deadline of ours
         # that moves earlier must reach them; the others read it when their stop begins.
         self._stopping_children: set[ChildTask] | None = None
@@ -219,6 +219,7 @@ class ChildTask(trio.TaskStatus[Any]):
     @protected
     def _begin(self) -> None:
         trio_task = self.trio_task = trio.lowlevel.current_task()
+        running: dict[trio.lowlevel.Task, ChildTask]
         try:
             running = _children_by_task.get()
         except LookupError:

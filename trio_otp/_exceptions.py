@@ -11,8 +11,12 @@ could not be carried out, one class per outcome that OTP spells as ``{error, ...
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 from ._util import safe_repr
+
+if TYPE_CHECKING:
+    from ._registry import Entry
 
 
 class Shutdown(Exception):
@@ -92,7 +96,7 @@ class ChildStartError(SupervisorError):
         self.child_id = child_id
         self.reason = reason
         super().__init__(f"child {safe_repr(child_id)} of supervisor {supervisor} failed to start: {detail}")
-        self.__cause__ = reason
+        self.__cause__: BaseException | None = reason
 
 
 class MaxChildrenReached(SupervisorError):
@@ -161,7 +165,7 @@ class InitStopped(ServerError):
     def __init__(self, message: str, reason: BaseException | None) -> None:
         super().__init__(message)
         self.reason = reason
-        self.__cause__ = reason
+        self.__cause__: BaseException | None = reason
 
 
 class MailboxFull(ServerError):
@@ -180,9 +184,9 @@ class NameTaken(ServerError):
 class AlreadyRegistered(Exception):
     """A unique :class:`Registry` key that a running task holds. ``entry`` is its entry."""
 
-    def __init__(self, message: str, entry: object) -> None:
+    def __init__(self, message: str, entry: Entry[Any]) -> None:
         super().__init__(message)
-        self.entry = entry
+        self.entry: Entry[Any] = entry
 
 
 class TaskFailed(Exception):

@@ -111,6 +111,7 @@ def signal_for(child: ChildTask, reason: BaseException | ExitMode | None) -> Exi
 
 def _child_of(target: object) -> ChildTask:
     """The running child that ``target`` (a reference or a name) is."""
+    shown: object = target  # for messages, whatever it turns out to be
     ref = target
     if not isinstance(target, _TARGETS):
         check_name(target, "exit's target (a reference or a name)")
@@ -124,7 +125,7 @@ def _child_of(target: object) -> ChildTask:
     if isinstance(ref, TaskHandle):
         ref = ref._child
         if ref is None:
-            msg = f"{safe_repr(target)} is not running"
+            msg = f"{safe_repr(shown)} is not running"
             raise ChildNotFound(msg)
     if isinstance(ref, ChildInfo):
         child = ref._task
@@ -140,7 +141,7 @@ def _child_of(target: object) -> ChildTask:
         child = None
     if child is None or child.finished:
         msg = (
-            f"{safe_repr(target)} is not a running supervised child (it has ended, or it runs in a "
+            f"{safe_repr(shown)} is not a running supervised child (it has ended, or it runs in a "
             "nursery of its own rather than under a supervisor)"
         )
         raise ChildNotFound(msg)

@@ -114,7 +114,7 @@ class Continue(_Action):
     __slots__ = ("value",)
 
     def __init__(self, value: object) -> None:
-        self.value = value
+        self.value: object = value
 
     def __repr__(self) -> str:
         return f"Continue({self.value!r})"
@@ -131,8 +131,8 @@ class Reply(_Action, Generic[ReplyT]):
     __slots__ = ("continue_with", "value")
 
     def __init__(self, value: ReplyT, *, continue_with: object = _NOTHING) -> None:
-        self.value = value
-        self.continue_with = continue_with
+        self.value: ReplyT = value
+        self.continue_with: object = continue_with
 
 
 @final
@@ -145,7 +145,7 @@ class NoReply(_Action):
     __slots__ = ("continue_with",)
 
     def __init__(self, *, continue_with: object = _NOTHING) -> None:
-        self.continue_with = continue_with
+        self.continue_with: object = continue_with
 
 
 NO_REPLY: Final = NoReply()
@@ -166,8 +166,8 @@ class Stop(_Action, Generic[ReplyT]):
 
     def __init__(self, reason: BaseException | None = None, *, reply: ReplyT = _NOTHING) -> None:
         check_exit_reason(reason, "Stop's reason")
-        self.reason = reason
-        self.reply = reply
+        self.reason: BaseException | None = reason
+        self.reply: ReplyT = reply
 
 
 # --- the server's side -----------------------------------------------------------------
@@ -274,7 +274,7 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
     __slots__ = ("_process", "_request", "_state", "_task", "_timer")
 
     _process: _Process | None  # set while the reply is deferred
-    _request: object
+    _request: Any  # the request's type is the server's, which a Caller does not carry
     _state: int
     _task: trio.lowlevel.Task
     _timer: CallTimer | None  # set while a timeout watches the call
@@ -330,7 +330,7 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
 
 
 def _new_caller(request: object, task: trio.lowlevel.Task) -> Caller[Any]:
-    caller: Caller[Any] = object.__new__(Caller)
+    caller: Caller[Any] = object.__new__(Caller)  # pyright: ignore[reportUnknownVariableType]
     caller._request = request
     caller._task = task
     caller._state = _WAITING
@@ -395,30 +395,32 @@ class _Process:
     )
 
     def __init__(self, label: str, name: Hashable | None, mailbox_size: float) -> None:
-        self.label = label
-        self.name = name
-        self.registered = False  # holds its name in the registry
+        self.label: str = label
+        self.name: Hashable | None = name
+        self.registered: bool = False  # holds its name in the registry
         # Made at the first message: an empty deque alone is 760 bytes, and with 100,000
         # idle servers such containers add up. The ones below are made on first use too.
         self.mailbox: deque[object] | None = None
-        self.mailbox_size = mailbox_size
+        self.mailbox_size: float = mailbox_size
         # Callers waiting for room; only a bounded mailbox needs one.
-        self.room = trio.lowlevel.ParkingLot() if mailbox_size != math.inf else None
+        self.room: trio.lowlevel.ParkingLot | None = (
+            trio.lowlevel.ParkingLot() if mailbox_size != math.inf else None
+        )
         self.parked: trio.lowlevel.Task | None = None
-        self.alive = True
+        self.alive: bool = True
         # The message being handled (the last one taken), for the crash report and so
         # that a call taken from the mailbox is never left without an answer.
         self.current: object = None
         self.deferred: set[Caller[Any]] | None = None
-        self.ended = False  # the server's task is past its last await
+        self.ended: bool = False  # the server's task is past its last await
         self.ended_event: trio.Event | None = None  # made when someone waits for the end
         self.exit_reason: BaseException | None = None
-        self.closed = False  # set once exit_reason is final and the monitors were told
+        self.closed: bool = False  # set once exit_reason is final and the monitors were told
         self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
-        self.task = trio.lowlevel.current_task()
-        self.token = trio.lowlevel.current_trio_token()
+        self.task: trio.lowlevel.Task = trio.lowlevel.current_task()
+        self.token: trio.lowlevel.TrioToken = trio.lowlevel.current_trio_token()
 
     @protected
     def register(self, ref: ServerRef[Any, Any]) -> None:
@@ -526,11 +528,11 @@ class _Process:
         owed = list(self.deferred or ())
         current = self.current
         if type(current) is Caller and not current.done:
-            owed.append(current)
+            owed.append(current)  # pyright: ignore[reportUnknownArgumentType]
         while self.mailbox:
             item = self.mailbox.popleft()
             if type(item) is Caller:
-                owed.append(item)
+                owed.append(item)  # pyright: ignore[reportUnknownArgumentType]
         if owed:
             error = _exited(self.label, reason)
             for caller in owed:
@@ -793,7 +795,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
 
 def _lookup(name: object) -> ServerRef[Any, Any]:
     if isinstance(name, ServerRef):
-        return name
+        return name  # pyright: ignore[reportUnknownVariableType]
     ref = whereis(name)
     if not isinstance(ref, ServerRef):
         msg = f"no running server is registered as {safe_repr(name)}"
@@ -900,7 +902,7 @@ async def serve(
     if name is not None:
         check_name(name)
     server: object = factory()
-    if not isinstance(server, GenServer):
+    if not isinstance(server, GenServer):  # pyright: ignore[reportUnnecessaryIsInstance] - untyped callers
         msg = f"a server factory must return a GenServer instance, got {describe(server)}"
         raise TypeError(msg)
     idle_timeout = server.idle_timeout
@@ -966,7 +968,7 @@ async def serve(
                             item = process.current = _Info(IdleTimeout(idle_timeout))
                     kind = type(item)
                     if kind is Caller:
-                        caller: Caller[Any] = item  # type: ignore[assignment]
+                        caller: Caller[Any] = item  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
                         result = await server.handle_call(caller._request, caller)
                         if not isinstance(result, _Action):
                             caller.reply(result)
@@ -974,16 +976,16 @@ async def serve(
                             continuation, stop, pending_reply = _after_call(process, caller, result)
                         continue
                     if kind is _Cast:
-                        result = await server.handle_cast(item.request)  # type: ignore[attr-defined]
+                        result = await server.handle_cast(item.request)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                     elif kind is _Info:
-                        result = await server.handle_info(item.message)  # type: ignore[attr-defined]
+                        result = await server.handle_info(item.message)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                     else:
-                        result = Stop(item.reason)  # type: ignore[attr-defined]
+                        result = Stop(item.reason)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
                 if result is None:
                     continue
                 if isinstance(result, Continue):
                     continuation = result.value
-                elif isinstance(result, Stop):
+                elif isinstance(result, Stop):  # pyright: ignore[reportUnnecessaryIsInstance]
                     stop = result
                 else:  # only reachable from code that is not type-checked
                     callback = type(server).__name__  # type: ignore[unreachable]
@@ -1022,7 +1024,7 @@ def _after_call(
 ) -> tuple[object, Stop[Any] | None, Caller[Any] | None]:
     """What a handle_call's Reply, NoReply or Stop means: (continuation, stop, pending reply)."""
     if isinstance(result, Reply):
-        caller.reply(result.value)
+        caller.reply(result.value)  # pyright: ignore[reportUnknownMemberType]
         return result.continue_with, None, None
     if isinstance(result, NoReply):
         if not caller.done:
@@ -1030,11 +1032,11 @@ def _after_call(
             _defer(process, caller)
         return result.continue_with, None, None
     if isinstance(result, Stop):
-        if result.reply is not _NOTHING:
-            return _NOTHING, result, caller
+        if result.reply is not _NOTHING:  # pyright: ignore[reportUnknownMemberType]
+            return _NOTHING, result, caller  # pyright: ignore[reportUnknownVariableType]
         _defer(process, caller)  # failed by close() below
         caller._process = process
-        return _NOTHING, result, None
+        return _NOTHING, result, None  # pyright: ignore[reportUnknownVariableType]
     msg = f"handle_call returned {result!r}, which is no reply; use Reply(value, continue_with=...)"
     raise TypeError(msg)
 
@@ -1085,14 +1087,14 @@ def _reason_of(error: BaseException) -> BaseException:
     if isinstance(error, trio.Cancelled):
         return Shutdown(str(error))
     if isinstance(error, BaseExceptionGroup):
-        _, rest = error.split(trio.Cancelled)
+        _, rest = error.split(trio.Cancelled)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
         if rest is None:
-            return Shutdown(safe_str(error.exceptions[0]))
-    return error
+            return Shutdown(safe_str(error.exceptions[0]))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    return error  # pyright: ignore[reportUnknownVariableType]
 
 
 async def _terminate(server: GenServer[Any, Any], process: _Process, reason: BaseException | None) -> None:
-    if type(server).terminate is GenServer.terminate:
+    if type(server).terminate is GenServer.terminate:  # pyright: ignore[reportUnknownMemberType]
         return  # nothing to run: skip the cleanup scope, which is not free
     with cleanup_scope():
         try:
@@ -1132,18 +1134,20 @@ async def start_server(
 
 def server_spec(
     id: Hashable,  # noqa: A002
-    factory: Callable[[], GenServer[Any, Any]],
+    factory: Callable[[], GenServer[RequestT, ReplyT]],
     *,
     name: Hashable | None = None,
     mailbox_size: float = math.inf,
     restart: Restart = Restart.PERMANENT,
     shutdown: ShutdownPolicy = 5.0,
     significant: bool = False,
-) -> ChildSpec:
+) -> ChildSpec[ServerRef[RequestT, ReplyT]]:
     """A :class:`ChildSpec` that runs a server under a supervisor.
 
     Each start (and restart) calls ``factory()`` for fresh state. The child's reference
-    is its :class:`ServerRef`; give it a ``name`` so callers find the restarted server.
+    is its :class:`ServerRef`, typed as the server's (a ``GenServer[str, int]`` gives a
+    ``ChildSpec[ServerRef[str, int]]``); give it a ``name`` so callers find the restarted
+    server.
     """
     _check_mailbox_size(mailbox_size)
     _check_factory(factory)

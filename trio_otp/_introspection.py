@@ -90,7 +90,7 @@ async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int
     else:
         kind = "server" if isinstance(ref, ServerRef) else "worker"
         return TreeNode(node_id, kind, state.value, restarts)
-    children = []
+    children: list[TreeNode] = []
     try:
         infos = await supervisor.which_children()
     except SupervisorNotRunning:

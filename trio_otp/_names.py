@@ -116,7 +116,7 @@ def register_name(name: Hashable, ref: NamedRef) -> None:
     try:
         registry.register(key, ref)
     except AlreadyRegistered as taken:
-        value: object = taken.entry.value  # type: ignore[attr-defined]
+        value: object = taken.entry.value
         msg = f"name {safe_repr(name)} is already taken by {safe_repr(value)}"
         if not getattr(value, "alive", True):
             msg += ", which is still ending"
@@ -145,7 +145,8 @@ def whereis(name: Hashable, kind: type[Any] | None = None) -> Any:
     With ``kind`` (:class:`ServerRef`, :class:`SupervisorRef`,
     :class:`DynamicSupervisorRef`, :class:`TaskSupervisorRef`), the result is typed as
     that class, and a process of another kind under that name is an error rather than a
-    result; without it, check the result with ``isinstance``.
+    result; without it, check the result with ``isinstance``. ``ServerRef[str, int]``
+    types the reply too (its type arguments are checked by type checkers only).
 
     A process that has stopped accepting requests (a server in ``terminate``, a
     supervisor stopping its children) is not returned: it could only refuse. It keeps its
@@ -157,15 +158,16 @@ def whereis(name: Hashable, kind: type[Any] | None = None) -> Any:
         ``name`` is not a ``kind``.
     """
     check_name(name)
-    given: object = kind  # as the caller passed it, not as it is typed
+    # ServerRef[str, int] is checked as ServerRef: its type arguments are the caller's word.
+    given: object = kind if kind is None else typing.get_origin(kind) or kind
     if given is not None and not isinstance(given, type):
-        msg = f"whereis's kind must be a reference class such as trio_otp.ServerRef, got {describe(given)}"
+        msg = f"whereis's kind must be a reference class such as trio_otp.ServerRef, got {describe(kind)}"
         raise TypeError(msg)
     registry, key = _resolve(name)
     ref = registry.whereis(key)
     if getattr(ref, "alive", None) is not True:
         return None  # nothing, a process that is ending, or a value of the user's own
-    if kind is not None and not isinstance(ref, kind):
-        msg = f"the process named {safe_repr(name)} is {safe_repr(ref)}, not a {kind.__name__}"
+    if given is not None and not isinstance(ref, given):
+        msg = f"the process named {safe_repr(name)} is {safe_repr(ref)}, not a {given.__name__}"
         raise TypeError(msg)
     return ref

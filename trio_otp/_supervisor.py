@@ -47,6 +47,7 @@ a group of nothing but ``KeyboardInterrupt`` and ``Cancelled`` becomes its first
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import contextvars
 import enum
@@ -63,7 +64,7 @@ import trio
 
 from ._checks import check_exit_reason, check_instance, check_timeout
 from ._child import BRUTAL_KILL_REPORT_AFTER, ChildTask, _current_child
-from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
+from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownMode, ShutdownPolicy
 from ._events import emit
 from ._exceptions import (
     ChildAlreadyPresent,
@@ -123,9 +124,31 @@ class ChildState(enum.Enum):
     STOPPED = "stopped"
 
 
+def checked_ref(child_id: Hashable, ref: object, ref_type: type[T]) -> T:
+    """``ref`` typed as ``ref_type``, checked with isinstance against its class (type
+    arguments, as in ``ServerRef[str, int]``, are taken on trust, as ``cast`` takes them)."""
+    expected: object = typing.get_origin(ref_type) or ref_type
+    if not isinstance(expected, type):
+        msg = f"ref_as takes a class, such as trio_otp.ServerRef, got {describe(ref_type)}"
+        raise TypeError(msg)
+    if not isinstance(ref, expected):
+        msg = (
+            f"child {safe_repr(child_id)}: expected a ref of type {expected.__module__}."
+            f"{expected.__qualname__}, got {describe(ref)}"
+        )
+        if ref is None:
+            msg += "; a child that is not running has no ref"
+        raise TypeError(msg)
+    return cast("T", ref)
+
+
 @attrs.frozen
 class ChildInfo:
-    """One entry of :meth:`SupervisorRef.which_children`."""
+    """One entry of :meth:`SupervisorRef.which_children`.
+
+    The children of one supervisor have refs of different types, so ``ref`` is typed
+    ``object``; :meth:`ref_as` gives it the type you expect, checked.
+    """
 
     id: Hashable
     state: ChildState
@@ -143,6 +166,18 @@ class ChildInfo:
         info = cls(child.spec.id, state, None if task is None else task.ref, child.spec.type, child.restarts)
         object.__setattr__(info, "_task", task)
         return info
+
+    def ref_as(self, ref_type: builtins.type[T]) -> T:  # the field ``type`` hides the builtin
+        """:attr:`ref`, typed as ``ref_type``: ``info.ref_as(trio_otp.ServerRef[str, int])``.
+
+        Checked with ``isinstance`` against the class; type arguments are not checked at
+        run time (they cannot be), they are the caller's word, as with ``typing.cast``.
+
+        Raises:
+          TypeError: ``ref`` is not an instance of that class (``None`` for a child that
+            is not running); the message names the child, the class and the value.
+        """
+        return checked_ref(self.id, self.ref, ref_type)
 
 
 @attrs.frozen
@@ -177,7 +212,7 @@ def _check_children(_instance: object, _attribute: object, children: tuple[objec
 
 
 def _budget(policy: ShutdownPolicy) -> str:
-    return f"{policy:g} s" if isinstance(policy, float) else policy.name
+    return policy.name if isinstance(policy, ShutdownMode) else f"{policy:g} s"
 
 
 def _restarts(count: int, limit: int) -> str:
@@ -280,7 +315,7 @@ class Supervisor:
         restart: Restart = Restart.PERMANENT,
         shutdown: ShutdownPolicy = INFINITY,
         significant: bool = False,
-    ) -> ChildSpec:
+    ) -> ChildSpec[SupervisorRef]:
         """A :class:`ChildSpec` that runs this supervisor as a child of another.
 
         The child's reference is the nested supervisor's :class:`SupervisorRef`. If this
@@ -371,9 +406,9 @@ class SupervisorRef(metaclass=NoPublicConstructor):
         seconds = check_timeout(timeout, "stop's timeout")
         await stop_supervisor(self._state, reason, seconds)
 
-    async def start_child(self, spec: ChildSpec) -> object:
-        """Add a child and start it; it goes last in start order. Returns its reference
-        (the value it passed to ``task_status.started()``).
+    async def start_child(self, spec: ChildSpec[T]) -> T:
+        """Add a child and start it; it goes last in start order. Returns its reference,
+        typed as the spec's (``ChildSpec[T]`` gives a ``T``).
 
         Raises:
           ChildAlreadyStarted: a running child has that id (its ``ref`` is attached).
@@ -384,7 +419,8 @@ class SupervisorRef(metaclass=NoPublicConstructor):
         """
         _require_spec(spec)
         _check_significant(spec, self._state.definition.auto_shutdown)
-        return await self._request(lambda state: state.start_new_child(spec))
+        ref = await self._request(lambda state: state.start_new_child(spec))
+        return cast("T", ref)  # what the spec's start function passed to started()
 
     async def terminate_child(self, id: Hashable) -> None:  # noqa: A002
         """Stop a child with its shutdown policy, without restarting it.
@@ -401,6 +437,9 @@ class SupervisorRef(metaclass=NoPublicConstructor):
 
     async def restart_child(self, id: Hashable) -> object:  # noqa: A002
         """Start again a child whose spec is kept but which is not running. Returns its reference.
+
+        Typed ``object``: an id does not say the child's type. Narrow it with
+        ``isinstance``, or read it from :meth:`which_children` with :meth:`ChildInfo.ref_as`.
 
         Not counted toward the restart intensity. If the start fails the spec stays,
         stopped, and the error is raised (no retries).
@@ -478,7 +517,7 @@ async def send_request(
     await request.done.wait()
     if request.error is not None:
         raise request.error
-    return request.value  # type: ignore[return-value]
+    return cast("T", request.value)  # set, since no error was
 
 
 # --- the control loop --------------------------------------------------------------
@@ -490,10 +529,10 @@ class _Child:
     __slots__ = ("last_error", "restarting", "restarts", "spec", "task")
 
     def __init__(self, spec: ChildSpec) -> None:
-        self.spec = spec
-        self.restarts = 0
+        self.spec: ChildSpec = spec
+        self.restarts: int = 0
         self.task: ChildTask | None = None  # the running (or starting) task
-        self.restarting = False  # a restart failed and a retry is queued
+        self.restarting: bool = False  # a restart failed and a retry is queued
         self.last_error: BaseException | None = None
 
     @property
@@ -555,19 +594,23 @@ class _SupervisorState:
             label = (
                 name_label(definition.name) if definition.name is not None else f"<unnamed at {id(self):#x}>"
             )
-        self.label = label
-        self.strategy = definition.strategy
-        self.intensity = RestartIntensity(definition.max_restarts, definition.max_seconds, trio.current_time)
+        self.label: str = label
+        self.strategy: RestartStrategy = definition.strategy
+        self.intensity: RestartIntensity = RestartIntensity(
+            definition.max_restarts, definition.max_seconds, trio.current_time
+        )
         # Start order; a dict used as an ordered set, so that removing a child is O(1).
         self.children: dict[_Child, None] = {}
         self.by_id: dict[Hashable, _Child] = {}
         for spec in definition.children:
             self.add(_Child(spec))
-        self.send, self.receive = trio.open_memory_channel[_Message](math.inf)
+        send, receive = trio.open_memory_channel[_Message](math.inf)
+        self.send: trio.MemorySendChannel[_Message] = send
+        self.receive: trio.MemoryReceiveChannel[_Message] = receive
         self.nursery: trio.Nursery | None = None
-        self.spawn_context = contextvars.Context()
+        self.spawn_context: contextvars.Context = contextvars.Context()
         self.exit_error: BaseException | None = None
-        self.stopping = False
+        self.stopping: bool = False
         # A restart begun outside the loop (see report_exit) whose child is not ready yet.
         self.pending: ChildTask | None = None
         # The child whose task tree this supervisor runs in, if any: our children's parent.
@@ -726,7 +769,8 @@ class _SupervisorState:
         # exiting child restarting itself, a DynamicSupervisor caller): a child never
         # inherits the context variables of the task that happened to start it.
         name = f"trio_otp child {child.spec.id!r}"
-        self.spawn_context.run(functools.partial(self.nursery.start_soon, task.run, self, child, name=name))
+        # pyright cannot follow partial() through start_soon's TypeVarTuple; mypy checks it.
+        self.spawn_context.run(functools.partial(self.nursery.start_soon, task.run, self, child, name=name))  # pyright: ignore[reportCallIssue, reportArgumentType]
         return task
 
     def check_started(self, child: _Child, task: ChildTask) -> None:
@@ -1071,7 +1115,7 @@ class _SupervisorState:
         return [child for child in self.children if child.task is None or child.task.is_started]
 
     async def which_children(self) -> list[ChildInfo]:
-        infos = []
+        infos: list[ChildInfo] = []
         for child in reversed(self.listed_children()):
             if child.task is not None:
                 state = ChildState.RUNNING

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, TypeVar
 
 from ._child_spec import ChildSpec
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisorRef
@@ -21,6 +21,7 @@ from ._task_supervisor import TaskSupervisorRef
 from ._util import safe_repr
 
 AnySupervisorRef = SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef
+T = TypeVar("T")
 
 
 def _supervisor(target: object, function: str) -> AnySupervisorRef:
@@ -48,14 +49,18 @@ def _not_for_tasks(
 
 
 @typing.overload
-async def start_child(supervisor: DynamicSupervisorRef, spec: ChildSpec) -> DynamicChild: ...
+async def start_child(supervisor: DynamicSupervisorRef, spec: ChildSpec[T]) -> DynamicChild[T]: ...
 
 
 @typing.overload
-async def start_child(supervisor: SupervisorRef | Hashable, spec: ChildSpec) -> Any: ...
+async def start_child(supervisor: SupervisorRef, spec: ChildSpec[T]) -> T: ...
 
 
-async def start_child(supervisor: Hashable, spec: ChildSpec) -> Any:
+@typing.overload
+async def start_child(supervisor: Hashable, spec: ChildSpec[Any]) -> Any: ...
+
+
+async def start_child(supervisor: Hashable, spec: ChildSpec[Any]) -> Any:
     """:meth:`SupervisorRef.start_child` or :meth:`DynamicSupervisorRef.start_child` on
     ``supervisor``, a reference or the name of a running supervisor. Returns what that
     method returns: the child's reference, or its :class:`DynamicChild`. A checkpoint.
@@ -80,7 +85,8 @@ async def terminate_child(supervisor: Hashable, child: Hashable) -> None:
     """
     ref = _not_for_tasks(_supervisor(supervisor, "terminate_child"), "terminate_child", "TaskHandle.cancel")
     if isinstance(ref, DynamicSupervisorRef):
-        await ref.terminate_child(child)  # type: ignore[arg-type]  # checked by the method
+        # Checked by the method, which names the rule.
+        await ref.terminate_child(child)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     else:
         await ref.terminate_child(child)
 

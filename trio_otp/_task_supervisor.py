@@ -33,9 +33,10 @@ from typing import Any, Generic, TypeVar, cast, final
 import attrs
 import outcome
 import trio
+from typing_extensions import TypeVarTuple, Unpack
 
 from ._checks import check_instance, check_timeout, check_whole_number
-from ._child_spec import ChildSpec, ChildType, Restart, ShutdownPolicy
+from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef, run_dynamic
 from ._exceptions import ChildNotFound, SupervisorNotRunning, TaskFailed, TaskTimeout
 from ._ki import call_unprotected, protected, self_protecting
@@ -44,6 +45,7 @@ from ._util import NoPublicConstructor, describe, name_validator, safe_repr
 
 T = TypeVar("T")
 InputT = TypeVar("InputT")
+ArgsT = TypeVarTuple("ArgsT")
 
 
 @final
@@ -54,10 +56,10 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
 
     def __init__(self, supervisor: DynamicSupervisorRef, name: str) -> None:
         self._supervisor = supervisor
-        self.name = name
+        self.name: str = name
         self._done = trio.Event()
         self._outcome: outcome.Outcome[T] | None = None
-        self._child: DynamicChild | None = None
+        self._child: DynamicChild[TaskHandle[Any]] | None = None
         self._on_done: Callable[[TaskHandle[T]], None] | None = None
 
     def __repr__(self) -> str:
@@ -110,7 +112,7 @@ async def _run_task(
     function: Callable[..., Awaitable[Any]],
     args: tuple[Any, ...],
     *,
-    task_status: trio.TaskStatus[Any],
+    task_status: trio.TaskStatus[TaskHandle[Any]],
 ) -> None:
     task_status.started(handle)
     try:
@@ -178,11 +180,26 @@ class TaskSupervisor:
         """
         await _run(self, None, task_status)
 
-    def child_spec(self, id: str, **options: Any) -> ChildSpec:  # noqa: A002
-        """A :class:`ChildSpec` that runs this TaskSupervisor under another supervisor. If
-        it has no ``name``, reports call it by the child id."""
-        options.setdefault("type", ChildType.SUPERVISOR)
-        return ChildSpec(id, _run_as_child, args=(self, child_label(self.name, id)), **options)
+    def child_spec(
+        self,
+        id: str,  # noqa: A002 - the child spec's own name for it
+        *,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: ShutdownPolicy = INFINITY,
+        significant: bool = False,
+    ) -> ChildSpec[TaskSupervisorRef]:
+        """A :class:`ChildSpec` that runs this TaskSupervisor under another supervisor;
+        the options as :class:`ChildSpec`'s. The child's reference is its
+        :class:`TaskSupervisorRef`. If it has no ``name``, reports call it by the child id."""
+        return ChildSpec(
+            id,
+            _run_as_child,
+            args=(self, child_label(self.name, id)),
+            restart=restart,
+            type=ChildType.SUPERVISOR,
+            shutdown=shutdown,
+            significant=significant,
+        )
 
 
 @self_protecting
@@ -243,12 +260,17 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         """How many tasks are running (Elixir's ``Task.Supervisor.children/1``, counted)."""
         return await self._supervisor.count_children()
 
-    async def spawn(self, function: Callable[..., Awaitable[T]], *args: Any) -> TaskHandle[T]:
+    async def spawn(
+        self, function: Callable[[Unpack[ArgsT]], Awaitable[T]], *args: Unpack[ArgsT]
+    ) -> TaskHandle[T]:
         """Start ``await function(*args)`` under the supervisor; returns its handle once it
-        runs. A checkpoint. Raises :class:`MaxChildrenReached` past ``max_children``."""
+        runs. A checkpoint. Raises :class:`MaxChildrenReached` past ``max_children``.
+
+        Typed as :meth:`trio.Nursery.start_soon` is: ``args`` must fit ``function``'s
+        parameters, and the handle's :meth:`~TaskHandle.result` has its return type."""
         _require_callable(function)
         handle = cast("TaskHandle[T]", TaskHandle._create(self._supervisor, _name(function)))
-        spec = ChildSpec(
+        spec: ChildSpec[TaskHandle[Any]] = ChildSpec(
             handle.name,
             _run_task,
             args=(handle, function, args),
@@ -258,7 +280,9 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         handle._child = await self._supervisor.start_child(spec)
         return handle
 
-    async def start_child(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    async def start_child(
+        self, function: Callable[[Unpack[ArgsT]], Awaitable[object]], *args: Unpack[ArgsT]
+    ) -> None:
         """Fire and forget: start ``await function(*args)``; a crash is logged, not raised."""
         await self.spawn(function, *args)
 

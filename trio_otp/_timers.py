@@ -31,9 +31,9 @@ class Timer(metaclass=NoPublicConstructor):
     _WAITING, _SENT, _CANCELLED = 0, 1, 2
 
     def __init__(self, destination: object, message: object, deadline: float) -> None:
-        self.destination = destination
-        self.message = message
-        self.deadline = deadline
+        self.destination: object = destination
+        self.message: object = message
+        self.deadline: float = deadline
         self._state = Timer._WAITING
         self._timer = call_timer()
 
@@ -77,7 +77,7 @@ class Timer(metaclass=NoPublicConstructor):
     def _forget(self) -> None:
         self._timer.finished()
         if isinstance(self.destination, ServerRef):
-            timers = self.destination._process.timers
+            timers = self.destination._process.timers  # pyright: ignore[reportUnknownMemberType]
             if timers is not None:
                 timers.pop(self, None)
 

@@ -116,9 +116,11 @@ class ScriptedWorkers:
     :meth:`fail_next_starts`. Commands to a child that is not running are ignored.
     """
 
-    trace: list[tuple[str, Hashable]] = attrs.field(factory=list)
-    _controls: dict[Hashable, trio.MemorySendChannel[BaseException | None]] = attrs.field(factory=dict)
-    _start_failures: dict[Hashable, int] = attrs.field(factory=dict)
+    trace: list[tuple[str, Hashable]] = attrs.field(factory=list[tuple[str, Hashable]])
+    _controls: dict[Hashable, trio.MemorySendChannel[BaseException | None]] = attrs.field(
+        factory=dict[Hashable, trio.MemorySendChannel[BaseException | None]]
+    )
+    _start_failures: dict[Hashable, int] = attrs.field(factory=dict[Hashable, int])
 
     def spec(self, id: Hashable, **options: Any) -> ChildSpec:  # noqa: A002
         """A :class:`~trio_otp.ChildSpec` for a scripted worker; ``options`` as ChildSpec's."""
@@ -192,7 +194,7 @@ def crash_schedules(
         msg = "crash_schedules' paths must name at least one child (a tuple of ids from the root down)"
         raise ValueError(msg)
     for path in paths:
-        if not isinstance(path, tuple) or not path:
+        if not isinstance(path, tuple) or not path:  # pyright: ignore[reportUnnecessaryIsInstance]
             msg = f"crash_schedules' paths must be non-empty tuples of child ids, got {describe(path)}"
             raise TypeError(msg)
     for seconds in time_steps:
