@@ -369,7 +369,7 @@ class _DynamicState(_SupervisorState):
     ) -> None:
         super().__init__(definition, label)
         self.max_children = max_children
-        self.wrap = wrap
+        self.wrap: Callable[[DynamicSupervisorRef], object] | None = wrap
         # Children whose start is being undone: no longer ours to restart, but running
         # until their stop ends, so they still count against max_children.
         self.undoing: int = 0

@@ -645,7 +645,7 @@ class _SupervisorState:
         self.owner: ChildTask | None = None
         # The task that runs Supervisor.run, and the end of that run.
         self.run_task: trio.lowlevel.Task | None = None
-        self.ended = trio.Event()
+        self.ended: trio.Event = trio.Event()
         self.ref: object = None  # made in serve, before any child starts
         # The child the loop waits for, to start or to stop; its requests are refused.
         self.waiting_for: ChildTask | None = None
