@@ -58,14 +58,16 @@ class LineInterrupt:
     fired: bool = False
     #: Where it fired: file, line and function, for the report.
     place: str = ""
+    #: Set when Trio's run is over (its ``after_run``): see :class:`EndOfRun`.
+    over: bool = False
 
     def global_trace(self, frame: types.FrameType, event: str, arg: object) -> Any:
-        if self.fired or not self.where(frame.f_code):
+        if self.fired or self.over or not self.where(frame.f_code):
             return None
         return self.local_trace
 
     def local_trace(self, frame: types.FrameType, event: str, arg: object) -> Any:
-        if event != "line" or self.fired or not self.armed:
+        if event != "line" or self.fired or self.over or not self.armed:
             return self.local_trace
         if self.line is not None and frame.f_lineno != self.line:
             return self.local_trace
@@ -120,6 +122,20 @@ class Ending:
     seconds: float
 
 
+class EndOfRun(trio.abc.Instrument):
+    """Stops the interrupt once Trio's run is over. What runs after ``after_run`` (a
+    coroutine finalised as Trio drops its tasks, say) runs after Trio has put back
+    Python's own SIGINT handler, and an interrupt there lands in Trio's own teardown,
+    between its closing the run and its forgetting it, so that the next ``trio.run`` in
+    the process would refuse to start: no program's to meet, and not a tree's."""
+
+    def __init__(self, interrupt: LineInterrupt) -> None:
+        self.interrupt = interrupt
+
+    def after_run(self) -> None:
+        self.interrupt.over = True
+
+
 def run_interrupted(main: Callable[[], Awaitable[object]], interrupt: LineInterrupt | None) -> Ending:
     """``trio.run(main)`` on virtual time with ``interrupt`` armed: how it ended."""
     clock = trio.testing.MockClock(autojump_threshold=0)
@@ -130,7 +146,8 @@ def run_interrupted(main: Callable[[], Awaitable[object]], interrupt: LineInterr
             if interrupt is not None:
                 sys.settrace(interrupt.global_trace)
             try:
-                trio.run(main, clock=clock)
+                instruments = [] if interrupt is None else [EndOfRun(interrupt)]
+                trio.run(main, clock=clock, instruments=instruments)
             except BaseException as raised:
                 error = raised
             finally:
