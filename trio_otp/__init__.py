@@ -29,6 +29,7 @@ from ._exceptions import InitStopped as InitStopped
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
 from ._exceptions import NameTaken as NameTaken
+from ._exceptions import ReplaceStateFailed as ReplaceStateFailed
 from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
 from ._exceptions import ServerError as ServerError
 from ._exceptions import ServerExited as ServerExited
@@ -65,6 +66,8 @@ from ._introspection import to_mermaid as to_mermaid
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
+from ._processes import ProcessInfo as ProcessInfo
+from ._processes import processes as processes
 from ._registry import Entry as Entry
 from ._registry import Keys as Keys
 from ._registry import Registry as Registry
@@ -76,6 +79,10 @@ from ._supervisor import ChildState as ChildState
 from ._supervisor import RestartStrategy as RestartStrategy
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import SupervisorRef as SupervisorRef
+from ._sys import ServerStatus as ServerStatus
+from ._sys import get_state as get_state
+from ._sys import get_status as get_status
+from ._sys import replace_state as replace_state
 from ._task_supervisor import TaskHandle as TaskHandle
 from ._task_supervisor import TaskSupervisor as TaskSupervisor
 from ._task_supervisor import TaskSupervisorRef as TaskSupervisorRef
@@ -119,8 +126,10 @@ __all__ = [
     "Monitor",
     "NameTaken",
     "NoReply",
+    "ProcessInfo",
     "Registry",
     "RegistryEvent",
+    "ReplaceStateFailed",
     "Reply",
     "Restart",
     "RestartIntensityExceeded",
@@ -129,6 +138,7 @@ __all__ = [
     "ServerExited",
     "ServerNotRunning",
     "ServerRef",
+    "ServerStatus",
     "Shutdown",
     "ShutdownMode",
     "Stop",
@@ -152,7 +162,11 @@ __all__ = [
     "cleanup_scope",
     "events",
     "format_tree",
+    "get_state",
+    "get_status",
     "monitor",
+    "processes",
+    "replace_state",
     "run_application",
     "send",
     "send_after",

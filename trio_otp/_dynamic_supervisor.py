@@ -285,6 +285,8 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
 
 
 class _DynamicState(_SupervisorState):
+    kind = "dynamic_supervisor"
+
     def __init__(self, definition: Supervisor, max_children: float) -> None:
         super().__init__(definition)
         self.max_children = max_children

@@ -172,6 +172,7 @@ class _Wrap(trio.TaskStatus[Any]):
         self.inner, self.definition = inner, definition
 
     def started(self, value: Any = None) -> None:
+        value._state.kind = "task_supervisor"  # for trio_otp.processes()
         self.inner.started(TaskSupervisorRef._create(value, self.definition.shutdown))
 
 
