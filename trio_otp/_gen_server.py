@@ -77,7 +77,7 @@ from ._exit import ExitKind, exit_kind
 from ._ki import protected, self_protecting, unprotected
 from ._processes import forget_process, list_process
 from ._registry import Keys, Registry
-from ._sys import SystemRequest, handle_system
+from ._sys import SystemRequest, handle_system, time_source
 from ._util import NoPublicConstructor, describe, safe_repr, safe_str
 
 if sys.version_info < (3, 11):
@@ -425,7 +425,8 @@ class _Process:
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
         self.server: GenServer[Any, Any] | None = None  # the state, for get_status (see _sys.py)
-        # When the scheduling step in which the server took ``current`` began (see _sys.py).
+        # When the scheduling step in which the server took ``current`` began, by
+        # _sys.time_source() (see _sys.py).
         self.step_time = 0.0
         self.task = trio.lowlevel.current_task()
         self.token = trio.lowlevel.current_trio_token()
@@ -1029,6 +1030,7 @@ async def serve(
         continuation = result.value if isinstance(result, Continue) else _NOTHING
         handled = 0
         task = process.task
+        now = time_source()
         try:
             while stop is None:
                 if continuation is not _NOTHING:
@@ -1062,7 +1064,7 @@ async def serve(
                     # mark is gone, this is a new scheduling step, so read the clock (once
                     # per step, not per message; see _sys.py).
                     if task.custom_sleep_data is not process:
-                        process.step_time = trio.current_time()
+                        process.step_time = now()
                         task.custom_sleep_data = process
                     kind = type(item)
                     if kind is Caller:
