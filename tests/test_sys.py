@@ -430,3 +430,10 @@ async def test_snapshot_and_its_renderings_show_what_a_server_is_doing(autojump_
         assert "\\nmailbox: 1\\nhandling call 'stuck' for 2.5 s" in trio_otp.to_dot(node)
         assert "<br/>mailbox: 1<br/>handling call 'stuck' for 2.5 s" in trio_otp.to_mermaid(node)
         nursery.cancel_scope.cancel()
+
+
+def test_system_calls_default_to_the_call_timeout() -> None:
+    import inspect  # noqa: PLC0415
+
+    for function in (trio_otp.get_state, trio_otp.replace_state):
+        assert inspect.signature(function).parameters["timeout"].default == trio_otp.DEFAULT_CALL_TIMEOUT

@@ -158,8 +158,6 @@ class ReplaceStateFailed(ServerError):
     """:func:`replace_state`'s function raised, or returned something that cannot be the
     server's state. The server did not crash and its state is unchanged (as OTP's
     ``sys:replace_state`` with a failing function). ``__cause__`` is what went wrong.
-
-    .. versionadded:: 0.2
     """
 
 

@@ -35,8 +35,6 @@ class TreeNode:
     restarts: int = 0
     children: tuple[TreeNode, ...] = ()
     #: A running server's messages waiting in its mailbox; ``None`` for other nodes.
-    #:
-    #: .. versionadded:: 0.2
     mailbox: int | None = None
     #: The message a running server is handling, as ``(kind, content)`` (see
     #: :attr:`ServerStatus.message`), or ``None``.

@@ -98,10 +98,7 @@ def supervisor_path(child: ChildTask | None) -> tuple[str, ...]:
 
 @attrs.frozen
 class ProcessInfo:
-    """One live process of the Trio run, as :func:`processes` saw it.
-
-    .. versionadded:: 0.2
-    """
+    """One live process of the Trio run, as :func:`processes` saw it."""
 
     #: ``"server"``, ``"agent"``, ``"supervisor"``, ``"dynamic_supervisor"``,
     #: ``"task_supervisor"`` or ``"worker"`` (a supervised child that is none of these,

@@ -182,8 +182,6 @@ async def get_state(
       ServerNotRunning: it had already ended, or no server has that name.
       ServerError: a server asked for its own state (it has it: ``self``).
       TypeError, ValueError: a bad ``server`` or ``timeout``, before anything is sent.
-
-    .. versionadded:: 0.2
     """
     seconds = check_timeout(timeout, "get_state's timeout")
     ref = _resolve(server, "get_state")
@@ -213,8 +211,6 @@ async def replace_state(
       CallTimeout, ServerExited, ServerNotRunning, ServerError: as :func:`get_state`.
       TypeError, ValueError: a bad ``server``, ``function`` or ``timeout``, before
         anything is sent.
-
-    .. versionadded:: 0.2
     """
     check_callable(function, "replace_state's function", "a function of the old state returning the new")
     if inspect.iscoroutinefunction(function):
@@ -232,8 +228,6 @@ async def replace_state(
 class ServerStatus:
     """What :func:`get_status` saw of a server (OTP's ``sys:get_status``, and some of
     Elixir's ``Process.info``).
-
-    .. versionadded:: 0.2
     """
 
     #: The server's :class:`GenServer` subclass (OTP's callback module).
@@ -292,8 +286,6 @@ def get_status(server: ServerRef[Any, Any] | Hashable) -> ServerStatus:
     Raises:
       ServerNotRunning: the server has ended, or no server has that name.
       TypeError: ``server`` is neither a :class:`ServerRef` nor a hashable name.
-
-    .. versionadded:: 0.2
     """
     process = _resolve(server, "get_status")._process
     if process.ended:
