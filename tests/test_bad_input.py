@@ -51,6 +51,8 @@ class Tree:
     server: trio_otp.ServerRef[Any, Any]
     agent: trio_otp.AgentRef[Any]
     registry: trio_otp.Registry[Any]
+    #: A server started in a plain nursery: no supervisor's child.
+    loose: trio_otp.ServerRef[Any, Any]
 
     async def check_unharmed(self) -> None:
         assert await self.server.call("ping") == "ping"
@@ -168,10 +170,10 @@ WRONG: list[Wrong] = [
         "Supervisor.auto_shutdown must be one of",
     ),
     Wrong(
-        "Supervisor name not a string",
-        lambda _t: trio_otp.Supervisor([], name=42),  # type: ignore[arg-type]
+        "Supervisor name unhashable",
+        lambda _t: trio_otp.Supervisor([], name=["pool"]),
         TypeError,
-        "Supervisor.name must be a str or None",
+        "Supervisor.name must be hashable (a str, int, tuple, Via, ...) or None",
     ),
     Wrong(
         "Supervisor significant child under NEVER",
@@ -206,10 +208,10 @@ WRONG: list[Wrong] = [
         "max_seconds must be a number of seconds",
     ),
     Wrong(
-        "DynamicSupervisor name not a string",
-        lambda _t: trio_otp.DynamicSupervisor(name=5),  # type: ignore[arg-type]
+        "DynamicSupervisor name unhashable",
+        lambda _t: trio_otp.DynamicSupervisor(name=["pool"]),
         TypeError,
-        "DynamicSupervisor.name must be a str or None",
+        "DynamicSupervisor.name must be hashable (a str, int, tuple, Via, ...) or None",
     ),
     Wrong(
         "DynamicSupervisor.child_spec unknown option",
@@ -230,10 +232,10 @@ WRONG: list[Wrong] = [
         "max_children must be a whole number",
     ),
     Wrong(
-        "TaskSupervisor name not a string",
-        lambda _t: trio_otp.TaskSupervisor(name=5),  # type: ignore[arg-type]
+        "TaskSupervisor name unhashable",
+        lambda _t: trio_otp.TaskSupervisor(name=["pool"]),
         TypeError,
-        "TaskSupervisor.name must be a str or None",
+        "TaskSupervisor.name must be hashable (a str, int, tuple, Via, ...) or None",
     ),
     # SupervisorRef requests
     Wrong(
@@ -742,7 +744,7 @@ WRONG: list[Wrong] = [
         "exit_child reason not an exception",
         lambda t: testing.exit_child(t.root, "a", "boom"),  # type: ignore[arg-type]
         TypeError,
-        "exit_child's reason must be None (a normal exit) or an exception",
+        "exit_child's reason must be None, an exception instance or trio_otp.KILL",
     ),
     Wrong(
         "exit_child of an unknown child",
@@ -752,9 +754,15 @@ WRONG: list[Wrong] = [
     ),
     Wrong(
         "exit_child of something that is no supervisor",
-        lambda t: testing.exit_child(t.pool, "w"),  # type: ignore[arg-type]
+        lambda t: testing.exit_child(t.tasks, "w"),  # type: ignore[arg-type]
         TypeError,
-        "exit_child's supervisor must be a SupervisorRef",
+        "exit_child's supervisor must be a SupervisorRef or a DynamicSupervisorRef",
+    ),
+    Wrong(
+        "exit_child of a dynamic child by id",
+        lambda t: testing.exit_child(t.pool, "w"),
+        TypeError,
+        "exit_child's child must be the DynamicChild that start_child returned",
     ),
     Wrong(
         "crash_schedules max_events negative",
@@ -773,6 +781,114 @@ WRONG: list[Wrong] = [
         lambda _t: testing.crash_schedules([("a",)], time_steps=(1.0, -1.0)),
         ValueError,
         "each of crash_schedules' time_steps must be a number of seconds >= 0",
+    ),
+    Wrong(
+        "whereis kind not a class",
+        lambda t: trio_otp.whereis("echo", "ServerRef"),  # type: ignore[call-overload]
+        TypeError,
+        "whereis's kind must be a reference class such as trio_otp.ServerRef, got 'ServerRef'",
+    ),
+    Wrong(
+        "whereis of another kind",
+        lambda t: trio_otp.whereis("echo", trio_otp.SupervisorRef),
+        TypeError,
+        "the process named 'echo' is <ServerRef Echo 'echo' (running)>, not a SupervisorRef",
+    ),
+    Wrong(
+        "call by the name of no server",
+        lambda t: trio_otp.call("root", "x"),
+        TypeError,
+        "'root' names <SupervisorRef 'root' (running)>, which is not a server",
+    ),
+    Wrong(
+        "supervisor stop reason not an exception",
+        lambda t: t.root.stop("bye"),  # type: ignore[arg-type]
+        TypeError,
+        "stop's reason must be None (a normal exit) or an exception",
+    ),
+    Wrong(
+        "supervisor stop negative timeout",
+        lambda t: t.pool.stop(timeout=-1),
+        ValueError,
+        "stop's timeout must be a number of seconds >= 0 or None, got -1",
+    ),
+    Wrong(
+        "start_child by an unknown name",
+        lambda t: trio_otp.start_child("nobody", trio_otp.ChildSpec("x", parked)),
+        trio_otp.SupervisorNotRunning,
+        "no running supervisor is registered as 'nobody'",
+    ),
+    Wrong(
+        "start_child by a server's name",
+        lambda t: trio_otp.start_child("echo", trio_otp.ChildSpec("x", parked)),
+        TypeError,
+        "start_child: 'echo' names <ServerRef Echo 'echo' (running)>, which is not a supervisor",
+    ),
+    Wrong(
+        "start_child on a TaskSupervisor",
+        lambda t: trio_otp.start_child(t.tasks, trio_otp.ChildSpec("x", parked)),
+        TypeError,
+        "is a TaskSupervisor, whose children are tasks; use TaskSupervisorRef.spawn",
+    ),
+    Wrong(
+        "start_child by name, not a spec",
+        lambda t: trio_otp.start_child("root", "x"),  # type: ignore[arg-type]
+        TypeError,
+        "start_child takes a ChildSpec, got 'x'",
+    ),
+    Wrong(
+        "terminate_child by an unhashable name",
+        lambda t: trio_otp.terminate_child(["root"], "a"),
+        TypeError,
+        "terminate_child's supervisor (a supervisor's ref or its name) must be hashable",
+    ),
+    Wrong(
+        "restart_child on a DynamicSupervisor",
+        lambda t: trio_otp.restart_child(t.pool, "a"),
+        TypeError,
+        "restart_child: <DynamicSupervisorRef 'pool' (running)> is not a Supervisor",
+    ),
+    Wrong(
+        "delete_child of an unknown id",
+        lambda t: trio_otp.delete_child("root", "nobody"),
+        trio_otp.ChildNotFound,
+        "has no child with id 'nobody'",
+    ),
+    Wrong(
+        "which_children of a server",
+        lambda t: trio_otp.which_children("echo"),
+        TypeError,
+        "which_children: 'echo' names <ServerRef Echo 'echo' (running)>, which is not a supervisor",
+    ),
+    Wrong(
+        "count_children by an unknown name",
+        lambda t: trio_otp.count_children("nobody"),
+        trio_otp.SupervisorNotRunning,
+        "no running supervisor is registered as 'nobody'",
+    ),
+    Wrong(
+        "exit reason not an exception",
+        lambda t: trio_otp.exit(t.server, "bye"),  # type: ignore[arg-type]
+        TypeError,
+        "exit's reason must be None, an exception instance or trio_otp.KILL, got 'bye'",
+    ),
+    Wrong(
+        "exit of an unknown name",
+        lambda t: trio_otp.exit("nobody", trio_otp.KILL),
+        trio_otp.ChildNotFound,
+        "no running process is registered as 'nobody'",
+    ),
+    Wrong(
+        "exit of an unhashable target",
+        lambda t: trio_otp.exit(["echo"], None),
+        TypeError,
+        "exit's target (a reference or a name) must be hashable",
+    ),
+    Wrong(
+        "exit of a server that is nobody's child",
+        lambda t: trio_otp.exit(t.loose, None),
+        trio_otp.ChildNotFound,
+        "is not a running supervised child",
     ),
     Wrong(
         "play_schedule of something that is no supervisor",
@@ -809,15 +925,18 @@ async def test_a_wrong_input_gets_a_clear_error_at_the_call_and_harms_nothing(
                     trio_otp.agent_spec("agent", lambda: 0, name="agent"),
                     trio_otp.server_spec("echo", Echo, name="echo"),
                     trio_otp.ChildSpec("a", parked),
-                ]
+                ],
+                name="root",
             ).run
         )
-        pool = await nursery.start(trio_otp.DynamicSupervisor().run)
+        pool = await nursery.start(trio_otp.DynamicSupervisor(name="pool").run)
         await pool.start_child(trio_otp.ChildSpec("w", parked))
-        tasks = await nursery.start(trio_otp.TaskSupervisor().run)
-        echo = trio_otp.whereis("echo")
+        tasks = await nursery.start(trio_otp.TaskSupervisor(name="tasks").run)
+        echo = trio_otp.whereis("echo", trio_otp.ServerRef)
         assert echo is not None
-        tree = Tree(nursery, root, pool, tasks, echo, trio_otp.agent("agent"), trio_otp.Registry())
+        loose = await trio_otp.start_server(nursery, Echo)
+        agent = trio_otp.agent("agent")
+        tree = Tree(nursery, root, pool, tasks, echo, agent, trio_otp.Registry(), loose)
         with pytest.raises(wrong.error) as raised:  # noqa: PT012 - a call, then maybe its await
             result = wrong.call(tree)
             if isinstance(result, Awaitable):
@@ -837,7 +956,8 @@ def test_the_table_covers_the_public_api() -> None:
         "agent", "agent_spec", "call", "cast", "events", "format_tree", "get_state", "get_status", "monitor",
         "replace_state", "run_application",
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
-        "start_server", "to_dot", "to_json", "to_mermaid", "whereis",
+        "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
+        "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {
@@ -845,7 +965,7 @@ def test_the_table_covers_the_public_api() -> None:
         "ChildInfo", "ChildState", "ChildType", "Continue", "Down", "DynamicChild", "Entry",
         "GenServer", "IdleTimeout", "Keys", "Monitor", "NoReply", "Reply", "Restart",
         "RestartStrategy", "AutoShutdown", "RegistryEvent", "ShutdownMode", "Timer", "TreeNode",
-        "__version__", "cleanup_scope", "processes", "ProcessInfo", "ServerStatus",
+        "__version__", "cleanup_scope", "KILL", "ExitMode", "processes", "ProcessInfo", "ServerStatus",
     }  # fmt: skip
     exceptions = {
         name

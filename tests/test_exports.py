@@ -8,6 +8,17 @@ import pathlib
 import trio_otp
 
 PUBLIC = {
+    "KILL",
+    "ExitMode",
+    "Killed",
+    "SupervisorTimeout",
+    "exit",
+    "start_child",
+    "terminate_child",
+    "restart_child",
+    "delete_child",
+    "which_children",
+    "count_children",
     "run_application",
     "serve_application",
     "snapshot",

@@ -224,3 +224,60 @@ async def test_shutdown_while_a_restart_is_starting_its_child(
         await Supervisor([trio_otp.ChildSpec("w", slow_restart)]).run()
     assert events == ["start", "end", "start", "end"]
     assert "failed to start" not in caplog.text
+
+
+async def test_ref_as_narrows_a_listed_ref_and_names_what_did_not_match(
+    autojump_clock: MockClock, harness: Harness
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await start_supervisor(nursery, [harness.spec("a")])
+        counter = await ref.start_child(trio_otp.server_spec("counter", trio_otp.GenServer[str, int]))
+        await ref.terminate_child("a")
+        infos = {info.id: info for info in await ref.which_children()}
+        assert infos["counter"].ref_as(trio_otp.ServerRef) is counter
+        # Type arguments are taken on trust: only the class can be checked at run time.
+        assert infos["counter"].ref_as(trio_otp.ServerRef[str, int]) is counter
+        assert infos["counter"].ref_as(object) is counter
+        with pytest.raises(
+            TypeError, match=r"child 'counter': expected a ref of type trio_otp\.SupervisorRef, got <"
+        ):
+            infos["counter"].ref_as(trio_otp.SupervisorRef)
+        with pytest.raises(
+            TypeError, match=r"child 'a': .* got None .*a child that is not running has no ref"
+        ):
+            infos["a"].ref_as(tuple)
+        with pytest.raises(TypeError, match="ref_as takes a class"):
+            infos["counter"].ref_as("ServerRef")  # type: ignore[arg-type]
+        nursery.cancel_scope.cancel()
+
+
+def test_child_spec_is_generic_at_run_time_and_unchanged_when_built() -> None:
+    async def start(*, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started(1)
+
+    plain = trio_otp.ChildSpec("w", start)
+    typed = trio_otp.ChildSpec[int]("w", start)
+    assert typed == plain
+    assert type(typed) is trio_otp.ChildSpec
+    assert repr(typed) == repr(plain)
+    assert plain.shutdown == 5.0  # the default still follows the type
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [Supervisor([]), trio_otp.DynamicSupervisor(), trio_otp.TaskSupervisor()],
+    ids=lambda definition: type(definition).__name__,
+)
+def test_supervisor_child_specs_take_the_same_options(definition: object) -> None:
+    make = definition.child_spec  # type: ignore[attr-defined]
+    spec = make("s")
+    assert (spec.restart, spec.type, spec.shutdown, spec.significant) == (
+        Restart.PERMANENT,
+        ChildType.SUPERVISOR,
+        trio_otp.INFINITY,
+        False,
+    )
+    spec = make("s", restart=Restart.TRANSIENT, shutdown=2, significant=True)
+    assert (spec.restart, spec.shutdown, spec.significant) == (Restart.TRANSIENT, 2.0, True)
+    with pytest.raises(TypeError, match="restrat"):
+        make("s", restrat=Restart.TRANSIENT)

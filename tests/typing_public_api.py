@@ -1,33 +1,177 @@
-"""Types a user's checker should infer from the public API: checked by mypy (``nox -s
-typecheck``), never run. A wrong inference here is a failure of the typecheck session."""
+"""Types a user's checker should infer from the public API: checked by mypy and by pyright
+(``nox -s typecheck``, both strict), never run. A wrong inference here is a failure of the
+typecheck session.
+
+Two kinds of line:
+
+* ``assert_type(expression, T)``: both checkers must infer exactly ``T``, no cast needed;
+* lines that must be type errors end with a suppression for each checker that must
+  report them, naming the error: mypy's ``# type: ignore[code]`` (``warn_unused_ignores``)
+  and pyright's ``# pyright: ignore[rule]`` (``reportUnnecessaryTypeIgnoreComment``). If
+  such a line stops being an error, its suppression is unused, and that fails the check.
+  Each checker reads only its own kind (``enableTypeIgnoreComments = false`` for pyright).
+"""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import attrs
+import trio
 from typing_extensions import assert_type
 
 import trio_otp
+
+
+@attrs.define
+class Counter(trio_otp.GenServer[str, int]):
+    total: int = 0
+
+    async def handle_call(self, request: str, caller: trio_otp.Caller[int]) -> int:
+        self.total += len(request)
+        return self.total
+
+
+class Pool:
+    """A user's own reference type, for a start function of their own."""
+
+
+async def pool(*, task_status: trio.TaskStatus[Pool] = trio.TASK_STATUS_IGNORED) -> None:
+    task_status.started(Pool())
+    await trio.sleep_forever()
+
+
+async def sized_pool(size: int, *, task_status: trio.TaskStatus[Pool] = trio.TASK_STATUS_IGNORED) -> None:
+    task_status.started(Pool())
+    await trio.sleep_forever()
+
+
+async def double(x: int) -> int:
+    return 2 * x
 
 
 async def replies_keep_their_type(ref: trio_otp.ServerRef[str, int]) -> None:
     assert_type(await ref.call("x"), int)
     assert_type(await trio_otp.call(ref, "x"), int)
     assert_type(await trio_otp.call("a name", "x"), Any)
+    assert_type(
+        trio_otp.whereis("a name", trio_otp.ServerRef[str, int]), "trio_otp.ServerRef[str, int] | None"
+    )
+    anything = trio_otp.whereis("a name")  # any kind: narrow it with isinstance
+    assert_type(
+        anything,
+        trio_otp.ServerRef[Any, Any]
+        | trio_otp.SupervisorRef
+        | trio_otp.DynamicSupervisorRef
+        | trio_otp.TaskSupervisorRef
+        | None,
+    )
+    await ref.call(1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
-class Counter(trio_otp.GenServer[str, int]):
+async def started_servers_are_typed(nursery: trio.Nursery) -> None:
+    ref = await trio_otp.start_server(nursery, Counter)
+    assert_type(ref, trio_otp.ServerRef[str, int])
+
+
+async def specs_carry_their_ref_type(sup: trio_otp.SupervisorRef) -> None:
+    spec = trio_otp.server_spec("counter", Counter, name="counter")
+    assert_type(spec, trio_otp.ChildSpec[trio_otp.ServerRef[str, int]])
+    counter = await sup.start_child(spec)
+    assert_type(counter, trio_otp.ServerRef[str, int])
+    assert_type(await counter.call("abc"), int)
+
+    inner = trio_otp.Supervisor([spec], name="inner")
+    assert_type(inner.child_spec("inner"), trio_otp.ChildSpec[trio_otp.SupervisorRef])
+    assert_type(await sup.start_child(inner.child_spec("inner")), trio_otp.SupervisorRef)
+    dynamic = trio_otp.DynamicSupervisor().child_spec("dynamic", restart=trio_otp.Restart.TRANSIENT)
+    assert_type(dynamic, trio_otp.ChildSpec[trio_otp.DynamicSupervisorRef])
+    tasks = trio_otp.TaskSupervisor().child_spec("tasks", shutdown=2.0)
+    assert_type(tasks, trio_otp.ChildSpec[trio_otp.TaskSupervisorRef])
+    agent = trio_otp.agent_spec("agent", lambda: 0, name="agent")
+    assert_type(agent, "trio_otp.ChildSpec[trio_otp.ServerRef[Any, Any]]")
+
+    # Misspelt or unknown options are errors, not **options accepted until run time.
+    inner.child_spec("inner", restrat=trio_otp.Restart.TRANSIENT)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    trio_otp.DynamicSupervisor().child_spec("d", shutdown="soon")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    trio_otp.TaskSupervisor().child_spec("t", significant=1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+    wrong: trio_otp.ServerRef[str, str] = await sup.start_child(spec)  # type: ignore[arg-type]  # pyright: ignore[reportAssignmentType]
+    del wrong
+
+
+async def own_start_functions(sup: trio_otp.SupervisorRef) -> None:
+    # Declared, both checkers hold the spec to its start function's task_status.
+    spec: trio_otp.ChildSpec[Pool] = trio_otp.ChildSpec("pool", pool)
+    assert_type(await sup.start_child(spec), Pool)
+    # pyright also reads RefT from the task_status annotation, with or without args;
+    # mypy's attrs plugin does not (it gives the default, object): its line says so.
+    assert_type(trio_otp.ChildSpec("pool", pool), trio_otp.ChildSpec[Pool])  # type: ignore[assert-type]
+    assert_type(trio_otp.ChildSpec("pool", sized_pool, args=(4,)), trio_otp.ChildSpec[Pool])  # type: ignore[assert-type]
+    # A bare ChildSpec means ChildSpec[object]; any spec is one (ChildSpec is covariant).
+    specs: list[trio_otp.ChildSpec] = [spec, trio_otp.server_spec("counter", Counter)]
+    assert_type(trio_otp.Supervisor(specs).children, "tuple[trio_otp.ChildSpec[object], ...]")
+    assert_type(await sup.get_childspec("pool"), trio_otp.ChildSpec[object])
+    assert_type(await sup.restart_child("pool"), object)
+
+
+async def listings_narrow_with_ref_as(sup: trio_otp.SupervisorRef) -> None:
+    for info in await sup.which_children():
+        assert_type(info.ref, object)
+        assert_type(info.ref_as(trio_otp.ServerRef[str, int]), trio_otp.ServerRef[str, int])
+        assert_type(info.ref_as(trio_otp.SupervisorRef), trio_otp.SupervisorRef)
+        assert_type(info.ref_as(Pool), Pool)
+
+
+async def dynamic_children_are_typed(dynamic: trio_otp.DynamicSupervisorRef) -> None:
+    child = await dynamic.start_child(trio_otp.server_spec("worker", Counter))
+    assert_type(child, trio_otp.DynamicChild[trio_otp.ServerRef[str, int]])
+    assert_type(child.ref, "trio_otp.ServerRef[str, int] | None")
+    await dynamic.terminate_child(child)
+    children = await dynamic.start_children([trio_otp.server_spec(n, Counter) for n in "ab"])
+    assert_type(children, list[trio_otp.DynamicChild[trio_otp.ServerRef[str, int]]])
+    handles: list[trio_otp.DynamicChild] = list(children)
+    for handle in handles:
+        assert_type(handle.ref, "object | None")
+        assert_type(handle.ref_as(trio_otp.ServerRef[str, int]), trio_otp.ServerRef[str, int])
+
+
+async def tasks_are_typed(tasks: trio_otp.TaskSupervisorRef) -> None:
+    handle = await tasks.spawn(double, 21)
+    assert_type(handle, trio_otp.TaskHandle[int])
+    assert_type(await handle.result(), int)
+    await tasks.start_child(double, 1)
+    async with contextlib.aclosing(tasks.map(double, range(10))) as doubled:
+        async for value in doubled:
+            assert_type(value, int)
+    # Wrong arguments are errors at the call, as for trio's start_soon.
+    await tasks.spawn(double, "21")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await tasks.spawn(double)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await tasks.start_child(double, 1, 2)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+async def agents_are_typed(nursery: trio.Nursery) -> None:
+    counter = await trio_otp.start_agent(nursery, lambda: 0)
+    assert_type(counter, trio_otp.AgentRef[int])
+    assert_type(await counter.get(), int)
+    assert_type(await counter.get(lambda n: f"{n} items"), str)
+    await counter.update(lambda n: n + 1)
+    assert_type(trio_otp.agent("agent"), trio_otp.AgentRef[Any])
+
+
+class Tally(trio_otp.GenServer[str, int]):
     total = 0
 
 
-def doubled(state: Counter) -> Counter:
+def doubled(state: Tally) -> Tally:
     state.total *= 2
     return state
 
 
 async def looking_inside(ref: trio_otp.ServerRef[str, int]) -> None:
-    assert_type(await trio_otp.replace_state(ref, doubled), Counter)
-    assert_type(await trio_otp.replace_state("a name", doubled), Counter)
+    assert_type(await trio_otp.replace_state(ref, doubled), Tally)
+    assert_type(await trio_otp.replace_state("a name", doubled), Tally)
     assert_type(await trio_otp.get_state(ref), Any)
     assert_type(trio_otp.get_status(ref), trio_otp.ServerStatus)
     assert_type(trio_otp.processes(), list[trio_otp.ProcessInfo])

@@ -26,6 +26,7 @@ from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildStartError as ChildStartError
 from ._exceptions import InitStopped as InitStopped
+from ._exceptions import Killed as Killed
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
 from ._exceptions import NameTaken as NameTaken
@@ -37,8 +38,12 @@ from ._exceptions import ServerNotRunning as ServerNotRunning
 from ._exceptions import Shutdown as Shutdown
 from ._exceptions import SupervisorError as SupervisorError
 from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
+from ._exceptions import SupervisorTimeout as SupervisorTimeout
 from ._exceptions import TaskFailed as TaskFailed
 from ._exceptions import TaskTimeout as TaskTimeout
+from ._exit_signal import KILL as KILL
+from ._exit_signal import ExitMode as ExitMode
+from ._exit_signal import exit as exit  # noqa: A004 - OTP's name, as trio_otp.exit
 from ._gen_server import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
 from ._gen_server import NO_REPLY as NO_REPLY
 from ._gen_server import Caller as Caller
@@ -49,14 +54,12 @@ from ._gen_server import NoReply as NoReply
 from ._gen_server import Reply as Reply
 from ._gen_server import ServerRef as ServerRef
 from ._gen_server import Stop as Stop
-from ._gen_server import Via as Via
 from ._gen_server import call as call
 from ._gen_server import cast as cast
 from ._gen_server import send as send
 from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
-from ._gen_server import whereis as whereis
 from ._introspection import TreeNode as TreeNode
 from ._introspection import format_tree as format_tree
 from ._introspection import snapshot as snapshot
@@ -66,6 +69,8 @@ from ._introspection import to_mermaid as to_mermaid
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
+from ._names import Via as Via
+from ._names import whereis as whereis
 from ._processes import ProcessInfo as ProcessInfo
 from ._processes import processes as processes
 from ._registry import Entry as Entry
@@ -79,6 +84,12 @@ from ._supervisor import ChildState as ChildState
 from ._supervisor import RestartStrategy as RestartStrategy
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import SupervisorRef as SupervisorRef
+from ._supervisor_api import count_children as count_children
+from ._supervisor_api import delete_child as delete_child
+from ._supervisor_api import restart_child as restart_child
+from ._supervisor_api import start_child as start_child
+from ._supervisor_api import terminate_child as terminate_child
+from ._supervisor_api import which_children as which_children
 from ._sys import ServerStatus as ServerStatus
 from ._sys import get_state as get_state
 from ._sys import get_status as get_status
@@ -94,6 +105,7 @@ __all__ = [
     "BRUTAL_KILL",
     "DEFAULT_CALL_TIMEOUT",
     "INFINITY",
+    "KILL",
     "NO_REPLY",
     "AgentRef",
     "AlreadyRegistered",
@@ -117,10 +129,12 @@ __all__ = [
     "DynamicSupervisor",
     "DynamicSupervisorRef",
     "Entry",
+    "ExitMode",
     "GenServer",
     "IdleTimeout",
     "InitStopped",
     "Keys",
+    "Killed",
     "MailboxFull",
     "MaxChildrenReached",
     "Monitor",
@@ -146,6 +160,7 @@ __all__ = [
     "SupervisorError",
     "SupervisorNotRunning",
     "SupervisorRef",
+    "SupervisorTimeout",
     "TaskFailed",
     "TaskHandle",
     "TaskSupervisor",
@@ -160,13 +175,17 @@ __all__ = [
     "call",
     "cast",
     "cleanup_scope",
+    "count_children",
+    "delete_child",
     "events",
+    "exit",
     "format_tree",
     "get_state",
     "get_status",
     "monitor",
     "processes",
     "replace_state",
+    "restart_child",
     "run_application",
     "send",
     "send_after",
@@ -175,11 +194,14 @@ __all__ = [
     "server_spec",
     "snapshot",
     "start_agent",
+    "start_child",
     "start_server",
+    "terminate_child",
     "to_dot",
     "to_json",
     "to_mermaid",
     "whereis",
+    "which_children",
 ]
 
 

@@ -9,7 +9,7 @@ belongs in a GenServer of its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar, cast, final
+from typing import Any, Generic, TypeVar, cast, final, overload
 
 import trio
 
@@ -30,7 +30,11 @@ StateT = TypeVar("StateT")
 ResultT = TypeVar("ResultT")
 
 
-class _AgentServer(GenServer[Callable[[Any], tuple[Any, Any]], Any]):
+#: What an agent's server is called with: a function of the state, giving (reply, new state).
+_AgentRequest = Callable[[Any], tuple[Any, Any]]
+
+
+class _AgentServer(GenServer[_AgentRequest, Any]):
     def __init__(self, initial: Callable[[], Any]) -> None:
         self._initial = initial
         self.state: Any = None
@@ -38,7 +42,7 @@ class _AgentServer(GenServer[Callable[[Any], tuple[Any, Any]], Any]):
     async def init(self) -> None:
         self.state = self._initial()
 
-    async def handle_call(self, request: Callable[[Any], tuple[Any, Any]], caller: Caller[Any]) -> Any:
+    async def handle_call(self, request: _AgentRequest, caller: Caller[Any]) -> Any:
         result, self.state = request(self.state)
         return result
 
@@ -55,21 +59,35 @@ class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):
 
     def __init__(self, server: ServerRef[Any, Any]) -> None:
         #: The agent's server, for monitors, timers and ``stop``.
-        self.server = server
+        self.server: ServerRef[_AgentRequest, Any] = server
 
     def __repr__(self) -> str:
         return f"<AgentRef {self.server!r}>"
 
+    # Without a function the result is the state itself: an overload says so, since a
+    # default argument cannot bind ResultT (mypy would infer Never).
+    @overload
     async def get(
         self,
-        function: Callable[[StateT], ResultT] = lambda state: state,  # type: ignore[assignment,return-value]
         *,
         timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
-    ) -> ResultT:
+    ) -> StateT: ...
+    @overload
+    async def get(
+        self,
+        function: Callable[[StateT], ResultT],
+        *,
+        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+    ) -> ResultT: ...
+    async def get(
+        self,
+        function: Callable[[StateT], Any] = lambda state: state,
+        *,
+        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+    ) -> Any:
         """``function(state)``, computed in the agent (default: the state itself)."""
         check_callable(function, "AgentRef.get's function", "a callable taking the state")
-        result: ResultT = await self.server.call(lambda state: (function(state), state), timeout=timeout)
-        return result
+        return await self.server.call(lambda state: (function(state), state), timeout=timeout)
 
     async def update(
         self,
@@ -96,7 +114,11 @@ class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):
     def cast_update(self, function: Callable[[StateT], StateT]) -> None:
         """Replace the state with ``function(state)`` without waiting. Not a checkpoint."""
         check_callable(function, "AgentRef.cast_update's function", "a callable taking the state")
-        self.server.cast(lambda state: (None, function(state)))
+
+        def update(state: StateT) -> tuple[None, StateT]:
+            return None, function(state)
+
+        self.server.cast(update)
 
     async def stop(self, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> None:  # noqa: ASYNC109
         await self.server.stop(timeout=timeout)
@@ -118,7 +140,7 @@ def agent_spec(
     name: Hashable | None = None,
     restart: Restart = Restart.PERMANENT,
     shutdown: ShutdownPolicy = 5.0,
-) -> ChildSpec:
+) -> ChildSpec[ServerRef[Any, Any]]:
     """A :class:`ChildSpec` for an agent; each (re)start calls ``initial()`` afresh. The
     child's reference is the agent's :class:`ServerRef` (wrap it with :func:`agent`), and
     a ``name`` lets :func:`agent` find the current one."""

@@ -31,9 +31,9 @@ import logging
 import signal
 import sys
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import trio
 
@@ -60,7 +60,7 @@ def _check_arguments(tree: object, shutdown_signals: object, report: object) -> 
     if isinstance(shutdown_signals, (str, bytes)) or not isinstance(shutdown_signals, Iterable):
         msg = f"shutdown_signals must be an iterable of signal numbers, got {describe(shutdown_signals)}"
         raise TypeError(msg)
-    signals = tuple(shutdown_signals)
+    signals: tuple[object, ...] = tuple(shutdown_signals)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
     if not signals:
         msg = "shutdown_signals must name at least one signal (default: SIGINT and SIGTERM)"
         raise ValueError(msg)
@@ -76,7 +76,7 @@ def _check_arguments(tree: object, shutdown_signals: object, report: object) -> 
     if report is not None and not callable(getattr(report, "write", None)):
         msg = f"report must be None or a text stream with a write method, got {describe(report)}"
         raise TypeError(msg)
-    return signals
+    return cast("tuple[int, ...]", signals)  # each checked above
 
 
 def run_application(
@@ -172,7 +172,7 @@ def _shutdown_requested(signum: int, tree_scope: trio.CancelScope) -> None:
 
 
 @contextlib.contextmanager
-def _signals_absorbed(signals: tuple[int, ...]) -> Iterator[list[int]]:
+def _signals_absorbed(signals: tuple[int, ...]) -> Generator[list[int], None, None]:
     """While inside: the given signals reach a handler that only records them.
 
     The signal receiver opened inside takes them over, and on closing hands them back to

@@ -54,10 +54,12 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol, final
 
+import attrs
 import trio
 
 from ._child_spec import BRUTAL_KILL, INFINITY, ChildSpec
 from ._ki import protected, start_unprotected
+from ._util import safe_repr
 
 #: How long a child whose kill deadline has already passed when its stop begins (a
 #: BRUTAL_KILL, or a supervisor above it out of budget) may take to unwind before it is
@@ -70,6 +72,29 @@ BRUTAL_KILL_REPORT_AFTER = 1.0
 _children_by_task: trio.lowlevel.RunVar[dict[trio.lowlevel.Task, ChildTask]] = trio.lowlevel.RunVar(
     "trio_otp_children_by_task"
 )
+
+
+@attrs.frozen
+class ExitSignal:
+    """What :func:`trio_otp.exit` sends a child: the reason it ends with, and whether
+    it is a kill (no cleanup)."""
+
+    reason: BaseException | None
+    killed: bool = False
+
+    def describe(self) -> str:
+        return "KILL" if self.killed else safe_repr(self.reason)
+
+
+def child_of_task(trio_task: trio.lowlevel.Task | None) -> ChildTask | None:
+    """The running supervised child whose own task (the one running its start
+    function) is ``trio_task``."""
+    if trio_task is None:
+        return None
+    try:
+        return _children_by_task.get().get(trio_task)
+    except LookupError:
+        return None
 
 
 class ExitReporter(Protocol):
@@ -97,6 +122,7 @@ class ChildTask(trio.TaskStatus[Any]):
         "_stopping_children",
         "_wakeup",
         "error",
+        "exit_signal",
         "finished",
         "is_started",
         "kill_deadline",
@@ -113,17 +139,17 @@ class ChildTask(trio.TaskStatus[Any]):
     )
 
     def __init__(self, spec: ChildSpec, parent: ChildTask | None = None) -> None:
-        self.spec = spec
-        self.scope = trio.CancelScope(shield=True)
-        self.is_started = False  # started() was called
-        self.finished = False  # the task has ended
-        self.stopping = False
+        self.spec: ChildSpec = spec
+        self.scope: trio.CancelScope = trio.CancelScope(shield=True)
+        self.is_started: bool = False  # started() was called
+        self.finished: bool = False  # the task has ended
+        self.stopping: bool = False
         self.ref: object = None
         self.error: BaseException | None = None
-        self.kill_deadline = math.inf
-        self.stop_began = math.inf
+        self.kill_deadline: float = math.inf
+        self.stop_began: float = math.inf
         # The child whose task tree runs this child's supervisor; its deadline bounds ours.
-        self.parent = parent
+        self.parent: ChildTask | None = parent
         # Our children (in the sense of ``parent``) that are stopping: a deadline of ours
         # that moves earlier must reach them; the others read it when their stop begins.
         self._stopping_children: set[ChildTask] | None = None
@@ -137,6 +163,8 @@ class ChildTask(trio.TaskStatus[Any]):
         # restart count and the supervisor path that get_status and processes() show).
         self.supervisor: Any = None
         self.record: Any = None
+        # Set by trio_otp.exit: the child ends with that reason, as if by itself.
+        self.exit_signal: ExitSignal | None = None
 
     @property
     def ready(self) -> bool:
@@ -191,12 +219,13 @@ class ChildTask(trio.TaskStatus[Any]):
             raise
         finally:
             self._end(error)
-        if self.is_started and not self.stopping:
+        if self.is_started and (not self.stopping or self.exit_signal is not None):
             supervisor.report_exit(child, self)
 
     @protected
     def _begin(self) -> None:
         trio_task = self.trio_task = trio.lowlevel.current_task()
+        running: dict[trio.lowlevel.Task, ChildTask]
         try:
             running = _children_by_task.get()
         except LookupError:
@@ -211,6 +240,13 @@ class ChildTask(trio.TaskStatus[Any]):
         parent = self.parent
         if parent is not None and parent._stopping_children is not None:
             parent._stopping_children.discard(self)
+        signal = self.exit_signal
+        if signal is not None and (error is None or isinstance(error, Exception)):
+            # Whatever its unwinding raised, it ends for the reason it was sent, as an OTP
+            # process that an exit signal kills; an interrupt still goes on up.
+            error = signal.reason
+            if error is None and not self.is_started:
+                error = RuntimeError(f"it was exited ({signal.describe()}) before it was started")
         self.error = error
         self.finished = True
         self._wake()
@@ -250,6 +286,23 @@ class ChildTask(trio.TaskStatus[Any]):
                 parent._stopping_children.add(self)
         self._tighten(deadline)
         self.scope.cancel(reason)
+
+    @protected
+    def exit(self, signal: ExitSignal) -> None:
+        """End the child as if it had exited by itself for ``signal.reason``: stopped
+        within its shutdown policy, or, for a kill, with its cleanup cancelled at once.
+        Its supervisor hears of the exit when its task has ended. Nothing (but a kill's
+        shorter deadline) if it is already stopping."""
+        if self.finished:
+            return
+        if self.stopping:
+            if signal.killed:
+                self._tighten(-math.inf)
+            return
+        self.exit_signal = signal
+        self.begin_stop(f"trio_otp.exit({signal.describe()})")
+        if signal.killed:
+            self._tighten(-math.inf)
 
     def _tighten(self, deadline: float) -> None:
         """Move the kill deadline earlier, for this child and its descendants that are

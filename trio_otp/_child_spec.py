@@ -6,9 +6,11 @@ import enum
 import inspect
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, overload
 
 import attrs
+import trio
+from typing_extensions import TypeVar, TypeVarTuple, Unpack
 
 from ._ki import is_self_protecting
 from ._util import describe, enum_validator
@@ -59,6 +61,27 @@ ShutdownPolicy: TypeAlias = "float | ShutdownMode"
 
 DEFAULT_WORKER_SHUTDOWN = 5.0
 
+#: The type of a child's reference: what its start function passes to
+#: ``task_status.started()``. A bare ``ChildSpec`` is ``ChildSpec[object]``.
+RefT_co = TypeVar("RefT_co", covariant=True, default=object)
+_RefT = TypeVar("_RefT")
+_StartRefT_co = TypeVar("_StartRefT_co", covariant=True)
+_ArgsT = TypeVarTuple("_ArgsT")
+
+
+class _Start(Protocol[_StartRefT_co]):
+    """A start function that takes no positional arguments."""
+
+    def __call__(self, *, task_status: trio.TaskStatus[_StartRefT_co]) -> Awaitable[object]: ...
+
+
+class _StartWithArgs(Protocol[_StartRefT_co, Unpack[_ArgsT]]):
+    """A start function for ``ChildSpec(id, start, args=(...))``."""
+
+    def __call__(
+        self, *args: Unpack[_ArgsT], task_status: trio.TaskStatus[_StartRefT_co]
+    ) -> Awaitable[object]: ...
+
 
 def _convert_shutdown(value: object) -> object:
     # Budgets become floats so that the rest of the code can tell them from the modes
@@ -107,13 +130,14 @@ def _check_start(_instance: object, _attribute: object, value: Any) -> None:
 
 
 def _to_args(args: Iterable[Any]) -> tuple[Any, ...]:
-    if isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
+    # Checked for callers that are not type-checked.
+    if isinstance(args, (str, bytes)) or not isinstance(args, Iterable):  # pyright: ignore[reportUnnecessaryIsInstance]
         msg = f"ChildSpec.args must be a tuple (or iterable) of positional arguments, got {describe(args)}"
         raise TypeError(msg)
     return tuple(args)
 
 
-def _default_shutdown(spec: ChildSpec) -> ShutdownPolicy:
+def _default_shutdown(spec: ChildSpec[Any]) -> ShutdownPolicy:
     return INFINITY if spec.type is ChildType.SUPERVISOR else DEFAULT_WORKER_SHUTDOWN
 
 
@@ -124,11 +148,19 @@ def _check_bool(_instance: object, attribute: attrs.Attribute[Any], value: objec
 
 
 @attrs.frozen
-class ChildSpec:
+class ChildSpec(Generic[RefT_co]):
     """How a supervisor starts, restarts and stops one child (OTP's child spec map).
 
     Every field is checked when the spec is built, so a bad spec fails where it is
     written, not at the first restart.
+
+    ``ChildSpec[RefT]`` is generic over the child's reference type, what ``start`` passes
+    to ``task_status.started()``: :meth:`SupervisorRef.start_child` returns a ``RefT``.
+    The specs trio_otp builds say it (``server_spec`` gives a
+    ``ChildSpec[ServerRef[Req, Rep]]``); for your own start function, pyright reads it
+    from the ``task_status: trio.TaskStatus[RefT]`` annotation, and mypy from the type
+    you declare (``spec: ChildSpec[MyRef] = ChildSpec(...)``). A bare ``ChildSpec`` is
+    ``ChildSpec[object]``. See :ref:`typed-refs`.
 
     Args:
       id: names the child within its supervisor; any hashable value.
@@ -175,6 +207,47 @@ class ChildSpec:
     # Whether ``start`` is trio_otp's own, which a child's task awaits directly; user code
     # goes through an unprotecting frame (see _ki.py).
     _self_protecting: bool = attrs.field(init=False, default=False, eq=False, repr=False)
+
+    if TYPE_CHECKING:
+        # The signature attrs generates, spelled out so that a checker can read RefT from
+        # ``start`` (pyright does; mypy's attrs plugin uses its own, which gives the
+        # declared type or object). Runtime uses attrs' __init__, with its converters.
+        @overload
+        def __init__(
+            self: ChildSpec[_RefT],
+            id: Hashable,
+            start: _Start[_RefT],
+            *,
+            restart: Restart = ...,
+            type: ChildType = ...,
+            shutdown: ShutdownPolicy = ...,
+            significant: bool = ...,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self: ChildSpec[_RefT],
+            id: Hashable,
+            start: _StartWithArgs[_RefT, Unpack[_ArgsT]],
+            *,
+            args: tuple[Unpack[_ArgsT]],
+            restart: Restart = ...,
+            type: ChildType = ...,
+            shutdown: ShutdownPolicy = ...,
+            significant: bool = ...,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self,
+            id: Hashable,
+            start: Callable[..., Awaitable[object]],
+            *,
+            args: Iterable[Any] = ...,
+            restart: Restart = ...,
+            type: ChildType = ...,
+            shutdown: ShutdownPolicy = ...,
+            significant: bool = ...,
+        ) -> None: ...
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_self_protecting", is_self_protecting(self.start))

@@ -21,15 +21,15 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Any, TypeVar, final
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Any, Generic, TypeVar, cast, final
 
 import attrs
 import trio
 
-from ._checks import check_instance
+from ._checks import check_exit_reason, check_instance, check_timeout
 from ._child import ChildTask
-from ._child_spec import ChildSpec, ChildType
+from ._child_spec import INFINITY, ChildSpec, ChildType, RefT_co, Restart, ShutdownPolicy
 from ._exceptions import ChildNotFound, MaxChildrenReached, SupervisorNotRunning
 from ._intensity import validate_max_restarts, validate_max_seconds
 from ._ki import protected, self_protecting
@@ -44,16 +44,26 @@ from ._supervisor import (
     _require_spec,
     _StartFailed,
     _SupervisorState,
+    checked_ref,
+    child_label,
     run_supervisor,
     send_request,
+    stop_supervisor,
 )
 from ._util import NoPublicConstructor, describe, name_validator
 
+T = TypeVar("T")
+
 
 @final
-class DynamicChild(metaclass=NoPublicConstructor):
+class DynamicChild(Generic[RefT_co], metaclass=NoPublicConstructor):
     """A child of a :class:`DynamicSupervisor`, as :meth:`DynamicSupervisorRef.start_child`
-    returns it. It names the child across restarts (OTP's pid would change)."""
+    returns it. It names the child across restarts (OTP's pid would change).
+
+    ``DynamicChild[RefT]`` carries its spec's reference type: ``start_child`` of a
+    ``ChildSpec[ServerRef[str, int]]`` gives a ``DynamicChild[ServerRef[str, int]]``,
+    whose :attr:`ref` is a ``ServerRef[str, int] | None``.
+    """
 
     __slots__ = ("_child",)
 
@@ -65,11 +75,22 @@ class DynamicChild(metaclass=NoPublicConstructor):
         return self._child.spec.id
 
     @property
-    def ref(self) -> object:
+    def ref(self) -> RefT_co | None:
         """The value the current run passed to ``task_status.started()``; ``None`` when
         the child is not running."""
         task = self._child.task
-        return None if task is None else task.ref
+        return None if task is None else cast("RefT_co", task.ref)
+
+    def ref_as(self, ref_type: type[T]) -> T:
+        """:attr:`ref`, typed as ``ref_type`` and checked as :meth:`ChildInfo.ref_as`
+        checks it: for handles from :meth:`DynamicSupervisorRef.start_children` of mixed
+        specs, whose type says less.
+
+        Raises:
+          TypeError: the ref is not an instance of that class (``None`` when the child is
+            not running); the message names the child, the class and the value.
+        """
+        return checked_ref(self.id, self.ref, ref_type)
 
     @property
     def running(self) -> bool:
@@ -97,7 +118,8 @@ class DynamicSupervisor:
         (defaults 3 in 5 s, as Elixir's DynamicSupervisor).
       max_children: how many children may run at once (default unlimited); one more
         ``start_child`` raises :class:`MaxChildrenReached`.
-      name: a name for reports.
+      name: the name it runs under, as :class:`Supervisor`'s: ``trio_otp.start_child(name,
+        spec)`` reaches whichever run of it is current, across restarts by its parent.
 
     Raises:
       TypeError, ValueError: a bad value, naming the rule.
@@ -106,7 +128,9 @@ class DynamicSupervisor:
     max_restarts: int = attrs.field(default=3, kw_only=True)
     max_seconds: float = attrs.field(default=5.0, kw_only=True)
     max_children: float = attrs.field(default=math.inf, kw_only=True, validator=_check_max_children)
-    name: str | None = attrs.field(default=None, kw_only=True, validator=name_validator("DynamicSupervisor"))
+    name: Hashable | None = attrs.field(
+        default=None, kw_only=True, validator=name_validator("DynamicSupervisor")
+    )
 
     def __attrs_post_init__(self) -> None:
         validate_max_restarts(self.max_restarts)
@@ -121,27 +145,64 @@ class DynamicSupervisor:
         :class:`DynamicSupervisorRef` through ``task_status`` at once.
 
         Raises:
+          NameTaken: another process runs under its ``name``.
           RestartIntensityExceeded: after stopping every child.
           trio.Cancelled: cancelled from outside, after every child stopped.
           KeyboardInterrupt: likewise, after Ctrl-C, as :meth:`Supervisor.run`.
+          BaseException: the reason given to :meth:`DynamicSupervisorRef.stop`.
         """
-        definition = Supervisor(
-            [],
-            strategy=RestartStrategy.ONE_FOR_ONE,
-            max_restarts=self.max_restarts,
-            max_seconds=self.max_seconds,
-            auto_shutdown=AutoShutdown.NEVER,
-            name=self.name,
-        )
-        state = _DynamicState(definition, self.max_children)
-        await run_supervisor(state, _RefStatus(task_status, state))
+        await run_dynamic(self, None, task_status)
 
-    def child_spec(self, id: Hashable, **options: object) -> ChildSpec:  # noqa: A002
+    def child_spec(
+        self,
+        id: Hashable,  # noqa: A002 - the child spec's own name for it
+        *,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: ShutdownPolicy = INFINITY,
+        significant: bool = False,
+    ) -> ChildSpec[DynamicSupervisorRef]:
         """A :class:`ChildSpec` that runs this DynamicSupervisor under another supervisor;
-        ``options`` as :class:`ChildSpec`'s (restart, shutdown, significant)."""
-        definition = self if self.name is not None else attrs.evolve(self, name=str(id))
-        options.setdefault("type", ChildType.SUPERVISOR)
-        return ChildSpec(id, definition.run, **options)  # type: ignore[arg-type]
+        the options as :class:`ChildSpec`'s. The child's reference is its
+        :class:`DynamicSupervisorRef`. If it has no ``name``, reports call it by the
+        child id."""
+        return ChildSpec(
+            id,
+            _run_as_child,
+            args=(self, child_label(self.name, id)),
+            restart=restart,
+            type=ChildType.SUPERVISOR,
+            shutdown=shutdown,
+            significant=significant,
+        )
+
+
+@self_protecting
+@protected
+async def run_dynamic(
+    definition: DynamicSupervisor,
+    label: str | None,
+    task_status: trio.TaskStatus[Any],
+    wrap: Callable[[DynamicSupervisorRef], object] | None = None,
+) -> None:
+    """Run a DynamicSupervisor, reporting ``wrap(ref)`` rather than its ref if given (a
+    TaskSupervisor is one, with a ref of its own)."""
+    inner = Supervisor(
+        [],
+        strategy=RestartStrategy.ONE_FOR_ONE,
+        max_restarts=definition.max_restarts,
+        max_seconds=definition.max_seconds,
+        auto_shutdown=AutoShutdown.NEVER,
+        name=definition.name,
+    )
+    await run_supervisor(_DynamicState(inner, definition.max_children, label, wrap), task_status)
+
+
+@self_protecting
+@protected
+async def _run_as_child(
+    definition: DynamicSupervisor, label: str, *, task_status: trio.TaskStatus[DynamicSupervisorRef]
+) -> None:
+    await run_dynamic(definition, label, task_status)
 
 
 def _check_dynamic_spec(spec: object) -> None:
@@ -150,19 +211,6 @@ def _check_dynamic_spec(spec: object) -> None:
     if spec.significant:
         msg = f"child {spec.id!r}: a DynamicSupervisor has no auto_shutdown, so no child can be significant"
         raise ValueError(msg)
-
-
-T = TypeVar("T")
-
-
-class _RefStatus(trio.TaskStatus[object]):
-    """Turns the SupervisorRef the shared loop reports into a DynamicSupervisorRef."""
-
-    def __init__(self, inner: trio.TaskStatus[DynamicSupervisorRef], state: _DynamicState) -> None:
-        self.inner, self.state = inner, state
-
-    def started(self, value: object = None) -> None:
-        self.inner.started(DynamicSupervisorRef._create(self.state))
 
 
 @final
@@ -183,12 +231,39 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         self._state = state
 
     def __repr__(self) -> str:
-        return f"<DynamicSupervisorRef {self._state.label}>"
+        return f"<DynamicSupervisorRef {self._state.label} ({'running' if self.alive else 'ended'})>"
+
+    @property
+    def name(self) -> Hashable | None:
+        """The name it runs under, if any."""
+        return self._state.definition.name
+
+    @property
+    def alive(self) -> bool:
+        """Whether it still accepts requests (it is not stopping, nor has it ended)."""
+        return not self._state.stopping
+
+    async def stop(
+        self,
+        reason: BaseException | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - as OTP's Supervisor.stop/3
+    ) -> None:
+        """Stop it and wait until it has ended, as :meth:`SupervisorRef.stop` (its children
+        stop all at once, each within its budget). A checkpoint.
+
+        Raises:
+          SupervisorNotRunning, SupervisorTimeout, TypeError, ValueError: as
+            :meth:`SupervisorRef.stop`.
+        """
+        check_exit_reason(reason, "stop's reason")
+        seconds = check_timeout(timeout, "stop's timeout")
+        await stop_supervisor(self._state, reason, seconds)
 
     async def _request(self, operation: Callable[[Any], Awaitable[T]]) -> T:
         return await send_request(self._state.send, self._state.label, operation)
 
-    async def start_child(self, spec: ChildSpec) -> DynamicChild:
+    async def start_child(self, spec: ChildSpec[T]) -> DynamicChild[T]:
         """Start a child from ``spec`` (its ``args`` are this child's arguments) and wait
         until it is ready.
 
@@ -212,7 +287,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         _check_dynamic_spec(spec)
         return (await self._start([spec], batch=False))[0]
 
-    async def start_children(self, specs: Iterable[ChildSpec]) -> list[DynamicChild]:
+    async def start_children(self, specs: Iterable[ChildSpec[T]]) -> list[DynamicChild[T]]:
         """Start many children at once, concurrently; returns their handles in spec order.
 
         All or nothing: if any start fails, the ones that started are stopped again and
@@ -232,7 +307,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         return await self._start(batch, batch=True)
 
     @protected
-    async def _start(self, specs: list[ChildSpec], *, batch: bool) -> list[DynamicChild]:
+    async def _start(self, specs: list[ChildSpec[T]], *, batch: bool) -> list[DynamicChild[T]]:
         await trio.lowlevel.checkpoint_if_cancelled()
         state = self._state
         try:
@@ -256,9 +331,9 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         except BaseException:
             await state.undo(children, tasks)
             raise
-        return [DynamicChild._create(child) for child in children]
+        return [cast("DynamicChild[T]", DynamicChild._create(child)) for child in children]
 
-    async def terminate_child(self, child: DynamicChild) -> None:
+    async def terminate_child(self, child: DynamicChild[object]) -> None:
         """Stop ``child`` with its shutdown policy and forget it; it is not restarted.
 
         Raises:
@@ -267,7 +342,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
             is sent).
         """
         handle: object = child  # as the caller passed it, not as it is typed
-        if not isinstance(handle, DynamicChild):
+        if not isinstance(handle, DynamicChild):  # pyright: ignore[reportUnnecessaryIsInstance]
             msg = (
                 "DynamicSupervisorRef.terminate_child takes the DynamicChild that start_child "
                 f"returned, got {describe(handle)}"
@@ -287,12 +362,23 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
 class _DynamicState(_SupervisorState):
     kind = "dynamic_supervisor"
 
-    def __init__(self, definition: Supervisor, max_children: float) -> None:
-        super().__init__(definition)
+    def __init__(
+        self,
+        definition: Supervisor,
+        max_children: float,
+        label: str | None = None,
+        wrap: Callable[[DynamicSupervisorRef], object] | None = None,
+    ) -> None:
+        super().__init__(definition, label)
         self.max_children = max_children
+        self.wrap = wrap
         # Children whose start is being undone: no longer ours to restart, but running
         # until their stop ends, so they still count against max_children.
-        self.undoing = 0
+        self.undoing: int = 0
+
+    def make_ref(self) -> object:
+        ref = DynamicSupervisorRef._create(self)
+        return ref if self.wrap is None else self.wrap(ref)
 
     # Ids need not be unique here, so there is no by-id index.
     def add(self, child: _Child) -> None:
@@ -302,7 +388,7 @@ class _DynamicState(_SupervisorState):
         del self.children[child]
 
     @protected
-    def begin_start(self, specs: list[ChildSpec], *, batch: bool) -> tuple[list[_Child], list[ChildTask]]:
+    def begin_start(self, specs: Sequence[ChildSpec], *, batch: bool) -> tuple[list[_Child], list[ChildTask]]:
         """Add children and spawn their tasks from the *calling* task, not the control loop.
 
         Safe without the mailbox because nothing here awaits between checking the
@@ -322,7 +408,7 @@ class _DynamicState(_SupervisorState):
                 )
             raise MaxChildrenReached(msg)
         children = [_Child(spec) for spec in specs]
-        tasks = []
+        tasks: list[ChildTask] = []
         for child in children:
             self.add(child)
             tasks.append(self.spawn(child))
@@ -373,7 +459,7 @@ class _DynamicState(_SupervisorState):
     def take_back(self, children: list[_Child], tasks: list[ChildTask]) -> list[ChildTask]:
         """The tasks of ``children`` that are still this start's to stop; the children are
         no longer the supervisor's (but count against max_children until they end)."""
-        mine = []
+        mine: list[ChildTask] = []
         for child, task in zip(children, tasks, strict=True):
             if child.task is task:
                 self.remove(child)

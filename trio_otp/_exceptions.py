@@ -11,8 +11,12 @@ could not be carried out, one class per outcome that OTP spells as ``{error, ...
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 from ._util import safe_repr
+
+if TYPE_CHECKING:
+    from ._registry import Entry
 
 
 class Shutdown(Exception):
@@ -57,12 +61,22 @@ class RestartIntensityExceeded(Shutdown):
         )
 
 
+class Killed(Exception):
+    """The exit reason of a child ended by ``trio_otp.exit(child, KILL)`` (OTP's
+    ``killed``): a crash, for its supervisor's restart rules."""
+
+
 class SupervisorError(Exception):
     """Base class of the errors raised by a :class:`SupervisorRef` request."""
 
 
 class SupervisorNotRunning(SupervisorError):
     """The supervisor has ended (or ended while the request was waiting)."""
+
+
+class SupervisorTimeout(SupervisorError, TimeoutError):
+    """A supervisor did not stop within the timeout given to its ``stop``. It was not
+    cut short and goes on stopping its children, each within its own budget."""
 
 
 class ChildStartError(SupervisorError):
@@ -82,7 +96,7 @@ class ChildStartError(SupervisorError):
         self.child_id = child_id
         self.reason = reason
         super().__init__(f"child {safe_repr(child_id)} of supervisor {supervisor} failed to start: {detail}")
-        self.__cause__ = reason
+        self.__cause__: BaseException | None = reason
 
 
 class MaxChildrenReached(SupervisorError):
@@ -151,7 +165,7 @@ class InitStopped(ServerError):
     def __init__(self, message: str, reason: BaseException | None) -> None:
         super().__init__(message)
         self.reason = reason
-        self.__cause__ = reason
+        self.__cause__: BaseException | None = reason
 
 
 class ReplaceStateFailed(ServerError):
@@ -166,7 +180,8 @@ class MailboxFull(ServerError):
 
 
 class NameTaken(ServerError):
-    """Another running server already has that name. ``ref`` is that server's reference."""
+    """Another running process (a server or a supervisor) already has that name. ``ref``
+    is that process's reference."""
 
     def __init__(self, message: str, ref: object) -> None:
         super().__init__(message)
@@ -176,9 +191,9 @@ class NameTaken(ServerError):
 class AlreadyRegistered(Exception):
     """A unique :class:`Registry` key that a running task holds. ``entry`` is its entry."""
 
-    def __init__(self, message: str, entry: object) -> None:
+    def __init__(self, message: str, entry: Entry[Any]) -> None:
         super().__init__(message)
-        self.entry = entry
+        self.entry: Entry[Any] = entry
 
 
 class TaskFailed(Exception):

@@ -30,7 +30,7 @@ def exit_kind(error: BaseException | None) -> ExitKind:
     if isinstance(error, Shutdown):
         return ExitKind.SHUTDOWN
     if isinstance(error, BaseExceptionGroup):
-        _, rest = error.split(Shutdown)
+        _, rest = error.split(Shutdown)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
         if rest is None:
             return ExitKind.SHUTDOWN
     return ExitKind.CRASH

@@ -53,21 +53,18 @@ from ._call_timer import CallTimer, call_timer
 from ._checks import (
     check_callable,
     check_exit_reason,
-    check_hashable,
     check_instance,
     check_seconds,
     check_timeout,
 )
-from ._child import cleanup_scope
+from ._child import ExitSignal, child_of_task, cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._events import _handlers as _event_handlers
 from ._events import emit
 from ._exceptions import (
-    AlreadyRegistered,
     CallTimeout,
     InitStopped,
     MailboxFull,
-    NameTaken,
     ServerError,
     ServerExited,
     ServerNotRunning,
@@ -75,8 +72,8 @@ from ._exceptions import (
 )
 from ._exit import ExitKind, exit_kind
 from ._ki import protected, self_protecting, unprotected
+from ._names import check_name, register_name, unregister_name, whereis
 from ._processes import forget_process, list_process
-from ._registry import Keys, Registry
 from ._sys import SystemRequest, handle_system, time_source
 from ._util import NoPublicConstructor, describe, safe_repr, safe_str
 
@@ -119,7 +116,7 @@ class Continue(_Action):
     __slots__ = ("value",)
 
     def __init__(self, value: object) -> None:
-        self.value = value
+        self.value: object = value
 
     def __repr__(self) -> str:
         return f"Continue({self.value!r})"
@@ -136,8 +133,8 @@ class Reply(_Action, Generic[ReplyT]):
     __slots__ = ("continue_with", "value")
 
     def __init__(self, value: ReplyT, *, continue_with: object = _NOTHING) -> None:
-        self.value = value
-        self.continue_with = continue_with
+        self.value: ReplyT = value
+        self.continue_with: object = continue_with
 
 
 @final
@@ -150,7 +147,7 @@ class NoReply(_Action):
     __slots__ = ("continue_with",)
 
     def __init__(self, *, continue_with: object = _NOTHING) -> None:
-        self.continue_with = continue_with
+        self.continue_with: object = continue_with
 
 
 NO_REPLY: Final = NoReply()
@@ -171,8 +168,8 @@ class Stop(_Action, Generic[ReplyT]):
 
     def __init__(self, reason: BaseException | None = None, *, reply: ReplyT = _NOTHING) -> None:
         check_exit_reason(reason, "Stop's reason")
-        self.reason = reason
-        self.reply = reply
+        self.reason: BaseException | None = reason
+        self.reply: ReplyT = reply
 
 
 # --- the server's side -----------------------------------------------------------------
@@ -279,7 +276,7 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
     __slots__ = ("_process", "_request", "_state", "_task", "_timer")
 
     _process: _Process | None  # set while the reply is deferred
-    _request: object
+    _request: Any  # the request's type is the server's, which a Caller does not carry
     _state: int
     _task: trio.lowlevel.Task
     _timer: CallTimer | None  # set while a timeout watches the call
@@ -335,7 +332,7 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
 
 
 def _new_caller(request: object, task: trio.lowlevel.Task) -> Caller[Any]:
-    caller: Caller[Any] = object.__new__(Caller)
+    caller: Caller[Any] = object.__new__(Caller)  # pyright: ignore[reportUnknownVariableType]
     caller._request = request
     caller._task = task
     caller._state = _WAITING
@@ -402,25 +399,27 @@ class _Process:
     )
 
     def __init__(self, label: str, name: Hashable | None, mailbox_size: float) -> None:
-        self.label = label
-        self.name = name
-        self.registered = False  # holds its name in the registry
+        self.label: str = label
+        self.name: Hashable | None = name
+        self.registered: bool = False  # holds its name in the registry
         # Made at the first message: an empty deque alone is 760 bytes, and with 100,000
         # idle servers such containers add up. The ones below are made on first use too.
         self.mailbox: deque[object] | None = None
-        self.mailbox_size = mailbox_size
+        self.mailbox_size: float = mailbox_size
         # Callers waiting for room; only a bounded mailbox needs one.
-        self.room = trio.lowlevel.ParkingLot() if mailbox_size != math.inf else None
+        self.room: trio.lowlevel.ParkingLot | None = (
+            trio.lowlevel.ParkingLot() if mailbox_size != math.inf else None
+        )
         self.parked: trio.lowlevel.Task | None = None
-        self.alive = True
+        self.alive: bool = True
         # The message being handled (the last one taken), for the crash report and so
         # that a call taken from the mailbox is never left without an answer.
         self.current: object = None
         self.deferred: set[Caller[Any]] | None = None
-        self.ended = False  # the server's task is past its last await
+        self.ended: bool = False  # the server's task is past its last await
         self.ended_event: trio.Event | None = None  # made when someone waits for the end
         self.exit_reason: BaseException | None = None
-        self.closed = False  # set once exit_reason is final and the monitors were told
+        self.closed: bool = False  # set once exit_reason is final and the monitors were told
         self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
@@ -428,21 +427,13 @@ class _Process:
         # When the scheduling step in which the server took ``current`` began, by
         # _sys.time_source() (see _sys.py).
         self.step_time = 0.0
-        self.task = trio.lowlevel.current_task()
-        self.token = trio.lowlevel.current_trio_token()
+        self.task: trio.lowlevel.Task = trio.lowlevel.current_task()
+        self.token: trio.lowlevel.TrioToken = trio.lowlevel.current_trio_token()
 
     @protected
     def register(self, ref: ServerRef[Any, Any]) -> None:
         """Take the server's name (in the server's own task). Raises NameTaken."""
-        registry, key = _resolve(self.name)
-        try:
-            registry.register(key, ref)
-        except AlreadyRegistered as taken:
-            value: object = taken.entry.value  # type: ignore[attr-defined]
-            msg = f"name {safe_repr(self.name)} is already taken by {safe_repr(value)}"
-            if isinstance(value, ServerRef) and not value.alive:
-                msg += ", which is still ending (its terminate has not finished)"
-            raise NameTaken(msg, value) from None
+        register_name(self.name, ref)
         self.registered = True
 
     @protected
@@ -549,11 +540,11 @@ class _Process:
         if type(current) is SystemRequest:
             current = current.caller
         if type(current) is Caller and not current.done:
-            owed.append(current)
+            owed.append(current)  # pyright: ignore[reportUnknownArgumentType]
         while self.mailbox:
             item = self.mailbox.popleft()
             if type(item) is Caller:
-                owed.append(item)
+                owed.append(item)  # pyright: ignore[reportUnknownArgumentType]
             elif type(item) is SystemRequest:
                 owed.append(item.caller)
         if owed:
@@ -571,8 +562,7 @@ class _Process:
         forget_process(self)
         if self.registered:
             self.registered = False
-            registry, key = _resolve(self.name)
-            registry.unregister(key)
+            unregister_name(self.name)
         self.set_ended()
 
     def set_ended(self) -> None:
@@ -815,82 +805,18 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
         return ServerNotRunning(f"server {self._process.label} is not running: its Trio run has ended")
 
 
-# --- names -------------------------------------------------------------------------
-
-
-def _check_via_registry(_instance: object, _attribute: object, registry: object) -> None:
-    if not isinstance(registry, Registry):
-        msg = f"Via.registry must be a trio_otp.Registry, got {describe(registry)}"
-        raise TypeError(msg)
-    if registry.keys is not Keys.UNIQUE:
-        msg = (
-            f"Via.registry must have unique keys (Keys.UNIQUE): a server name names one server, "
-            f"but {registry!r} lets many tasks share a key; use Registry.register for groups"
-        )
-        raise ValueError(msg)
-
-
-def _check_via_key(_instance: object, _attribute: object, key: object) -> None:
-    check_hashable(key, "Via.key")
-
-
-@attrs.frozen
-class Via:
-    """A server name kept in a :class:`Registry` of your own rather than the default one
-    (Elixir's ``{:via, Registry, {registry, key}}``).
-
-    Raises:
-      TypeError: ``registry`` is not a :class:`Registry`, or ``key`` is not hashable.
-      ValueError: the registry has ``Keys.DUPLICATE``: a name must name one server, as
-        Elixir refuses a duplicate registry in a ``:via`` name.
-    """
-
-    registry: Registry[Any] = attrs.field(validator=_check_via_registry)
-    key: Hashable = attrs.field(validator=_check_via_key)
-
-
-_default_names: trio.lowlevel.RunVar[Registry[Any]] = trio.lowlevel.RunVar("trio_otp_names")
-
-
-def _resolve(name: Hashable) -> tuple[Registry[Any], Hashable]:
-    if isinstance(name, Via):
-        return name.registry, name.key
-    try:
-        return _default_names.get(), name
-    except LookupError:
-        registry: Registry[Any] = Registry(Keys.UNIQUE, name="trio_otp server names")
-        _default_names.set(registry)
-        return registry, name
-
-
-def check_name(name: object, argument: str = "name") -> None:
-    """A server name: any hashable value, or a :class:`Via`."""
-    check_hashable(name, argument)
-
-
-def whereis(name: Hashable) -> ServerRef[Any, Any] | None:
-    """The server running under ``name`` (a key of the default registry, or a
-    :class:`Via`) in this Trio run, or ``None``. Not a checkpoint.
-
-    A server that has stopped accepting messages (it is in ``terminate``) is not
-    returned: it could only refuse. It keeps its name until it has ended, though, so no
-    second server can take the name while the first is still finishing.
-
-    Raises:
-      TypeError: ``name`` is not hashable.
-    """
-    check_name(name)
-    registry, key = _resolve(name)
-    ref = registry.whereis(key)
-    return ref if isinstance(ref, ServerRef) and ref._process.alive else None
+# --- calls by name ------------------------------------------------------------------
 
 
 def _lookup(name: object) -> ServerRef[Any, Any]:
     if isinstance(name, ServerRef):
-        return name
+        return name  # pyright: ignore[reportUnknownVariableType]
     ref = whereis(name)
-    if ref is None:
+    if not isinstance(ref, ServerRef):
         msg = f"no running server is registered as {safe_repr(name)}"
+        if ref is not None:
+            msg = f"{safe_repr(name)} names {safe_repr(ref)}, which is not a server"
+            raise TypeError(msg)
         raise ServerNotRunning(msg)
     return ref
 
@@ -991,7 +917,7 @@ async def serve(
     if name is not None:
         check_name(name)
     server: object = factory()
-    if not isinstance(server, GenServer):
+    if not isinstance(server, GenServer):  # pyright: ignore[reportUnnecessaryIsInstance] - untyped callers
         msg = f"a server factory must return a GenServer instance, got {describe(server)}"
         raise TypeError(msg)
     idle_timeout = server.idle_timeout
@@ -1068,7 +994,7 @@ async def serve(
                         task.custom_sleep_data = process
                     kind = type(item)
                     if kind is Caller:
-                        caller: Caller[Any] = item  # type: ignore[assignment]
+                        caller: Caller[Any] = item  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
                         result = await server.handle_call(caller._request, caller)
                         if not isinstance(result, _Action):
                             caller.reply(result)
@@ -1076,11 +1002,11 @@ async def serve(
                             continuation, stop, pending_reply = _after_call(process, caller, result)
                         continue
                     if kind is _Cast:
-                        result = await server.handle_cast(item.request)  # type: ignore[attr-defined]
+                        result = await server.handle_cast(item.request)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                     elif kind is _Info:
-                        result = await server.handle_info(item.message)  # type: ignore[attr-defined]
+                        result = await server.handle_info(item.message)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                     elif kind is _StopRequest:
-                        result = Stop(item.reason)  # type: ignore[attr-defined]
+                        result = Stop(item.reason)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
                     else:  # get_state or replace_state, between two callbacks (see _sys.py)
                         server = process.server = handle_system(server, item)  # type: ignore[arg-type]
                         continue
@@ -1088,7 +1014,7 @@ async def serve(
                     continue
                 if isinstance(result, Continue):
                     continuation = result.value
-                elif isinstance(result, Stop):
+                elif isinstance(result, Stop):  # pyright: ignore[reportUnnecessaryIsInstance]
                     stop = result
                 else:  # only reachable from code that is not type-checked
                     callback = type(server).__name__  # type: ignore[unreachable]
@@ -1096,10 +1022,14 @@ async def serve(
                     raise TypeError(msg)
         except BaseException as error:
             crash_reason = process.stop_accepting(error)
-            if isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
+            signal = _exit_signal(process, error)
+            if signal is not None:  # trio_otp.exit: its reason, and no terminate for a kill
+                crash_reason = signal.reason
+            elif isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
                 _crash_report(server, process, error)
             process.fail_current(crash_reason)
-            await _terminate(server, process, crash_reason)
+            if signal is None or not signal.killed:
+                await _terminate(server, process, crash_reason)
             process.close(crash_reason)
             raise
         reason = stop.reason
@@ -1123,7 +1053,7 @@ def _after_call(
 ) -> tuple[object, Stop[Any] | None, Caller[Any] | None]:
     """What a handle_call's Reply, NoReply or Stop means: (continuation, stop, pending reply)."""
     if isinstance(result, Reply):
-        caller.reply(result.value)
+        caller.reply(result.value)  # pyright: ignore[reportUnknownMemberType]
         return result.continue_with, None, None
     if isinstance(result, NoReply):
         if not caller.done:
@@ -1131,11 +1061,11 @@ def _after_call(
             _defer(process, caller)
         return result.continue_with, None, None
     if isinstance(result, Stop):
-        if result.reply is not _NOTHING:
-            return _NOTHING, result, caller
+        if result.reply is not _NOTHING:  # pyright: ignore[reportUnknownMemberType]
+            return _NOTHING, result, caller  # pyright: ignore[reportUnknownVariableType]
         _defer(process, caller)  # failed by close() below
         caller._process = process
-        return _NOTHING, result, None
+        return _NOTHING, result, None  # pyright: ignore[reportUnknownVariableType]
     msg = f"handle_call returned {result!r}, which is no reply; use Reply(value, continue_with=...)"
     raise TypeError(msg)
 
@@ -1173,19 +1103,27 @@ def _crash_report(server: GenServer[Any, Any], process: _Process, error: Excepti
     )
 
 
+def _exit_signal(process: _Process, error: BaseException) -> ExitSignal | None:
+    """The :func:`trio_otp.exit` signal that cancelled this server, if that is how it ends."""
+    if not isinstance(error, trio.Cancelled):
+        return None
+    child = child_of_task(process.task)
+    return None if child is None else child.exit_signal
+
+
 def _reason_of(error: BaseException) -> BaseException:
     """How a server's end reads in ServerExited and Down: a cancellation is a shutdown."""
     if isinstance(error, trio.Cancelled):
         return Shutdown(str(error))
     if isinstance(error, BaseExceptionGroup):
-        _, rest = error.split(trio.Cancelled)
+        _, rest = error.split(trio.Cancelled)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
         if rest is None:
-            return Shutdown(safe_str(error.exceptions[0]))
-    return error
+            return Shutdown(safe_str(error.exceptions[0]))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+    return error  # pyright: ignore[reportUnknownVariableType]
 
 
 async def _terminate(server: GenServer[Any, Any], process: _Process, reason: BaseException | None) -> None:
-    if type(server).terminate is GenServer.terminate:
+    if type(server).terminate is GenServer.terminate:  # pyright: ignore[reportUnknownMemberType]
         return  # nothing to run: skip the cleanup scope, which is not free
     with cleanup_scope():
         try:
@@ -1225,18 +1163,20 @@ async def start_server(
 
 def server_spec(
     id: Hashable,  # noqa: A002
-    factory: Callable[[], GenServer[Any, Any]],
+    factory: Callable[[], GenServer[RequestT, ReplyT]],
     *,
     name: Hashable | None = None,
     mailbox_size: float = math.inf,
     restart: Restart = Restart.PERMANENT,
     shutdown: ShutdownPolicy = 5.0,
     significant: bool = False,
-) -> ChildSpec:
+) -> ChildSpec[ServerRef[RequestT, ReplyT]]:
     """A :class:`ChildSpec` that runs a server under a supervisor.
 
     Each start (and restart) calls ``factory()`` for fresh state. The child's reference
-    is its :class:`ServerRef`; give it a ``name`` so callers find the restarted server.
+    is its :class:`ServerRef`, typed as the server's (a ``GenServer[str, int]`` gives a
+    ``ChildSpec[ServerRef[str, int]]``); give it a ``name`` so callers find the restarted
+    server.
     """
     _check_mailbox_size(mailbox_size)
     _check_factory(factory)

@@ -68,8 +68,8 @@ class RestartIntensity:
     __slots__ = ("_clock", "_restarts", "max_restarts", "max_seconds")
 
     def __init__(self, max_restarts: int, max_seconds: float, clock: Callable[[], float]) -> None:
-        self.max_restarts = validate_max_restarts(max_restarts)
-        self.max_seconds = validate_max_seconds(max_seconds)
+        self.max_restarts: int = validate_max_restarts(max_restarts)
+        self.max_seconds: float = validate_max_seconds(max_seconds)
         self._clock = clock
         # Oldest first. A supervisor that is still allowed to restart holds at most
         # max_restarts entries, so this never grows past max_restarts + 1.

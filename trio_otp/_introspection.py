@@ -113,7 +113,7 @@ async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int
             message=message,
             handling_for=handling_for,
         )
-    children = []
+    children: list[TreeNode] = []
     try:
         infos = await supervisor.which_children()
     except SupervisorNotRunning:

@@ -122,6 +122,6 @@ def first_interrupt(group: BaseExceptionGroup[BaseException]) -> KeyboardInterru
 def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
     for error in group.exceptions:
         if isinstance(error, BaseExceptionGroup):
-            yield from _leaves(error)
+            yield from _leaves(error)  # pyright: ignore[reportUnknownArgumentType]
         else:
             yield error

@@ -44,7 +44,7 @@ class Monitor(metaclass=NoPublicConstructor):
     __slots__ = ("_down", "_event", "_notify", "_removed", "target")
 
     def __init__(self, target: ServerRef[Any, Any], notify: ServerRef[Any, Any] | None) -> None:
-        self.target = target
+        self.target: ServerRef[Any, Any] = target
         self._notify = notify
         self._event = trio.Event()
         self._down: Down | None = None

@@ -151,10 +151,8 @@ def processes() -> list[ProcessInfo]:
     def state_of(ref: object) -> object:
         if isinstance(ref, TaskSupervisorRef):
             ref = ref._supervisor
-        if isinstance(ref, DynamicSupervisorRef):
+        if isinstance(ref, (DynamicSupervisorRef, SupervisorRef)):
             return ref._state
-        if isinstance(ref, SupervisorRef):
-            return ref._send  # a SupervisorRef knows its state by its mailbox only
         return None
 
     infos: list[ProcessInfo] = []
@@ -170,7 +168,7 @@ def processes() -> list[ProcessInfo]:
         ref: object = None
         parent = parent_label(owner)
         label = supervisor_label(state)
-        if owner is not None and state_of(owner.ref) in (state, state.send):  # that child itself
+        if owner is not None and state_of(owner.ref) is state:  # that child itself
             child_id, ref = owner.spec.id, owner.ref
         infos.append(ProcessInfo(state.kind, label, state.definition.name, child_id, parent, None, ref))
         for record in state.children:

@@ -47,6 +47,7 @@ a group of nothing but ``KeyboardInterrupt`` and ``Cancelled`` becomes its first
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import contextvars
 import enum
@@ -54,15 +55,16 @@ import functools
 import logging
 import math
 import sys
+import typing
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar, cast, final
 
 import attrs
 import trio
 
-from ._checks import check_instance
+from ._checks import check_exit_reason, check_instance, check_timeout
 from ._child import BRUTAL_KILL_REPORT_AFTER, ChildTask, _current_child
-from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
+from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownMode, ShutdownPolicy
 from ._events import emit
 from ._exceptions import (
     ChildAlreadyPresent,
@@ -71,12 +73,15 @@ from ._exceptions import (
     ChildRestarting,
     ChildRunning,
     ChildStartError,
+    NameTaken,
     RestartIntensityExceeded,
     SupervisorNotRunning,
+    SupervisorTimeout,
 )
 from ._exit import ExitKind, describe_exit, exit_kind
 from ._intensity import RestartIntensity, validate_max_restarts, validate_max_seconds
 from ._ki import first_interrupt, protected, self_protecting
+from ._names import NamedRef, name_label, register_name
 from ._processes import forget_process, list_process
 from ._util import NoPublicConstructor, describe, enum_validator, name_validator, safe_repr
 
@@ -120,9 +125,31 @@ class ChildState(enum.Enum):
     STOPPED = "stopped"
 
 
+def checked_ref(child_id: Hashable, ref: object, ref_type: type[T]) -> T:
+    """``ref`` typed as ``ref_type``, checked with isinstance against its class (type
+    arguments, as in ``ServerRef[str, int]``, are taken on trust, as ``cast`` takes them)."""
+    expected: object = typing.get_origin(ref_type) or ref_type
+    if not isinstance(expected, type):
+        msg = f"ref_as takes a class, such as trio_otp.ServerRef, got {describe(ref_type)}"
+        raise TypeError(msg)
+    if not isinstance(ref, expected):
+        msg = (
+            f"child {safe_repr(child_id)}: expected a ref of type {expected.__module__}."
+            f"{expected.__qualname__}, got {describe(ref)}"
+        )
+        if ref is None:
+            msg += "; a child that is not running has no ref"
+        raise TypeError(msg)
+    return cast("T", ref)
+
+
 @attrs.frozen
 class ChildInfo:
-    """One entry of :meth:`SupervisorRef.which_children`."""
+    """One entry of :meth:`SupervisorRef.which_children`.
+
+    The children of one supervisor have refs of different types, so ``ref`` is typed
+    ``object``; :meth:`ref_as` gives it the type you expect, checked.
+    """
 
     id: Hashable
     state: ChildState
@@ -131,6 +158,27 @@ class ChildInfo:
     type: ChildType
     #: How many times its supervisor has restarted it.
     restarts: int = 0
+    # The run that was listed, for trio_otp.exit(info, ...); not part of the value.
+    _task: ChildTask | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    @classmethod
+    def _of(cls, child: _Child, state: ChildState) -> ChildInfo:
+        task = child.task
+        info = cls(child.spec.id, state, None if task is None else task.ref, child.spec.type, child.restarts)
+        object.__setattr__(info, "_task", task)
+        return info
+
+    def ref_as(self, ref_type: builtins.type[T]) -> T:  # the field ``type`` hides the builtin
+        """:attr:`ref`, typed as ``ref_type``: ``info.ref_as(trio_otp.ServerRef[str, int])``.
+
+        Checked with ``isinstance`` against the class; type arguments are not checked at
+        run time (they cannot be), they are the caller's word, as with ``typing.cast``.
+
+        Raises:
+          TypeError: ``ref`` is not an instance of that class (``None`` for a child that
+            is not running); the message names the child, the class and the value.
+        """
+        return checked_ref(self.id, self.ref, ref_type)
 
 
 @attrs.frozen
@@ -165,7 +213,7 @@ def _check_children(_instance: object, _attribute: object, children: tuple[objec
 
 
 def _budget(policy: ShutdownPolicy) -> str:
-    return f"{policy:g} s" if isinstance(policy, float) else policy.name
+    return policy.name if isinstance(policy, ShutdownMode) else f"{policy:g} s"
 
 
 def _restarts(count: int, limit: int) -> str:
@@ -204,12 +252,17 @@ class Supervisor:
       max_seconds: the width of the restart window in seconds (default 5, as OTP's
         ``period``). Any finite number > 0; the window is exact, not whole seconds.
       auto_shutdown: :class:`AutoShutdown`, default ``NEVER``.
-      name: a name for reports and error messages.
+      name: the name it runs under (any hashable value, or a :class:`Via`), in the same
+        namespace as servers' names: callers reach it with :func:`whereis` and the
+        functions that take a supervisor or its name (:func:`start_child`,
+        :func:`which_children`, ...), and a restart by its parent takes the name again.
+        Also how reports name it. Without a name, reports use its child id under a
+        parent.
 
     Raises:
       TypeError, ValueError: a bad value or combination, naming the rule: duplicate
-        child ids, ``max_restarts < 0``, ``max_seconds <= 0``, or a significant child
-        under ``auto_shutdown=NEVER``.
+        child ids, ``max_restarts < 0``, ``max_seconds <= 0``, an unhashable name, or a
+        significant child under ``auto_shutdown=NEVER``.
     """
 
     children: tuple[ChildSpec, ...] = attrs.field(converter=_to_specs, validator=_check_children)
@@ -223,7 +276,7 @@ class Supervisor:
     auto_shutdown: AutoShutdown = attrs.field(
         default=AutoShutdown.NEVER, kw_only=True, validator=enum_validator("Supervisor", AutoShutdown)
     )
-    name: str | None = attrs.field(default=None, kw_only=True, validator=name_validator("Supervisor"))
+    name: Hashable | None = attrs.field(default=None, kw_only=True, validator=name_validator("Supervisor"))
 
     def __attrs_post_init__(self) -> None:
         validate_max_restarts(self.max_restarts)
@@ -240,9 +293,11 @@ class Supervisor:
         :class:`SupervisorRef` through ``task_status`` (so ``await nursery.start(sup.run)``
         returns it), then supervises until the supervisor stops.
 
-        Returns normally when an ``auto_shutdown`` rule stopped it.
+        Returns normally when an ``auto_shutdown`` rule stopped it, or
+        :meth:`SupervisorRef.stop` with no reason.
 
         Raises:
+          NameTaken: another process runs under its ``name``; no child was started.
           ChildStartError: a child failed to start; the children already started were
             stopped in reverse order first, and no later child was started.
           RestartIntensityExceeded: restarts exceeded the intensity; every remaining
@@ -250,6 +305,7 @@ class Supervisor:
           trio.Cancelled: cancelled from outside, after every child stopped in reverse
             order within its own shutdown budget.
           KeyboardInterrupt: likewise, after Ctrl-C (see :ref:`ctrl-c`).
+          BaseException: the reason given to :meth:`SupervisorRef.stop`.
         """
         await run_supervisor(_SupervisorState(self), task_status)
 
@@ -260,21 +316,34 @@ class Supervisor:
         restart: Restart = Restart.PERMANENT,
         shutdown: ShutdownPolicy = INFINITY,
         significant: bool = False,
-    ) -> ChildSpec:
+    ) -> ChildSpec[SupervisorRef]:
         """A :class:`ChildSpec` that runs this supervisor as a child of another.
 
         The child's reference is the nested supervisor's :class:`SupervisorRef`. If this
-        definition has no ``name``, the child id becomes its name in reports.
+        definition has no ``name``, reports call it by the child id.
         """
-        definition = self if self.name is not None else attrs.evolve(self, name=str(id))
         return ChildSpec(
             id,
-            definition.run,
+            _run_as_child,
+            args=(self, child_label(self.name, id)),
             restart=restart,
             type=ChildType.SUPERVISOR,
             shutdown=shutdown,
             significant=significant,
         )
+
+
+def child_label(name: Hashable | None, child_id: Hashable) -> str:
+    """How reports call a supervisor that runs as a child: by its name, or its child id."""
+    return name_label(name if name is not None else child_id)
+
+
+@self_protecting
+@protected
+async def _run_as_child(
+    definition: Supervisor, label: str, *, task_status: trio.TaskStatus[SupervisorRef]
+) -> None:
+    await run_supervisor(_SupervisorState(definition, label), task_status)
 
 
 @final
@@ -290,28 +359,57 @@ class SupervisorRef(metaclass=NoPublicConstructor):
     ends before answering; none of them hangs on a supervisor that is gone.
     """
 
-    __slots__ = ("_auto_shutdown", "_name", "_send")
+    __slots__ = ("_state",)
 
-    def __init__(
-        self, name: str, send: trio.MemorySendChannel[_Message], auto_shutdown: AutoShutdown
-    ) -> None:
-        self._name = name
-        self._send = send
-        self._auto_shutdown = auto_shutdown
+    def __init__(self, state: _SupervisorState) -> None:
+        self._state = state
 
     @property
-    def name(self) -> str:
-        """The supervisor's name as used in reports."""
-        return self._name
+    def name(self) -> Hashable | None:
+        """The name it runs under, if any."""
+        return self._state.definition.name
+
+    @property
+    def alive(self) -> bool:
+        """Whether it still accepts requests (it is not stopping, nor has it ended)."""
+        return not self._state.stopping
 
     def __repr__(self) -> str:
-        return f"<SupervisorRef {self._name}>"
+        return f"<SupervisorRef {self._state.label} ({'running' if self.alive else 'ended'})>"
 
     async def _request(self, operation: Callable[[_SupervisorState], Awaitable[T]]) -> T:
-        return await send_request(self._send, self._name, operation)
+        return await send_request(self._state.send, self._state.label, operation)
 
-    async def start_child(self, spec: ChildSpec) -> object:
-        """Add a child and start it; it goes last in start order. Returns its reference.
+    async def stop(
+        self,
+        reason: BaseException | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - as OTP's Supervisor.stop/3
+    ) -> None:
+        """Stop the supervisor from outside and wait until it has ended (OTP's
+        ``supervisor:stop/3``): every child stops in reverse start order within its own
+        shutdown budget, as on any shutdown, then :meth:`Supervisor.run` returns (no
+        ``reason``) or raises ``reason``, so a parent supervisor sees the exit it would
+        see for any child: normal, :class:`Shutdown`, or a crash. A checkpoint.
+
+        The request joins the mailbox behind what is already there. ``timeout`` (default
+        ``None``, as long as it takes, as OTP's ``infinity``) bounds only the wait: the
+        stop goes on.
+
+        Raises:
+          SupervisorNotRunning: it had already ended, or began ending for another reason
+            (escalation, auto-shutdown, cancellation) before the request was handled.
+          SupervisorTimeout: it had not ended within ``timeout``.
+          TypeError, ValueError: ``reason`` is neither None nor an exception, or
+            ``timeout`` is not None or a number of seconds >= 0 (checked before sending).
+        """
+        check_exit_reason(reason, "stop's reason")
+        seconds = check_timeout(timeout, "stop's timeout")
+        await stop_supervisor(self._state, reason, seconds)
+
+    async def start_child(self, spec: ChildSpec[T]) -> T:
+        """Add a child and start it; it goes last in start order. Returns its reference,
+        typed as the spec's (``ChildSpec[T]`` gives a ``T``).
 
         Raises:
           ChildAlreadyStarted: a running child has that id (its ``ref`` is attached).
@@ -321,8 +419,9 @@ class SupervisorRef(metaclass=NoPublicConstructor):
             ``auto_shutdown=NEVER``; raised before the request is sent.
         """
         _require_spec(spec)
-        _check_significant(spec, self._auto_shutdown)
-        return await self._request(lambda state: state.start_new_child(spec))
+        _check_significant(spec, self._state.definition.auto_shutdown)
+        ref = await self._request(lambda state: state.start_new_child(spec))
+        return cast("T", ref)  # what the spec's start function passed to started()
 
     async def terminate_child(self, id: Hashable) -> None:  # noqa: A002
         """Stop a child with its shutdown policy, without restarting it.
@@ -339,6 +438,9 @@ class SupervisorRef(metaclass=NoPublicConstructor):
 
     async def restart_child(self, id: Hashable) -> object:  # noqa: A002
         """Start again a child whose spec is kept but which is not running. Returns its reference.
+
+        Typed ``object``: an id does not say the child's type. Narrow it with
+        ``isinstance``, or read it from :meth:`which_children` with :meth:`ChildInfo.ref_as`.
 
         Not counted toward the restart intensity. If the start fails the spec stays,
         stopped, and the error is raised (no retries).
@@ -373,16 +475,33 @@ async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[A
     """The body of every supervisor's ``run``: the control loop as a task of the
     supervisor's nursery, and this task waiting in the nursery's exit (see the module
     docstring for why)."""
+    state.run_task = trio.lowlevel.current_task()
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(state.serve, nursery, task_status, name=f"trio_otp supervisor {state.label}")
-    except BaseExceptionGroup as group:
-        interrupt = first_interrupt(group)
-        if interrupt is not None:
-            raise interrupt from None
-        raise
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(
+                    state.serve, nursery, task_status, name=f"trio_otp supervisor {state.label}"
+                )
+        except BaseExceptionGroup as group:
+            interrupt = first_interrupt(group)
+            if interrupt is not None:
+                raise interrupt from None
+            raise
+    finally:
+        state.ended.set()
     if state.exit_error is not None:
         raise state.exit_error
+
+
+async def stop_supervisor(state: _SupervisorState, reason: BaseException | None, seconds: float) -> None:
+    """What every supervisor ref's ``stop`` does, once its arguments are checked."""
+    request = _StopRequest(reason)
+    await send_request(state.send, state.label, lambda loop: loop.stop_requested(request))
+    with trio.move_on_after(seconds):
+        await state.ended.wait()
+        return
+    msg = f"supervisor {state.label} did not stop within {seconds:g} s; it goes on stopping"
+    raise SupervisorTimeout(msg)
 
 
 @protected
@@ -399,7 +518,7 @@ async def send_request(
     await request.done.wait()
     if request.error is not None:
         raise request.error
-    return request.value  # type: ignore[return-value]
+    return cast("T", request.value)  # set, since no error was
 
 
 # --- the control loop --------------------------------------------------------------
@@ -411,10 +530,10 @@ class _Child:
     __slots__ = ("last_error", "restarting", "restarts", "spec", "task")
 
     def __init__(self, spec: ChildSpec) -> None:
-        self.spec = spec
-        self.restarts = 0
+        self.spec: ChildSpec = spec
+        self.restarts: int = 0
         self.task: ChildTask | None = None  # the running (or starting) task
-        self.restarting = False  # a restart failed and a retry is queued
+        self.restarting: bool = False  # a restart failed and a retry is queued
         self.last_error: BaseException | None = None
 
     @property
@@ -435,6 +554,11 @@ class _RetryRestart:
 
 class _Wake:
     """Nothing to do but look at ``stopping`` again (set outside the loop, see report_exit)."""
+
+
+@attrs.define(eq=False)
+class _StopRequest:
+    reason: BaseException | None
 
 
 @attrs.define(eq=False)
@@ -468,44 +592,67 @@ class _SupervisorState:
     #: What :func:`trio_otp.processes` calls it (a TaskSupervisor sets its own).
     kind = "supervisor"
 
-    def __init__(self, definition: Supervisor) -> None:
+    def __init__(self, definition: Supervisor, label: str | None = None) -> None:
         self.definition = definition
-        self.label = repr(definition.name) if definition.name is not None else f"<unnamed at {id(self):#x}>"
-        self.strategy = definition.strategy
-        self.intensity = RestartIntensity(definition.max_restarts, definition.max_seconds, trio.current_time)
+        if label is None:
+            label = (
+                name_label(definition.name) if definition.name is not None else f"<unnamed at {id(self):#x}>"
+            )
+        self.label: str = label
+        self.strategy: RestartStrategy = definition.strategy
+        self.intensity: RestartIntensity = RestartIntensity(
+            definition.max_restarts, definition.max_seconds, trio.current_time
+        )
         # Start order; a dict used as an ordered set, so that removing a child is O(1).
         self.children: dict[_Child, None] = {}
         self.by_id: dict[Hashable, _Child] = {}
         for spec in definition.children:
             self.add(_Child(spec))
-        self.send, self.receive = trio.open_memory_channel[_Message](math.inf)
+        send, receive = trio.open_memory_channel[_Message](math.inf)
+        self.send: trio.MemorySendChannel[_Message] = send
+        self.receive: trio.MemoryReceiveChannel[_Message] = receive
         self.nursery: trio.Nursery | None = None
-        self.spawn_context = contextvars.Context()
+        self.spawn_context: contextvars.Context = contextvars.Context()
         self.exit_error: BaseException | None = None
-        self.stopping = False
+        self.stopping: bool = False
         # A restart begun outside the loop (see report_exit) whose child is not ready yet.
         self.pending: ChildTask | None = None
         # The child whose task tree this supervisor runs in, if any: our children's parent.
         self.owner: ChildTask | None = None
+        # The task that runs Supervisor.run, and the end of that run.
+        self.run_task: trio.lowlevel.Task | None = None
+        self.ended = trio.Event()
+        self.ref: object = None  # made in serve, before any child starts
+
+    def make_ref(self) -> object:
+        """The reference callers get: a :class:`SupervisorRef` (subclasses make theirs)."""
+        return SupervisorRef._create(self)
 
     # -- the loop --
 
     @protected
-    async def serve(self, nursery: trio.Nursery, task_status: trio.TaskStatus[SupervisorRef]) -> None:
+    async def serve(self, nursery: trio.Nursery, task_status: trio.TaskStatus[Any]) -> None:
         self.nursery = nursery
         self.owner = _current_child()
         self.spawn_context = contextvars.copy_context()
-        definition = self.definition
+        name = self.definition.name
         current: _Request[object] | None = None
         list_process(self)
         try:
+            self.ref = self.make_ref()
+            if name is not None:
+                try:
+                    register_name(name, typing.cast("NamedRef", self.ref))
+                except NameTaken as taken:
+                    self.exit_error = taken
+                    return
             try:
                 for child in list(self.children):
                     await self.start(child)
             except _StartFailed as failure:
                 self.exit_error = self.start_error(failure)
                 return
-            task_status.started(SupervisorRef._create(self.label, self.send, definition.auto_shutdown))
+            task_status.started(self.ref)
             while not self.stopping:
                 message = await self.receive.receive()
                 if isinstance(message, _Request):
@@ -631,7 +778,8 @@ class _SupervisorState:
         # exiting child restarting itself, a DynamicSupervisor caller): a child never
         # inherits the context variables of the task that happened to start it.
         name = f"trio_otp child {child.spec.id!r}"
-        self.spawn_context.run(functools.partial(self.nursery.start_soon, task.run, self, child, name=name))
+        # pyright cannot follow partial() through start_soon's TypeVarTuple; mypy checks it.
+        self.spawn_context.run(functools.partial(self.nursery.start_soon, task.run, self, child, name=name))  # pyright: ignore[reportCallIssue, reportArgumentType]
         return task
 
     def check_started(self, child: _Child, task: ChildTask) -> None:
@@ -884,6 +1032,11 @@ class _SupervisorState:
 
     # -- runtime API --
 
+    async def stop_requested(self, request: _StopRequest) -> None:
+        """:meth:`SupervisorRef.stop`: end the loop; ``run`` then exits with the reason."""
+        self.exit_error = request.reason
+        self.stopping = True
+
     async def handle_request(self, request: _Request[object]) -> None:
         try:
             request.value = await request.operation(self)
@@ -931,17 +1084,13 @@ class _SupervisorState:
         if child.spec.restart is Restart.TEMPORARY:
             self.remove(child)
 
-    async def inject_exit(self, id: Hashable, reason: BaseException | None) -> None:  # noqa: A002
-        """Testing: end a running child as if it had exited with ``reason`` itself."""
+    async def running_task(self, id: Hashable) -> ChildTask:  # noqa: A002
+        """The task of a running child (for testing.exit_child)."""
         child = self.find(id)
-        task = child.task
-        if task is None:
+        if child.task is None or not child.task.is_started:
             msg = f"child {id!r} of supervisor {self.label} is not running"
             raise ChildNotFound(msg)
-        with trio.CancelScope(shield=True):
-            await task.stop(f"trio_otp.testing: exit_child({id!r}, {reason!r})")
-        task.error = reason
-        await self.handle_exit(child, task)
+        return child.task
 
     async def restart_child(self, id: Hashable) -> object:  # noqa: A002
         child = self.find(id)
@@ -975,15 +1124,15 @@ class _SupervisorState:
         return [child for child in self.children if child.task is None or child.task.is_started]
 
     async def which_children(self) -> list[ChildInfo]:
-        infos = []
+        infos: list[ChildInfo] = []
         for child in reversed(self.listed_children()):
             if child.task is not None:
-                state, ref = ChildState.RUNNING, child.task.ref
+                state = ChildState.RUNNING
             elif child.restarting:
-                state, ref = ChildState.RESTARTING, None
+                state = ChildState.RESTARTING
             else:
-                state, ref = ChildState.STOPPED, None
-            infos.append(ChildInfo(child.spec.id, state, ref, child.spec.type, child.restarts))
+                state = ChildState.STOPPED
+            infos.append(ChildInfo._of(child, state))
         return infos
 
     async def count_children(self) -> ChildCounts:

@@ -19,22 +19,33 @@ from __future__ import annotations
 import collections
 import inspect
 import math
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+)
 from typing import Any, Generic, TypeVar, cast, final
 
 import attrs
 import outcome
 import trio
+from typing_extensions import TypeVarTuple, Unpack
 
 from ._checks import check_instance, check_timeout, check_whole_number
-from ._child_spec import ChildSpec, ChildType, Restart, ShutdownPolicy
-from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef
+from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
+from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef, run_dynamic
 from ._exceptions import ChildNotFound, SupervisorNotRunning, TaskFailed, TaskTimeout
 from ._ki import call_unprotected, protected, self_protecting
+from ._supervisor import ChildCounts, ChildInfo, child_label
 from ._util import NoPublicConstructor, describe, name_validator, safe_repr
 
 T = TypeVar("T")
 InputT = TypeVar("InputT")
+ArgsT = TypeVarTuple("ArgsT")
 
 
 @final
@@ -45,10 +56,10 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
 
     def __init__(self, supervisor: DynamicSupervisorRef, name: str) -> None:
         self._supervisor = supervisor
-        self.name = name
+        self.name: str = name
         self._done = trio.Event()
         self._outcome: outcome.Outcome[T] | None = None
-        self._child: DynamicChild | None = None
+        self._child: DynamicChild[TaskHandle[Any]] | None = None
         self._on_done: Callable[[TaskHandle[T]], None] | None = None
 
     def __repr__(self) -> str:
@@ -101,7 +112,7 @@ async def _run_task(
     function: Callable[..., Awaitable[Any]],
     args: tuple[Any, ...],
     *,
-    task_status: trio.TaskStatus[Any],
+    task_status: trio.TaskStatus[TaskHandle[Any]],
 ) -> None:
     task_status.started(handle)
     try:
@@ -139,12 +150,15 @@ class TaskSupervisor:
       max_children: how many tasks may run at once (default unlimited); one more
         :class:`MaxChildrenReached`.
       shutdown: each task's shutdown policy (default 5 s).
-      name: for reports.
+      name: the name it runs under, as :class:`Supervisor`'s (``whereis(name,
+        TaskSupervisorRef)`` finds the current run of it).
     """
 
     max_children: float = attrs.field(default=math.inf, kw_only=True)
     shutdown: ShutdownPolicy = attrs.field(default=5.0, kw_only=True)
-    name: str | None = attrs.field(default=None, kw_only=True, validator=name_validator("TaskSupervisor"))
+    name: Hashable | None = attrs.field(
+        default=None, kw_only=True, validator=name_validator("TaskSupervisor")
+    )
 
     def __attrs_post_init__(self) -> None:
         # Checked now, by the classes that will use them, not at the first task.
@@ -157,23 +171,55 @@ class TaskSupervisor:
         self, *, task_status: trio.TaskStatus[TaskSupervisorRef] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Run until cancelled, reporting a :class:`TaskSupervisorRef`. Tasks are temporary,
-        so their crashes never count as restarts and it never escalates."""
-        inner = DynamicSupervisor(max_children=self.max_children, name=self.name)
-        await inner.run(task_status=_Wrap(task_status, self))
+        so their crashes never count as restarts and it never escalates.
 
-    def child_spec(self, id: str, **options: Any) -> ChildSpec:  # noqa: A002
-        """A :class:`ChildSpec` that runs this TaskSupervisor under another supervisor."""
-        options.setdefault("type", ChildType.SUPERVISOR)
-        return ChildSpec(id, self.run, **options)
+        Raises:
+          NameTaken: another process runs under its ``name``.
+          trio.Cancelled, KeyboardInterrupt: as :meth:`Supervisor.run`.
+          BaseException: the reason given to :meth:`TaskSupervisorRef.stop`.
+        """
+        await _run(self, None, task_status)
+
+    def child_spec(
+        self,
+        id: str,  # noqa: A002 - the child spec's own name for it
+        *,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: ShutdownPolicy = INFINITY,
+        significant: bool = False,
+    ) -> ChildSpec[TaskSupervisorRef]:
+        """A :class:`ChildSpec` that runs this TaskSupervisor under another supervisor;
+        the options as :class:`ChildSpec`'s. The child's reference is its
+        :class:`TaskSupervisorRef`. If it has no ``name``, reports call it by the child id."""
+        return ChildSpec(
+            id,
+            _run_as_child,
+            args=(self, child_label(self.name, id)),
+            restart=restart,
+            type=ChildType.SUPERVISOR,
+            shutdown=shutdown,
+            significant=significant,
+        )
 
 
-class _Wrap(trio.TaskStatus[Any]):
-    def __init__(self, inner: trio.TaskStatus[TaskSupervisorRef], definition: TaskSupervisor) -> None:
-        self.inner, self.definition = inner, definition
+@self_protecting
+@protected
+async def _run(definition: TaskSupervisor, label: str | None, task_status: trio.TaskStatus[Any]) -> None:
+    inner = DynamicSupervisor(max_children=definition.max_children, name=definition.name)
 
-    def started(self, value: Any = None) -> None:
-        value._state.kind = "task_supervisor"  # for trio_otp.processes()
-        self.inner.started(TaskSupervisorRef._create(value, self.definition.shutdown))
+    def wrap(ref: DynamicSupervisorRef) -> TaskSupervisorRef:
+        ref._state.kind = "task_supervisor"  # for trio_otp.processes()
+        return TaskSupervisorRef._create(ref, definition.shutdown)
+
+    await run_dynamic(inner, label, task_status, wrap=wrap)
+
+
+@self_protecting
+@protected
+async def _run_as_child(
+    definition: TaskSupervisor, label: str, *, task_status: trio.TaskStatus[TaskSupervisorRef]
+) -> None:
+    await _run(definition, label, task_status)
 
 
 @final
@@ -186,12 +232,48 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         self._supervisor = supervisor
         self._shutdown = shutdown
 
-    async def spawn(self, function: Callable[..., Awaitable[T]], *args: Any) -> TaskHandle[T]:
+    def __repr__(self) -> str:
+        return repr(self._supervisor).replace("DynamicSupervisorRef", "TaskSupervisorRef", 1)
+
+    @property
+    def name(self) -> Hashable | None:
+        """The name it runs under, if any."""
+        return self._supervisor.name
+
+    @property
+    def alive(self) -> bool:
+        """Whether it still accepts tasks (it is not stopping, nor has it ended)."""
+        return self._supervisor.alive
+
+    async def stop(
+        self,
+        reason: BaseException | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - as OTP's Supervisor.stop/3
+    ) -> None:
+        """Stop it, and with it every task, and wait until it has ended, as
+        :meth:`SupervisorRef.stop`. A checkpoint."""
+        await self._supervisor.stop(reason, timeout=timeout)
+
+    async def which_children(self) -> list[ChildInfo]:
+        """Every running task, newest first; each ``ref`` is the task's :class:`TaskHandle`."""
+        return await self._supervisor.which_children()
+
+    async def count_children(self) -> ChildCounts:
+        """How many tasks are running (Elixir's ``Task.Supervisor.children/1``, counted)."""
+        return await self._supervisor.count_children()
+
+    async def spawn(
+        self, function: Callable[[Unpack[ArgsT]], Awaitable[T]], *args: Unpack[ArgsT]
+    ) -> TaskHandle[T]:
         """Start ``await function(*args)`` under the supervisor; returns its handle once it
-        runs. A checkpoint. Raises :class:`MaxChildrenReached` past ``max_children``."""
+        runs. A checkpoint. Raises :class:`MaxChildrenReached` past ``max_children``.
+
+        Typed as :meth:`trio.Nursery.start_soon` is: ``args`` must fit ``function``'s
+        parameters, and the handle's :meth:`~TaskHandle.result` has its return type."""
         _require_callable(function)
         handle = cast("TaskHandle[T]", TaskHandle._create(self._supervisor, _name(function)))
-        spec = ChildSpec(
+        spec: ChildSpec[TaskHandle[Any]] = ChildSpec(
             handle.name,
             _run_task,
             args=(handle, function, args),
@@ -201,7 +283,9 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         handle._child = await self._supervisor.start_child(spec)
         return handle
 
-    async def start_child(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    async def start_child(
+        self, function: Callable[[Unpack[ArgsT]], Awaitable[object]], *args: Unpack[ArgsT]
+    ) -> None:
         """Fire and forget: start ``await function(*args)``; a crash is logged, not raised."""
         await self.spawn(function, *args)
 

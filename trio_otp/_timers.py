@@ -16,8 +16,9 @@ import trio
 from ._call_timer import call_timer
 from ._checks import check_seconds
 from ._exceptions import MailboxFull, ServerNotRunning
-from ._gen_server import ServerRef, _lookup, check_name, logger
+from ._gen_server import ServerRef, _lookup, logger
 from ._ki import protected
+from ._names import check_name
 from ._util import NoPublicConstructor
 
 
@@ -30,9 +31,9 @@ class Timer(metaclass=NoPublicConstructor):
     _WAITING, _SENT, _CANCELLED = 0, 1, 2
 
     def __init__(self, destination: object, message: object, deadline: float) -> None:
-        self.destination = destination
-        self.message = message
-        self.deadline = deadline
+        self.destination: object = destination
+        self.message: object = message
+        self.deadline: float = deadline
         self._state = Timer._WAITING
         self._timer = call_timer()
 
@@ -76,7 +77,7 @@ class Timer(metaclass=NoPublicConstructor):
     def _forget(self) -> None:
         self._timer.finished()
         if isinstance(self.destination, ServerRef):
-            timers = self.destination._process.timers
+            timers = self.destination._process.timers  # pyright: ignore[reportUnknownMemberType]
             if timers is not None:
                 timers.pop(self, None)
 

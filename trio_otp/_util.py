@@ -56,12 +56,18 @@ def describe(value: object) -> str:
 
 
 def name_validator(owner: str) -> Callable[[object, attrs.Attribute[Any], Any], None]:
-    """An attrs validator for a definition's ``name``, used in reports: a str or None."""
+    """An attrs validator for a definition's ``name``: None, or any hashable value (a
+    ``Via`` is one)."""
 
     def check(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value is not None and not isinstance(value, str):
-            msg = f"{owner}.{attribute.name} must be a str or None, got {describe(value)}"
-            raise TypeError(msg)
+        if value is None:
+            return
+        try:
+            hash(value)
+        except TypeError:
+            rule = "must be hashable (a str, int, tuple, Via, ...) or None"
+            msg = f"{owner}.{attribute.name} {rule}, got {describe(value)}"
+            raise TypeError(msg) from None
 
     return check
 

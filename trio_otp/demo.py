@@ -59,7 +59,7 @@ class Counter(trio_otp.GenServer[tuple[str, int], int]):
 
 
 async def auditor(out: TextIO, *, task_status: trio.TaskStatus[None]) -> None:
-    counter = trio_otp.whereis("counter")
+    counter = trio_otp.whereis("counter", trio_otp.ServerRef[tuple[str, int], int])
     assert counter is not None  # started before us: rest_for_one's promise
     total = await counter.call(("add", 0))
     print(f"    auditor  | started; it depends on the counter, whose total is {total}", file=out)
@@ -69,7 +69,9 @@ async def auditor(out: TextIO, *, task_status: trio.TaskStatus[None]) -> None:
 
 async def ask(op: str, amount: int) -> int:
     """Call whichever counter runs under the name "counter" now."""
-    counter: trio_otp.ServerRef[tuple[str, int], int] | None = trio_otp.whereis("counter")
+    counter: trio_otp.ServerRef[tuple[str, int], int] | None = trio_otp.whereis(
+        "counter", trio_otp.ServerRef[tuple[str, int], int]
+    )
     if counter is None:
         raise trio_otp.ServerNotRunning("no server is registered as 'counter'")
     return await counter.call((op, amount))

@@ -11,6 +11,7 @@ supervisor finish reacting before the test looks.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,11 @@ import attrs
 import trio
 import trio.testing
 
-from ._checks import check_exit_reason, check_instance, check_seconds, check_whole_number
+from ._checks import check_instance, check_seconds, check_whole_number
 from ._child_spec import ChildSpec
+from ._dynamic_supervisor import DynamicChild, DynamicSupervisorRef
 from ._exceptions import ChildNotFound, Shutdown, SupervisorNotRunning
+from ._exit_signal import ExitMode, check_exit_signal_reason, signal_for
 from ._supervisor import SupervisorRef
 from ._util import describe
 
@@ -50,25 +53,56 @@ async def settle() -> None:
 
 
 async def exit_child(
-    supervisor: SupervisorRef, child_id: Hashable, reason: BaseException | None = None
+    supervisor: SupervisorRef | DynamicSupervisorRef,
+    child: Hashable | DynamicChild,
+    reason: BaseException | ExitMode | None = None,
 ) -> None:
-    """End a running child as if it had ended by itself with ``reason``: OTP's
-    ``exit(Pid, Reason)`` on a child, for any child, however it is written.
+    """End a running child as if it had ended by itself with ``reason``, and wait until
+    its supervisor has dealt with that: :func:`trio_otp.exit` on the child, for any
+    child, however it is written, then a wait for the supervisor's decision.
 
-    ``None`` is a normal exit, a :class:`~trio_otp.Shutdown` a shutdown exit, anything
-    else a crash. The child is stopped with its own shutdown policy, then its supervisor
-    applies its usual rules (restart type, strategy, intensity) to that exit. Returns once
-    the supervisor has done so. A checkpoint.
+    ``child`` is a child id for a :class:`~trio_otp.Supervisor`, the
+    :class:`~trio_otp.DynamicChild` that ``start_child`` returned for a
+    :class:`~trio_otp.DynamicSupervisor`. ``None`` is a normal exit, a
+    :class:`~trio_otp.Shutdown` a shutdown exit, :data:`~trio_otp.KILL` a kill (no
+    cleanup; it exits with :class:`~trio_otp.Killed`), anything else a crash. The child is
+    stopped with its own shutdown policy, then its supervisor applies its usual rules
+    (restart type, strategy, intensity) to that exit. Returns once the supervisor has
+    done so (restarted the child, or decided not to). A checkpoint.
 
     Raises:
-      ChildNotFound: no child with that id is running.
+      ChildNotFound: no child with that id (or that handle) is running.
       SupervisorNotRunning: the supervisor has ended.
-      TypeError: ``reason`` is neither None nor an exception (checked before the
+      TypeError: a bad ``supervisor``, ``child`` or ``reason`` (checked before the
         request is sent).
     """
-    check_instance(supervisor, SupervisorRef, "exit_child's supervisor", "a SupervisorRef")
-    check_exit_reason(reason, "exit_child's reason")
-    await supervisor._request(lambda state: state.inject_exit(child_id, reason))
+    check_instance(
+        supervisor,
+        (SupervisorRef, DynamicSupervisorRef),
+        "exit_child's supervisor",
+        "a SupervisorRef or a DynamicSupervisorRef",
+    )
+    check_exit_signal_reason(reason, "exit_child's reason")
+    if isinstance(supervisor, DynamicSupervisorRef):
+        check_instance(
+            child, DynamicChild, "exit_child's child", "the DynamicChild that start_child returned"
+        )
+        assert isinstance(child, DynamicChild)
+        if not supervisor.alive:
+            msg = f"supervisor {supervisor._state.label} is not running"
+            raise SupervisorNotRunning(msg)
+        task = child._child.task if child._child in supervisor._state.children else None
+        if task is None:
+            msg = f"{child!r} is not a running child of {supervisor!r}"
+            raise ChildNotFound(msg)
+    else:
+        task = await supervisor._request(lambda state: state.running_task(child))
+    task.exit(signal_for(task, reason))
+    with trio.CancelScope(shield=True):  # the exit is under way: see it through
+        await task.wait_finished()
+        # Answered after the exit it queued (and after a restart it began is ready).
+        with contextlib.suppress(SupervisorNotRunning):
+            await supervisor.count_children()
 
 
 @attrs.define
@@ -82,9 +116,11 @@ class ScriptedWorkers:
     :meth:`fail_next_starts`. Commands to a child that is not running are ignored.
     """
 
-    trace: list[tuple[str, Hashable]] = attrs.field(factory=list)
-    _controls: dict[Hashable, trio.MemorySendChannel[BaseException | None]] = attrs.field(factory=dict)
-    _start_failures: dict[Hashable, int] = attrs.field(factory=dict)
+    trace: list[tuple[str, Hashable]] = attrs.field(factory=list[tuple[str, Hashable]])
+    _controls: dict[Hashable, trio.MemorySendChannel[BaseException | None]] = attrs.field(
+        factory=dict[Hashable, trio.MemorySendChannel[BaseException | None]]
+    )
+    _start_failures: dict[Hashable, int] = attrs.field(factory=dict[Hashable, int])
 
     def spec(self, id: Hashable, **options: Any) -> ChildSpec:  # noqa: A002
         """A :class:`~trio_otp.ChildSpec` for a scripted worker; ``options`` as ChildSpec's."""
@@ -158,7 +194,7 @@ def crash_schedules(
         msg = "crash_schedules' paths must name at least one child (a tuple of ids from the root down)"
         raise ValueError(msg)
     for path in paths:
-        if not isinstance(path, tuple) or not path:
+        if not isinstance(path, tuple) or not path:  # pyright: ignore[reportUnnecessaryIsInstance]
             msg = f"crash_schedules' paths must be non-empty tuples of child ids, got {describe(path)}"
             raise TypeError(msg)
     for seconds in time_steps:

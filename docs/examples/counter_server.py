@@ -13,7 +13,7 @@ Request = tuple[str, int]
 @attrs.define
 class Counter(trio_otp.GenServer[Request, int]):
     total: int = 0
-    history: list[Request] = attrs.field(factory=list)
+    history: list[Request] = attrs.field(factory=list[Request])  # typed, for pyright --strict
 
     async def handle_call(self, request: Request, caller: trio_otp.Caller[int]) -> int:
         op, amount = request
@@ -34,7 +34,9 @@ class Counter(trio_otp.GenServer[Request, int]):
 
 
 def counter() -> trio_otp.ServerRef[Request, int]:
-    ref: trio_otp.ServerRef[Request, int] | None = trio_otp.whereis("counter")
+    ref: trio_otp.ServerRef[Request, int] | None = trio_otp.whereis(
+        "counter", trio_otp.ServerRef[Request, int]
+    )
     assert ref is not None
     return ref
 

@@ -30,24 +30,21 @@ async def main() -> None:
     sessions: trio_otp.Registry[Any] = trio_otp.Registry(name="sessions")
     tree = trio_otp.Supervisor(
         [
-            trio_otp.DynamicSupervisor(max_children=1000).child_spec("pool"),
-            trio_otp.TaskSupervisor().child_spec("tasks"),
+            # Named, so callers anywhere reach them, across restarts, without a ref.
+            trio_otp.DynamicSupervisor(max_children=1000, name="pool").child_spec("pool"),
+            trio_otp.TaskSupervisor(name="tasks").child_spec("tasks"),
         ],
         strategy=trio_otp.RestartStrategy.ONE_FOR_ONE,
     )
     async with trio.open_nursery() as nursery:
-        root = await nursery.start(tree.run)
-        children = {info.id: info.ref for info in await root.which_children()}
-        pool, tasks = children["pool"], children["tasks"]
-        assert isinstance(pool, trio_otp.DynamicSupervisorRef)
-        assert isinstance(tasks, trio_otp.TaskSupervisorRef)
+        await nursery.start(tree.run)
 
         for user in ("ada", "grace"):  # one session per user, under the pool, by name
             name = trio_otp.Via(sessions, user)
             spec = trio_otp.server_spec(
                 user, functools.partial(Session, user), name=name, restart=trio_otp.Restart.TRANSIENT
             )
-            await pool.start_child(spec)
+            await trio_otp.start_child("pool", spec)
         print(await trio_otp.call(trio_otp.Via(sessions, "ada"), "hello"))
 
         grace = trio_otp.whereis(trio_otp.Via(sessions, "grace"))
@@ -62,12 +59,14 @@ async def main() -> None:
             await trio.sleep(1)
             return n * n
 
+        tasks = trio_otp.whereis("tasks", trio_otp.TaskSupervisorRef)  # typed by the kind
+        assert tasks is not None
         async with contextlib.aclosing(tasks.map(lookup, range(5), max_concurrency=2)) as results:
             print([square async for square in results])
 
         await trio.sleep(60)  # ada's session idles out after 30 s
         assert sessions.whereis("ada") is None
-        print("ada's session timed out; the pool is empty:", await pool.which_children() == [])
+        print("ada's session timed out; the pool is empty:", await trio_otp.which_children("pool") == [])
         nursery.cancel_scope.cancel()
 
 

@@ -1,0 +1,173 @@
+"""Names: how servers and supervisors are found by callers who hold no reference.
+
+One namespace for every kind of process, as in OTP: a GenServer, a Supervisor, a
+DynamicSupervisor and a TaskSupervisor started under the same name conflict. A name is a
+key of the run's default :class:`Registry` (made at the first registration of the run),
+or a :class:`Via` naming a key of a registry of your own.
+
+A process takes its name when it starts, in its own task (the server's task, the
+supervisor's control loop), before anything else, and keeps it until that task has
+ended, so that no second process can take the name while the first is still finishing.
+Lookups skip a process that has stopped accepting requests (it is in ``terminate``, or
+stopping its children): it could only refuse. A restart takes the name again, so a
+caller that looks the name up at each request follows the process across restarts.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import attrs
+import trio
+
+from ._checks import check_hashable
+from ._exceptions import AlreadyRegistered, NameTaken
+from ._ki import protected
+from ._registry import Keys, Registry
+from ._util import describe, safe_repr
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from ._dynamic_supervisor import DynamicSupervisorRef
+    from ._gen_server import ServerRef
+    from ._supervisor import SupervisorRef
+    from ._task_supervisor import TaskSupervisorRef
+
+    #: What a name can stand for.
+    ProcessRef: TypeAlias = "ServerRef[Any, Any] | SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef"
+
+RefT = TypeVar("RefT")
+
+
+class NamedRef(Protocol):
+    """What a name can be registered to: a reference that says whether it still accepts
+    requests."""
+
+    @property
+    def alive(self) -> bool: ...
+
+
+def _check_via_registry(_instance: object, _attribute: object, registry: object) -> None:
+    if not isinstance(registry, Registry):
+        msg = f"Via.registry must be a trio_otp.Registry, got {describe(registry)}"
+        raise TypeError(msg)
+    if registry.keys is not Keys.UNIQUE:
+        msg = (
+            f"Via.registry must have unique keys (Keys.UNIQUE): a name names one process, "
+            f"but {registry!r} lets many tasks share a key; use Registry.register for groups"
+        )
+        raise ValueError(msg)
+
+
+def _check_via_key(_instance: object, _attribute: object, key: object) -> None:
+    check_hashable(key, "Via.key")
+
+
+@attrs.frozen
+class Via:
+    """A name kept in a :class:`Registry` of your own rather than the default one
+    (Elixir's ``{:via, Registry, {registry, key}}``), for a server or a supervisor.
+
+    Raises:
+      TypeError: ``registry`` is not a :class:`Registry`, or ``key`` is not hashable.
+      ValueError: the registry has ``Keys.DUPLICATE``: a name must name one process, as
+        Elixir refuses a duplicate registry in a ``:via`` name.
+    """
+
+    registry: Registry[Any] = attrs.field(validator=_check_via_registry)
+    key: Hashable = attrs.field(validator=_check_via_key)
+
+
+_default_names: trio.lowlevel.RunVar[Registry[Any]] = trio.lowlevel.RunVar("trio_otp_names")
+
+
+def _resolve(name: Hashable) -> tuple[Registry[Any], Hashable]:
+    if isinstance(name, Via):
+        return name.registry, name.key
+    try:
+        return _default_names.get(), name
+    except LookupError:
+        registry: Registry[Any] = Registry(Keys.UNIQUE, name="trio_otp names")
+        _default_names.set(registry)
+        return registry, name
+
+
+def check_name(name: object, argument: str = "name") -> None:
+    """A name: any hashable value, or a :class:`Via`."""
+    check_hashable(name, argument)
+
+
+def name_label(name: Hashable) -> str:
+    """How a name reads in reports: the key of a :class:`Via`, the name itself otherwise."""
+    return safe_repr(name.key if isinstance(name, Via) else name)
+
+
+@protected
+def register_name(name: Hashable, ref: NamedRef) -> None:
+    """Give ``name`` to the current task, with ``ref`` as its value. Not a checkpoint.
+
+    Raises:
+      NameTaken: another process holds the name (still ending, if it is not alive).
+    """
+    registry, key = _resolve(name)
+    try:
+        registry.register(key, ref)
+    except AlreadyRegistered as taken:
+        value: object = taken.entry.value
+        msg = f"name {safe_repr(name)} is already taken by {safe_repr(value)}"
+        if not getattr(value, "alive", True):
+            msg += ", which is still ending"
+        raise NameTaken(msg, value) from None
+
+
+@protected
+def unregister_name(name: Hashable) -> None:
+    """Give up ``name``, held by the current task. Not a checkpoint."""
+    registry, key = _resolve(name)
+    registry.unregister(key)
+
+
+@typing.overload
+def whereis(name: Hashable) -> ProcessRef | None: ...
+
+
+@typing.overload
+def whereis(name: Hashable, kind: type[RefT]) -> RefT | None: ...
+
+
+def whereis(name: Hashable, kind: type[Any] | None = None) -> Any:
+    """The process running under ``name`` (a key of the default registry, or a
+    :class:`Via`) in this Trio run, or ``None``. Not a checkpoint.
+
+    With ``kind`` (:class:`ServerRef`, :class:`SupervisorRef`,
+    :class:`DynamicSupervisorRef`, :class:`TaskSupervisorRef`), the result is typed as
+    that class, and a process of another kind under that name is an error rather than a
+    result; without it, check the result with ``isinstance``. ``ServerRef[str, int]``
+    types the reply too (its type arguments are checked by type checkers only).
+
+    A process that has stopped accepting requests (a server in ``terminate``, a
+    supervisor stopping its children) is not returned: it could only refuse. It keeps its
+    name until it has ended, though, so no second process can take the name while the
+    first is still finishing.
+
+    Raises:
+      TypeError: ``name`` is not hashable, ``kind`` is not a class, or the process under
+        ``name`` is not a ``kind``.
+    """
+    check_name(name)
+    # ServerRef[str, int] is checked as ServerRef: its type arguments are the caller's word.
+    given: object = kind if kind is None else typing.get_origin(kind) or kind
+    if given is not None and not isinstance(given, type):
+        msg = f"whereis's kind must be a reference class such as trio_otp.ServerRef, got {describe(kind)}"
+        raise TypeError(msg)
+    registry, key = _resolve(name)
+    ref = registry.whereis(key)
+    if getattr(ref, "alive", None) is not True:
+        return None  # nothing, a process that is ending, or a value of the user's own
+    if given is not None and not isinstance(ref, given):
+        msg = f"the process named {safe_repr(name)} is {safe_repr(ref)}, not a {given.__name__}"
+        raise TypeError(msg)
+    return ref
