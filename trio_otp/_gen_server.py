@@ -1008,7 +1008,7 @@ async def serve(
                     elif kind is _StopRequest:
                         result = Stop(item.reason)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
                     else:  # get_state or replace_state, between two callbacks (see _sys.py)
-                        server = process.server = handle_system(server, item)  # type: ignore[arg-type]
+                        server = process.server = handle_system(server, item)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
                         continue
                 if result is None:
                     continue

@@ -90,7 +90,6 @@ def _check_node(node: object, function: str) -> None:
 
 async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int) -> TreeNode:
     from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415 - import cycle
-    from ._gen_server import ServerRef  # noqa: PLC0415
     from ._task_supervisor import TaskSupervisorRef  # noqa: PLC0415
 
     supervisor: SupervisorRef | DynamicSupervisorRef | None
@@ -101,9 +100,10 @@ async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int
     elif isinstance(ref, SupervisorRef):
         kind, supervisor = "supervisor", ref
     else:
-        if not isinstance(ref, ServerRef):
+        fields = status_fields(ref)
+        if fields is None:
             return TreeNode(node_id, "worker", state.value, restarts)
-        mailbox, message, handling_for = status_fields(ref)
+        mailbox, message, handling_for = fields
         return TreeNode(
             node_id,
             "server",
@@ -142,7 +142,7 @@ def _message_text(message: tuple[str, object] | None) -> str | None:
 def _activity(node: TreeNode) -> list[str]:
     """What a server is doing, for the renderers; nothing for an idle one, so that the
     pictures of idle trees stay as they were."""
-    parts = []
+    parts: list[str] = []
     if node.mailbox:
         parts.append(f"mailbox: {node.mailbox}")
     if node.message is not None:

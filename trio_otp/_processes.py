@@ -24,7 +24,7 @@ for a supervised child, its own supervisor.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import trio
@@ -47,7 +47,7 @@ def list_process(entry: object, task: trio.lowlevel.Task | None = None) -> None:
     try:
         table = _table.get()
     except LookupError:
-        table = {}
+        table = dict[object, None]()
         _table.set(table)
     table[entry] = None
 
@@ -148,6 +148,9 @@ def processes() -> list[ProcessInfo]:
         waiting = len(process.mailbox) if process.mailbox else 0
         return ProcessInfo(kind, process.label, process.name, child_id, parent, waiting, ref)
 
+    def process_of(ref: object) -> Any:
+        return ref._process if isinstance(ref, ServerRef) else None
+
     def state_of(ref: object) -> object:
         if isinstance(ref, TaskSupervisorRef):
             ref = ref._supervisor
@@ -160,12 +163,12 @@ def processes() -> list[ProcessInfo]:
         if isinstance(entry, _Process):
             if not entry.ended:
                 parent = parent_label(child_of(entry.task))
-                infos.append(server(entry, None, parent, ServerRef._create(entry)))
+                infos.append(server(entry, None, parent, cast("object", ServerRef._create(entry))))
             continue
         state: Any = entry
         owner = state.owner
         child_id: Hashable | None = None
-        ref: object = None
+        ref = None
         parent = parent_label(owner)
         label = supervisor_label(state)
         if owner is not None and state_of(owner.ref) is state:  # that child itself
@@ -178,9 +181,10 @@ def processes() -> list[ProcessInfo]:
             child_ref = task.ref
             if state_of(child_ref) is not None:
                 continue  # a supervisor: it has an entry of its own
-            if isinstance(child_ref, ServerRef):
-                if not child_ref._process.ended:
-                    infos.append(server(child_ref._process, record.spec.id, label, child_ref))
+            process = process_of(child_ref)
+            if process is not None:
+                if not process.ended:
+                    infos.append(server(process, record.spec.id, label, child_ref))
                 continue
             spec_id = record.spec.id
             text = spec_id if isinstance(spec_id, str) else repr(spec_id)

@@ -53,7 +53,7 @@ import inspect
 import math
 import time
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 import trio
@@ -128,7 +128,7 @@ def _resolve(server: object, function: str) -> ServerRef[Any, Any]:
     from ._gen_server import ServerRef, _lookup  # noqa: PLC0415 - import cycle
 
     if isinstance(server, ServerRef):
-        return server
+        return cast("ServerRef[Any, Any]", server)  # type: ignore[redundant-cast]  # for pyright
     check_hashable(server, f"{function}'s server (a ServerRef or a server name)")
     return _lookup(server)
 
@@ -291,7 +291,9 @@ def get_status(server: ServerRef[Any, Any] | Hashable) -> ServerStatus:
     if process.ended:
         msg = f"server {process.label} is not running"
         raise ServerNotRunning(msg)
-    state: Any = process.server
+    state = process.server
+    assert state is not None  # set before the server can be found
+    server_class: type[GenServer[Any, Any]] = type(state)
     try:
         shown = state.format_status()
     except Exception as failure:  # a broken redaction must not break the status
@@ -300,7 +302,7 @@ def get_status(server: ServerRef[Any, Any] | Hashable) -> ServerStatus:
     child = child_of(process.task)
     own = child is not None and child.trio_task is process.task
     return ServerStatus(
-        server_class=type(state),
+        server_class=server_class,
         label=process.label,
         name=process.name,
         state=shown,
@@ -315,12 +317,14 @@ def get_status(server: ServerRef[Any, Any] | Hashable) -> ServerStatus:
     )
 
 
-def status_fields(ref: object) -> tuple[int | None, tuple[str, object] | None, float | None]:
-    """(mailbox, message, handling_for) of a server ref for :func:`snapshot`; Nones
-    for anything else."""
+def status_fields(ref: object) -> tuple[int | None, tuple[str, object] | None, float | None] | None:
+    """(mailbox, message, handling_for) of a server ref for :func:`snapshot` (Nones once
+    it has ended); ``None`` for anything that is no server ref."""
     from ._gen_server import ServerRef  # noqa: PLC0415 - import cycle
 
-    if not isinstance(ref, ServerRef) or ref._process.ended:
+    if not isinstance(ref, ServerRef):
+        return None
+    if ref._process.ended:
         return None, None, None
     process = ref._process
     message = None if process.parked is not None else describe_message(process.current)

@@ -13,7 +13,7 @@ import trio_otp
 
 @attrs.define
 class Inventory(trio_otp.GenServer[str, int]):
-    stock: dict[str, int] = attrs.field(factory=dict)
+    stock: dict[str, int] = attrs.field(factory=dict[str, int])
     supplier: trio.Event = attrs.field(factory=trio.Event)
 
     async def handle_call(self, request: str, caller: trio_otp.Caller[int]) -> int:
