@@ -744,7 +744,7 @@ WRONG: list[Wrong] = [
         "exit_child reason not an exception",
         lambda t: testing.exit_child(t.root, "a", "boom"),  # type: ignore[arg-type]
         TypeError,
-        "exit_child's reason must be None, an exception instance or trio_otp.KILL",
+        "exit_child's reason must be None, an Exception instance or trio_otp.KILL",
     ),
     Wrong(
         "exit_child of an unknown child",
@@ -804,7 +804,19 @@ WRONG: list[Wrong] = [
         "supervisor stop reason not an exception",
         lambda t: t.root.stop("bye"),  # type: ignore[arg-type]
         TypeError,
-        "stop's reason must be None (a normal exit) or an exception",
+        "stop's reason must be None (a normal exit) or an Exception instance",
+    ),
+    Wrong(
+        "supervisor stop reason an interrupt",
+        lambda t: t.tasks.stop(KeyboardInterrupt()),  # type: ignore[arg-type]
+        TypeError,
+        "(an interrupt such as KeyboardInterrupt is no exit reason), got KeyboardInterrupt()",
+    ),
+    Wrong(
+        "exit reason an interrupt",
+        lambda t: trio_otp.exit("echo", SystemExit(1)),  # type: ignore[arg-type]
+        TypeError,
+        "(an interrupt such as KeyboardInterrupt is no exit reason), got SystemExit(1)",
     ),
     Wrong(
         "supervisor stop negative timeout",
@@ -870,7 +882,8 @@ WRONG: list[Wrong] = [
         "exit reason not an exception",
         lambda t: trio_otp.exit(t.server, "bye"),  # type: ignore[arg-type]
         TypeError,
-        "exit's reason must be None, an exception instance or trio_otp.KILL, got 'bye'",
+        "exit's reason must be None, an Exception instance or trio_otp.KILL (an interrupt such as "
+        "KeyboardInterrupt is no exit reason), got 'bye'",
     ),
     Wrong(
         "exit of an unknown name",

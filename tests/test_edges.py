@@ -669,7 +669,7 @@ async def test_exit_child_refuses_a_reason_that_is_no_exception(autojump_clock: 
     async with trio.open_nursery() as nursery:
         root = await start_supervisor(nursery, [trio_otp.ChildSpec("a", parked)], max_restarts=0)
         with pytest.raises(
-            TypeError, match=r"exit_child's reason must be None, an exception instance or trio_otp\.KILL"
+            TypeError, match=r"exit_child's reason must be None, an Exception instance or trio_otp\.KILL"
         ):
             await exit_child(root, "a", "boom")  # type: ignore[arg-type]
         assert [info.state for info in await root.which_children()] == [trio_otp.ChildState.RUNNING]

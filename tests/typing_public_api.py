@@ -160,6 +160,35 @@ async def agents_are_typed(nursery: trio.Nursery) -> None:
     assert_type(trio_otp.agent("agent"), trio_otp.AgentRef[Any])
 
 
+async def supervisors_by_name_are_typed(
+    root: trio_otp.SupervisorRef,
+    pool: trio_otp.DynamicSupervisorRef,
+    spec: trio_otp.ChildSpec[trio_otp.ServerRef[str, int]],
+) -> None:
+    assert_type(await trio_otp.start_child(root, spec), trio_otp.ServerRef[str, int])
+    assert_type(await trio_otp.start_child(pool, spec), trio_otp.DynamicChild[trio_otp.ServerRef[str, int]])
+    assert_type(await trio_otp.start_child("sessions", spec), Any)
+    assert_type(await trio_otp.which_children("app"), list[trio_otp.ChildInfo])
+    assert_type(await trio_otp.count_children(pool), trio_otp.ChildCounts)
+    assert_type(
+        trio_otp.whereis("sessions", trio_otp.DynamicSupervisorRef), "trio_otp.DynamicSupervisorRef | None"
+    )
+    await root.stop(trio_otp.Shutdown("bye"), timeout=10)
+    await pool.stop()
+    # An interrupt is no exit reason.
+    await root.stop(KeyboardInterrupt())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+def exits_are_typed(
+    server: trio_otp.ServerRef[str, int], child: trio_otp.DynamicChild[trio_otp.ServerRef[str, int]]
+) -> None:
+    trio_otp.exit(server, RuntimeError("reset"))
+    trio_otp.exit(child, trio_otp.KILL)
+    trio_otp.exit("cache", None)
+    trio_otp.exit(server, "bye")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    trio_otp.exit(server, KeyboardInterrupt())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
 class Tally(trio_otp.GenServer[str, int]):
     total = 0
 

@@ -70,6 +70,17 @@ def check_whole_number(value: object, argument: str, *, minimum: int) -> int:
     return value
 
 
+def check_stop_reason(value: object, argument: str) -> None:
+    """A supervisor's stop reason: ``None`` (normal) or an :class:`Exception` instance (an
+    interrupt would leave the tree as one, not as the supervisor's exit)."""
+    if value is not None and not isinstance(value, Exception):
+        msg = (
+            f"{argument} must be None (a normal exit) or an Exception instance (an interrupt such as "
+            f"KeyboardInterrupt is no exit reason), got {describe(value)}"
+        )
+        raise TypeError(msg)
+
+
 def check_exit_reason(value: object, argument: str) -> None:
     """An exit reason: ``None`` (normal) or an exception instance."""
     if value is not None and not isinstance(value, BaseException):

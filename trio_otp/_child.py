@@ -241,9 +241,9 @@ class ChildTask(trio.TaskStatus[Any]):
         if parent is not None and parent._stopping_children is not None:
             parent._stopping_children.discard(self)
         signal = self.exit_signal
-        if signal is not None and (error is None or isinstance(error, Exception)):
-            # Whatever its unwinding raised, it ends for the reason it was sent, as an OTP
-            # process that an exit signal kills; an interrupt still goes on up.
+        if signal is not None and error is None:
+            # It ended because the exit cancelled it: it ends for the reason it was sent.
+            # An error of its own (a crash already under way, an interrupt) is kept.
             error = signal.reason
             if error is None and not self.is_started:
                 error = RuntimeError(f"it was exited ({signal.describe()}) before it was started")
@@ -297,6 +297,8 @@ class ChildTask(trio.TaskStatus[Any]):
             return
         if self.stopping:
             if signal.killed:
+                if self.exit_signal is not None and not self.exit_signal.killed:
+                    self.exit_signal = signal  # it now ends killed, whatever it was sent first
                 self._tighten(-math.inf)
             return
         self.exit_signal = signal

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar, cast, final
 import attrs
 import trio
 
-from ._checks import check_exit_reason, check_instance, check_timeout
+from ._checks import check_instance, check_stop_reason, check_timeout
 from ._child import ChildTask
 from ._child_spec import INFINITY, ChildSpec, ChildType, RefT_co, Restart, ShutdownPolicy
 from ._exceptions import ChildNotFound, MaxChildrenReached, SupervisorNotRunning
@@ -231,7 +231,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         self._state = state
 
     def __repr__(self) -> str:
-        return f"<DynamicSupervisorRef {self._state.label} ({'running' if self.alive else 'ended'})>"
+        return f"<DynamicSupervisorRef {self._state.label} ({self._state.phase()})>"
 
     @property
     def name(self) -> Hashable | None:
@@ -245,7 +245,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
 
     async def stop(
         self,
-        reason: BaseException | None = None,
+        reason: Exception | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - as OTP's Supervisor.stop/3
     ) -> None:
@@ -256,12 +256,12 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
           SupervisorNotRunning, SupervisorTimeout, TypeError, ValueError: as
             :meth:`SupervisorRef.stop`.
         """
-        check_exit_reason(reason, "stop's reason")
+        check_stop_reason(reason, "stop's reason")
         seconds = check_timeout(timeout, "stop's timeout")
         await stop_supervisor(self._state, reason, seconds)
 
     async def _request(self, operation: Callable[[Any], Awaitable[T]]) -> T:
-        return await send_request(self._state.send, self._state.label, operation)
+        return await send_request(self._state, operation)
 
     async def start_child(self, spec: ChildSpec[T]) -> DynamicChild[T]:
         """Start a child from ``spec`` (its ``args`` are this child's arguments) and wait
@@ -371,7 +371,7 @@ class _DynamicState(_SupervisorState):
     ) -> None:
         super().__init__(definition, label)
         self.max_children = max_children
-        self.wrap = wrap
+        self.wrap: Callable[[DynamicSupervisorRef], object] | None = wrap
         # Children whose start is being undone: no longer ours to restart, but running
         # until their stop ends, so they still count against max_children.
         self.undoing: int = 0

@@ -60,7 +60,7 @@ def exit(  # noqa: A001 - OTP's name for it, as trio_otp.exit
     | TaskHandle[Any]
     | ChildInfo
     | Hashable,
-    reason: BaseException | Literal[ExitMode.KILL] | None,
+    reason: Exception | Literal[ExitMode.KILL] | None,
 ) -> None:
     """End a supervised child from outside, as if it had exited by itself with ``reason``
     (OTP's ``exit(Pid, Reason)``). Not a checkpoint: the child is told at once, and its
@@ -80,7 +80,10 @@ def exit(  # noqa: A001 - OTP's name for it, as trio_otp.exit
     is out of reach of either, as of its supervisor's own stop.
 
     An exit sent to a child that its supervisor is already stopping changes nothing
-    (a :data:`KILL` still cuts its cleanup short).
+    (a :data:`KILL` still cuts its cleanup short, and the child then reads
+    :class:`Killed`). A child whose start is not over fails its start with ``reason``
+    (a ``RuntimeError`` saying so for ``None``). A child that was already crashing keeps
+    its own error.
 
     Raises:
       ChildNotFound: ``target`` is not a running supervised child: nothing runs under
@@ -95,12 +98,15 @@ def exit(  # noqa: A001 - OTP's name for it, as trio_otp.exit
 
 
 def check_exit_signal_reason(reason: object, argument: str) -> None:
-    if not (reason is None or reason is KILL or isinstance(reason, BaseException)):
-        msg = f"{argument} must be None, an exception instance or trio_otp.KILL, got {describe(reason)}"
+    if not (reason is None or reason is KILL or isinstance(reason, Exception)):
+        msg = (
+            f"{argument} must be None, an Exception instance or trio_otp.KILL (an interrupt such as "
+            f"KeyboardInterrupt is no exit reason), got {describe(reason)}"
+        )
         raise TypeError(msg)
 
 
-def signal_for(child: ChildTask, reason: BaseException | ExitMode | None) -> ExitSignal:
+def signal_for(child: ChildTask, reason: Exception | ExitMode | None) -> ExitSignal:
     if reason is KILL:
         return ExitSignal(
             Killed(f"child {safe_repr(child.spec.id)} was killed (exit reason KILL)"), killed=True

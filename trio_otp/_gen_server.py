@@ -938,7 +938,8 @@ async def serve(
             # As object, not as init is typed: not every subclass is type-checked.
             result = typing.cast("object", await server.init())
         except BaseException as init_error:
-            process.close(_reason_of(init_error))
+            signal = _exit_signal(process, init_error)
+            process.close(_reason_of(init_error) if signal is None else signal.reason)
             raise
         if isinstance(result, Stop):
             message = f"server {process.label}: init returned Stop({safe_repr(result.reason)})"
@@ -1030,6 +1031,9 @@ async def serve(
             process.fail_current(crash_reason)
             if signal is None or not signal.killed:
                 await _terminate(server, process, crash_reason)
+                signal = _exit_signal(process, error)  # a kill may have come meanwhile
+                if signal is not None:
+                    crash_reason = signal.reason
             process.close(crash_reason)
             raise
         reason = stop.reason
@@ -1104,9 +1108,10 @@ def _crash_report(server: GenServer[Any, Any], process: _Process, error: Excepti
 
 
 def _exit_signal(process: _Process, error: BaseException) -> ExitSignal | None:
-    """The :func:`trio_otp.exit` signal that cancelled this server, if that is how it ends."""
-    if not isinstance(error, trio.Cancelled):
-        return None
+    """The :func:`trio_otp.exit` signal that cancelled this server, if that is how it
+    ends: by a ``Cancelled``, or a group of nothing else (a callback's nursery)."""
+    if _reason_of(error) is error:
+        return None  # not a cancellation: its own error
     child = child_of_task(process.task)
     return None if child is None else child.exit_signal
 

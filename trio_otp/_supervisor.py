@@ -62,7 +62,7 @@ from typing import Any, Generic, TypeVar, cast, final
 import attrs
 import trio
 
-from ._checks import check_exit_reason, check_instance, check_timeout
+from ._checks import check_instance, check_stop_reason, check_timeout
 from ._child import BRUTAL_KILL_REPORT_AFTER, ChildTask, _current_child
 from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownMode, ShutdownPolicy
 from ._events import emit
@@ -75,6 +75,7 @@ from ._exceptions import (
     ChildStartError,
     NameTaken,
     RestartIntensityExceeded,
+    SupervisorError,
     SupervisorNotRunning,
     SupervisorTimeout,
 )
@@ -375,14 +376,14 @@ class SupervisorRef(metaclass=NoPublicConstructor):
         return not self._state.stopping
 
     def __repr__(self) -> str:
-        return f"<SupervisorRef {self._state.label} ({'running' if self.alive else 'ended'})>"
+        return f"<SupervisorRef {self._state.label} ({self._state.phase()})>"
 
     async def _request(self, operation: Callable[[_SupervisorState], Awaitable[T]]) -> T:
-        return await send_request(self._state.send, self._state.label, operation)
+        return await send_request(self._state, operation)
 
     async def stop(
         self,
-        reason: BaseException | None = None,
+        reason: Exception | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - as OTP's Supervisor.stop/3
     ) -> None:
@@ -403,7 +404,7 @@ class SupervisorRef(metaclass=NoPublicConstructor):
           TypeError, ValueError: ``reason`` is neither None nor an exception, or
             ``timeout`` is not None or a number of seconds >= 0 (checked before sending).
         """
-        check_exit_reason(reason, "stop's reason")
+        check_stop_reason(reason, "stop's reason")
         seconds = check_timeout(timeout, "stop's timeout")
         await stop_supervisor(self._state, reason, seconds)
 
@@ -493,11 +494,25 @@ async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[A
         raise state.exit_error
 
 
-async def stop_supervisor(state: _SupervisorState, reason: BaseException | None, seconds: float) -> None:
-    """What every supervisor ref's ``stop`` does, once its arguments are checked."""
+async def stop_supervisor(state: _SupervisorState, reason: Exception | None, seconds: float) -> None:
+    """What every supervisor ref's ``stop`` does, once its arguments are checked: the
+    timeout bounds the whole call, the wait in the mailbox included (the request, once
+    sent, is carried out all the same)."""
+    if state.ended.is_set():
+        msg = f"supervisor {state.label} is not running"
+        raise SupervisorNotRunning(msg)
     request = _StopRequest(reason)
-    await send_request(state.send, state.label, lambda loop: loop.stop_requested(request))
     with trio.move_on_after(seconds):
+        try:
+            await send_request(state, lambda loop: loop.stop_requested(request))
+        except SupervisorNotRunning:
+            # It began ending before the request's turn: wait for the end all the same, so
+            # that the name is free when this returns, and say if it ended for another reason.
+            await state.ended.wait()
+            if state.stop_request is None:
+                msg = f"supervisor {state.label} ended ({describe_exit(state.exit_error)}) before the stop"
+                raise SupervisorNotRunning(msg) from None
+            return
         await state.ended.wait()
         return
     msg = f"supervisor {state.label} did not stop within {seconds:g} s; it goes on stopping"
@@ -505,15 +520,28 @@ async def stop_supervisor(state: _SupervisorState, reason: BaseException | None,
 
 
 @protected
-async def send_request(
-    send: trio.MemorySendChannel[_Message], name: str, operation: Callable[[Any], Awaitable[T]]
-) -> T:
-    """Put a request in a supervisor's mailbox and wait for its answer (both refs use it)."""
+async def send_request(state: _SupervisorState, operation: Callable[[Any], Awaitable[T]]) -> T:
+    """Put a request in a supervisor's mailbox and wait for its answer (both refs use it).
+
+    Refused from a child the control loop is waiting for (to become ready, or to stop),
+    or from within one: the loop would answer only after the child, which waits for it.
+    """
+    waited = (state.waiting_for, state.pending)
+    if waited != (None, None) and not state.stopping:  # stopping: refused below, as for anyone
+        child = _current_child()
+        while child is not None:
+            if child in waited:
+                msg = (
+                    f"child {safe_repr(child.spec.id)} asked its own supervisor {state.label} for something "
+                    "while the supervisor waits for it (to start or to stop): that could only deadlock"
+                )
+                raise SupervisorError(msg)
+            child = child.parent
     request: _Request[T] = _Request(operation)
     try:
-        send.send_nowait(cast("_Request[object]", request))
+        state.send.send_nowait(cast("_Request[object]", request))
     except (trio.BrokenResourceError, trio.ClosedResourceError):
-        msg = f"supervisor {name} is not running"
+        msg = f"supervisor {state.label} is not running"
         raise SupervisorNotRunning(msg) from None
     await request.done.wait()
     if request.error is not None:
@@ -621,8 +649,15 @@ class _SupervisorState:
         self.owner: ChildTask | None = None
         # The task that runs Supervisor.run, and the end of that run.
         self.run_task: trio.lowlevel.Task | None = None
-        self.ended = trio.Event()
+        self.ended: trio.Event = trio.Event()
         self.ref: object = None  # made in serve, before any child starts
+        # The child the loop waits for, to start or to stop; its requests are refused.
+        self.waiting_for: ChildTask | None = None
+        self.stop_request: _StopRequest | None = None  # the stop() that ended it, if one did
+
+    def phase(self) -> str:
+        """For reprs: running, stopping (its children) or ended."""
+        return "ended" if self.ended.is_set() else "stopping" if self.stopping else "running"
 
     def make_ref(self) -> object:
         """The reference callers get: a :class:`SupervisorRef` (subclasses make theirs)."""
@@ -660,7 +695,7 @@ class _SupervisorState:
                 pending = self.pending
                 if pending is not None:
                     # As if the loop had been busy starting it when the message came.
-                    await pending.wait_ready()
+                    await self.wait_for(pending, pending.wait_ready)
                 if self.shutting_down():
                     break  # decided outside the loop; a request is failed below
                 if isinstance(message, _Request):
@@ -765,8 +800,16 @@ class _SupervisorState:
     async def start(self, child: _Child) -> None:
         """Start one child and wait until it is ready; raise _StartFailed if it fails."""
         task = self.spawn(child)
-        await task.wait_ready()
+        await self.wait_for(task, task.wait_ready)
         self.check_started(child, task)
+
+    async def wait_for(self, task: ChildTask, wait: Callable[[], Awaitable[None]]) -> None:
+        """The loop waits for one child: its requests would deadlock (see send_request)."""
+        self.waiting_for = task
+        try:
+            await wait()
+        finally:
+            self.waiting_for = None
 
     def spawn(self, child: _Child) -> ChildTask:
         """Start the child's task; ``task.wait_ready()`` waits until its start is over."""
@@ -819,9 +862,13 @@ class _SupervisorState:
             return
         reason = f"trio_otp: supervisor {self.label} is stopping child {child.spec.id!r} ({why})"
         with trio.CancelScope(shield=True):
-            await task.stop(reason, on_late=functools.partial(self.report_late, task))
+            on_late = functools.partial(self.report_late, task)
+            await self.wait_for(task, functools.partial(task.stop, reason, on_late))
         emit("child_stopped", {}, {"supervisor": self.label, "child_id": child.spec.id, "reason": why})
-        if isinstance(task.error, Exception):  # an interrupt goes up the tree, unreported
+        signal = task.exit_signal
+        if signal is not None and task.error is signal.reason:
+            pass  # the reason of an exit sent from outside, which this stop took over
+        elif isinstance(task.error, Exception):  # an interrupt goes up the tree, unreported
             # A child that fails while being stopped (or fails to start while the
             # supervisor is shutting down) changes nothing, but is not kept quiet.
             kind = "shutdown_error" if task.is_started else "start_error"
@@ -1035,6 +1082,7 @@ class _SupervisorState:
     async def stop_requested(self, request: _StopRequest) -> None:
         """:meth:`SupervisorRef.stop`: end the loop; ``run`` then exits with the reason."""
         self.exit_error = request.reason
+        self.stop_request = request
         self.stopping = True
 
     async def handle_request(self, request: _Request[object]) -> None:

@@ -36,6 +36,7 @@ import trio
 from typing_extensions import TypeVarTuple, Unpack
 
 from ._checks import check_instance, check_timeout, check_whole_number
+from ._child import child_of_task
 from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef, run_dynamic
 from ._exceptions import ChildNotFound, SupervisorNotRunning, TaskFailed, TaskTimeout
@@ -123,9 +124,20 @@ async def _run_task(
         handle._settle(outcome.Error(failed))
         raise  # the supervisor logs the crash of a temporary child
     except BaseException:
-        handle._settle(outcome.Error(TaskFailed(f"task {handle.name} was cancelled", cancelled=True)))
+        handle._settle(outcome.Error(_ended_early(handle)))
         raise
     handle._settle(outcome.Value(value))
+
+
+def _ended_early(handle: TaskHandle[Any]) -> TaskFailed:
+    """Why a task that did not finish failed: cancelled, or sent an exit from outside."""
+    child = child_of_task(trio.lowlevel.current_task())
+    signal = None if child is None else child.exit_signal
+    if signal is None:
+        return TaskFailed(f"task {handle.name} was cancelled", cancelled=True)
+    failed = TaskFailed(f"task {handle.name} was exited ({signal.describe()})", cancelled=False)
+    failed.__cause__ = signal.reason
+    return failed
 
 
 def _require_callable(function: object) -> None:
@@ -170,7 +182,7 @@ class TaskSupervisor:
     async def run(
         self, *, task_status: trio.TaskStatus[TaskSupervisorRef] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Run until cancelled, reporting a :class:`TaskSupervisorRef`. Tasks are temporary,
+        """Run until cancelled or stopped, reporting a :class:`TaskSupervisorRef`. Tasks are temporary,
         so their crashes never count as restarts and it never escalates.
 
         Raises:
@@ -247,7 +259,7 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
 
     async def stop(
         self,
-        reason: BaseException | None = None,
+        reason: Exception | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - as OTP's Supervisor.stop/3
     ) -> None:

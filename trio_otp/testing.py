@@ -12,6 +12,7 @@ supervisor finish reacting before the test looks.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ import trio
 import trio.testing
 
 from ._checks import check_instance, check_seconds, check_whole_number
+from ._child import ChildTask
 from ._child_spec import ChildSpec
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisorRef
 from ._exceptions import ChildNotFound, Shutdown, SupervisorNotRunning
@@ -55,7 +57,7 @@ async def settle() -> None:
 async def exit_child(
     supervisor: SupervisorRef | DynamicSupervisorRef,
     child: Hashable | DynamicChild,
-    reason: BaseException | ExitMode | None = None,
+    reason: Exception | ExitMode | None = None,
 ) -> None:
     """End a running child as if it had ended by itself with ``reason``, and wait until
     its supervisor has dealt with that: :func:`trio_otp.exit` on the child, for any
@@ -95,14 +97,21 @@ async def exit_child(
         if task is None:
             msg = f"{child!r} is not a running child of {supervisor!r}"
             raise ChildNotFound(msg)
+        task.exit(signal_for(task, reason))
     else:
-        task = await supervisor._request(lambda state: state.running_task(child))
-    task.exit(signal_for(task, reason))
+        task = await supervisor._request(functools.partial(_exit_in_the_loop, child_id=child, reason=reason))
     with trio.CancelScope(shield=True):  # the exit is under way: see it through
         await task.wait_finished()
         # Answered after the exit it queued (and after a restart it began is ready).
         with contextlib.suppress(SupervisorNotRunning):
             await supervisor.count_children()
+
+
+async def _exit_in_the_loop(state: Any, child_id: Hashable, reason: Exception | ExitMode | None) -> ChildTask:
+    """In the control loop, so that the child cannot be replaced between finding and exit."""
+    task: ChildTask = await state.running_task(child_id)
+    task.exit(signal_for(task, reason))
+    return task
 
 
 @attrs.define
@@ -174,7 +183,7 @@ class ScheduledExit:
 
     delay: float
     path: tuple[Hashable, ...]
-    reason: BaseException | None
+    reason: Exception | None
 
 
 def crash_schedules(
@@ -205,7 +214,7 @@ def crash_schedules(
     reasons = st.just("crash") if crashes_only else st.sampled_from(("crash", "crash", "normal", "shutdown"))
 
     def build(delay: float, path: tuple[Hashable, ...], how: str) -> ScheduledExit:
-        reason: BaseException | None = {"crash": Crash(path), "shutdown": Shutdown(path), "normal": None}[how]
+        reason: Exception | None = {"crash": Crash(path), "shutdown": Shutdown(path), "normal": None}[how]
         return ScheduledExit(delay, path, reason)
 
     step = st.builds(build, st.sampled_from(list(time_steps)), st.sampled_from(list(paths)), reasons)
