@@ -74,7 +74,7 @@ from ._exit import ExitKind, exit_kind
 from ._ki import protected, self_protecting, unprotected
 from ._names import check_name, register_name, unregister_name, whereis
 from ._processes import forget_process, list_process
-from ._sys import SystemRequest, handle_system, time_source
+from ._system_messages import SystemRequest, handle_system, time_source
 from ._util import NoPublicConstructor, describe, safe_repr, safe_str
 
 if sys.version_info < (3, 11):
@@ -425,8 +425,8 @@ class _Process:
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
         self.server: GenServer[Any, Any] | None = None  # the state, for get_status (see _sys.py)
         # When the scheduling step in which the server took ``current`` began, by
-        # _sys.time_source() (see _sys.py).
-        self.step_time = 0.0
+        # _system_messages.time_source() (see _sys.py).
+        self.step_time: float = 0.0
         self.task: trio.lowlevel.Task = trio.lowlevel.current_task()
         self.token: trio.lowlevel.TrioToken = trio.lowlevel.current_trio_token()
 

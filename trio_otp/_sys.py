@@ -51,82 +51,36 @@ from __future__ import annotations
 
 import inspect
 import math
-import time
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import attrs
 import trio
 
-from ._checks import check_callable, check_hashable, check_seconds, check_timeout
-from ._exceptions import CallTimeout, ReplaceStateFailed, ServerError, ServerNotRunning
+from ._call_timer import call_timer
+from ._checks import check_callable, check_hashable, check_timeout
+from ._exceptions import CallTimeout, ServerError, ServerNotRunning
+from ._gen_server import (
+    DEFAULT_CALL_TIMEOUT,
+    Caller,
+    GenServer,
+    ServerRef,
+    _Cast,
+    _Info,
+    _lookup,
+    _new_caller,
+    _StopRequest,
+    _TimedOut,
+)
 from ._ki import protected
 from ._processes import child_of, supervisor_path
+from ._system_messages import SystemRequest, time_source
 from ._util import describe, safe_repr
 
-if TYPE_CHECKING:
-    from ._gen_server import Caller, GenServer, ServerRef
-
-StateT = TypeVar("StateT", bound="GenServer[Any, Any]")
-
-_DEFAULT_TIMEOUT = 5.0  # DEFAULT_CALL_TIMEOUT, which _gen_server (importing this) defines
-
-
-def time_source() -> Callable[[], float]:
-    """A clock that differs from the run's clock by a constant, as cheap as can be:
-    :func:`time.perf_counter` under Trio's default clock (which is it plus an offset),
-    :func:`trio.current_time` under any other (a MockClock, say)."""
-    clock = type(trio.lowlevel.current_clock())
-    if clock.__name__ == "SystemClock" and clock.__module__.startswith("trio."):
-        return time.perf_counter
-    return trio.current_time
-
-
-class SystemRequest:
-    """A system message in a server's mailbox: ``function`` is None for get_state."""
-
-    __slots__ = ("caller", "function")
-
-    def __init__(self, function: Callable[[Any], Any] | None, caller: Caller[Any]) -> None:
-        self.function = function
-        self.caller = caller
-
-
-def handle_system(server: GenServer[Any, Any], request: SystemRequest) -> GenServer[Any, Any]:
-    """Answer a system request in the server's task; returns the state from now on."""
-    function = request.function
-    if function is None:
-        request.caller.reply(server)
-        return server
-    try:
-        new = function(server)
-        _check_new_state(server, new)
-    except Exception as error:
-        failure = ReplaceStateFailed(
-            f"replace_state on server {type(server).__name__}: {safe_repr(error)}; the state is unchanged"
-        )
-        failure.__cause__ = error
-        request.caller._fail(failure)
-        return server
-    request.caller.reply(new)
-    return new  # type: ignore[no-any-return]
-
-
-def _check_new_state(server: object, new: object) -> None:
-    if type(new) is not type(server):
-        msg = (
-            f"replace_state's function must return the new state, an instance of {type(server).__name__} "
-            f"(the server's own class), got {describe(new)}"
-        )
-        raise TypeError(msg)
-    idle_timeout = getattr(new, "idle_timeout", None)
-    if idle_timeout is not None:
-        check_seconds(idle_timeout, "the new state's idle_timeout (None or seconds)", rule="> 0")
+StateT = TypeVar("StateT", bound=GenServer[Any, Any])
 
 
 def _resolve(server: object, function: str) -> ServerRef[Any, Any]:
-    from ._gen_server import ServerRef, _lookup  # noqa: PLC0415 - import cycle
-
     if isinstance(server, ServerRef):
         return cast("ServerRef[Any, Any]", server)  # type: ignore[redundant-cast]  # for pyright
     check_hashable(server, f"{function}'s server (a ServerRef or a server name)")
@@ -141,9 +95,6 @@ async def _system_call(
     timeout: float | None,  # noqa: ASYNC109 - for the error message only
     seconds: float,
 ) -> Any:
-    from ._call_timer import call_timer  # noqa: PLC0415
-    from ._gen_server import _new_caller, _TimedOut  # noqa: PLC0415 - import cycle
-
     process = ref._process
     task = trio.lowlevel.current_task()
     if task is process.task:
@@ -166,7 +117,7 @@ async def _system_call(
 async def get_state(
     server: ServerRef[Any, Any] | Hashable,
     *,
-    timeout: float | None = _DEFAULT_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+    timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
 ) -> Any:
     """The server's state: its :class:`GenServer` instance itself, as the messages
     before this request left it (OTP's ``sys:get_state``). ``server`` is a
@@ -192,7 +143,7 @@ async def replace_state(
     server: ServerRef[Any, Any] | Hashable,
     function: Callable[[StateT], StateT],
     *,
-    timeout: float | None = _DEFAULT_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+    timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
 ) -> StateT:
     """Replace the server's state with ``function(state)`` and return the new state
     (OTP's ``sys:replace_state``). ``function`` is a plain (not async) function that
@@ -263,8 +214,6 @@ class ServerStatus:
 
 def describe_message(item: object) -> tuple[str, object] | None:
     """A mailbox item as ``(kind, content)``, as crash reports show the last message."""
-    from ._gen_server import Caller, _Cast, _Info, _StopRequest  # noqa: PLC0415 - import cycle
-
     if isinstance(item, Caller):
         return ("call", item._request)
     if isinstance(item, _Cast):
@@ -320,8 +269,6 @@ def get_status(server: ServerRef[Any, Any] | Hashable) -> ServerStatus:
 def status_fields(ref: object) -> tuple[int | None, tuple[str, object] | None, float | None] | None:
     """(mailbox, message, handling_for) of a server ref for :func:`snapshot` (Nones once
     it has ended); ``None`` for anything that is no server ref."""
-    from ._gen_server import ServerRef  # noqa: PLC0415 - import cycle
-
     if not isinstance(ref, ServerRef):
         return None
     if ref._process.ended:
