@@ -384,7 +384,9 @@ async def test_processes_lists_a_tree_with_its_parents(autojump_clock: MockClock
         assert by_label["Counter 'c'"].name == "c"
         assert by_label["host"].ref == "worker ref"
         assert isinstance(by_label["inner"].ref, trio_otp.SupervisorRef)
-        assert by_label["root"].ref is None
+        assert isinstance(by_label["root"].ref, trio_otp.SupervisorRef)
+        assert isinstance(by_label["tasks"].ref, trio_otp.TaskSupervisorRef)
+        assert isinstance(by_label["pool"].ref, trio_otp.DynamicSupervisorRef)
         nursery.cancel_scope.cancel()
 
 

@@ -116,8 +116,8 @@ class ProcessInfo:
     parent: str | None
     #: Messages waiting in a server's (or agent's) mailbox; ``None`` for other kinds.
     mailbox: int | None
-    #: Its reference (a :class:`ServerRef`, a supervisor's ref, or what a worker gave
-    #: ``task_status.started``), or ``None`` for a supervisor nobody supervises.
+    #: Its reference: a :class:`ServerRef`, a supervisor's ref, or what a worker gave
+    #: ``task_status.started``.
     ref: object = attrs.field(default=None, eq=False)
 
 
@@ -151,12 +151,7 @@ def processes() -> list[ProcessInfo]:
     def process_of(ref: object) -> Any:
         return ref._process if isinstance(ref, ServerRef) else None
 
-    def state_of(ref: object) -> object:
-        if isinstance(ref, TaskSupervisorRef):
-            ref = ref._supervisor
-        if isinstance(ref, (DynamicSupervisorRef, SupervisorRef)):
-            return ref._state
-        return None
+    supervisor_refs = (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef)
 
     infos: list[ProcessInfo] = []
     for entry in list(_table.get({})):
@@ -167,19 +162,20 @@ def processes() -> list[ProcessInfo]:
             continue
         state: Any = entry
         owner = state.owner
-        child_id: Hashable | None = None
-        ref = None
-        parent = parent_label(owner)
+        # Its child id, if it is a supervised child itself (not one run inside a worker).
+        child_id = owner.spec.id if owner is not None and owner.ref is state.ref else None
         label = supervisor_label(state)
-        if owner is not None and state_of(owner.ref) is state:  # that child itself
-            child_id, ref = owner.spec.id, owner.ref
-        infos.append(ProcessInfo(state.kind, label, state.definition.name, child_id, parent, None, ref))
+        infos.append(
+            ProcessInfo(
+                state.kind, label, state.definition.name, child_id, parent_label(owner), None, state.ref
+            )
+        )
         for record in state.children:
             task = record.task
             if task is None or not task.is_started or task.finished:
                 continue
             child_ref = task.ref
-            if state_of(child_ref) is not None:
+            if isinstance(child_ref, supervisor_refs):
                 continue  # a supervisor: it has an entry of its own
             process = process_of(child_ref)
             if process is not None:
