@@ -155,8 +155,9 @@ async def replace_state(
 
     The new state must be an instance of the server's own class (the class is its code;
     see the :ref:`sys` docs); it may be the same object, changed in place. If
-    ``function`` raises or returns anything else, the state is unchanged, the server
-    carries on, and the caller gets :class:`ReplaceStateFailed`. If the call times out
+    ``function`` raises or returns anything else, the state is unchanged (except for
+    what ``function`` changed in place before it failed), the server carries on, and the
+    caller gets :class:`ReplaceStateFailed`. If the call times out
     the server still carries the replacement out, as it would a call.
 
     Raises:
