@@ -653,6 +653,55 @@ WRONG: list[Wrong] = [
         TypeError,
         "must be a TreeNode",
     ),
+    # Looking inside (get_state, replace_state, get_status)
+    Wrong(
+        "get_state of an unhashable server",
+        lambda _t: trio_otp.get_state(["echo"]),  # type: ignore[arg-type]
+        TypeError,
+        "get_state's server (a ServerRef or a server name) must be hashable",
+    ),
+    Wrong(
+        "get_state of a name nobody has",
+        lambda _t: trio_otp.get_state("nobody"),
+        trio_otp.ServerNotRunning,
+        "'nobody'",
+    ),
+    Wrong(
+        "get_state negative timeout",
+        lambda t: trio_otp.get_state(t.server, timeout=-1),
+        ValueError,
+        "get_state's timeout must be a number of seconds >= 0 or None, got -1",
+    ),
+    Wrong(
+        "replace_state function not callable",
+        lambda t: trio_otp.replace_state(t.server, 5),  # type: ignore[arg-type]
+        TypeError,
+        "replace_state's function must be a function of the old state returning the new, got 5",
+    ),
+    Wrong(
+        "replace_state with an async function",
+        lambda t: trio_otp.replace_state(t.server, work),  # type: ignore[arg-type]
+        TypeError,
+        "replace_state's function must be a plain function",
+    ),
+    Wrong(
+        "replace_state timeout not a number",
+        lambda t: trio_otp.replace_state(t.server, lambda s: s, timeout="1"),  # type: ignore[arg-type]
+        TypeError,
+        "replace_state's timeout must be a number of seconds >= 0 or None, got '1'",
+    ),
+    Wrong(
+        "replace_state returning another class",
+        lambda t: trio_otp.replace_state(t.server, lambda _s: object()),
+        trio_otp.ReplaceStateFailed,
+        "must return the new state, an instance of Echo (the server's own class), got <object",
+    ),
+    Wrong(
+        "get_status of an unhashable server",
+        lambda _t: trio_otp.get_status({}),  # type: ignore[arg-type]
+        TypeError,
+        "get_status's server (a ServerRef or a server name) must be hashable",
+    ),
     # Applications (checked before trio.run is even called)
     Wrong(
         "run_application of something that is no tree",
@@ -917,7 +966,8 @@ def test_the_table_covers_the_public_api() -> None:
     covered = {
         "AgentRef", "ChildSpec", "DynamicSupervisor", "DynamicSupervisorRef", "Registry", "ServerRef",
         "Stop", "Supervisor", "SupervisorRef", "TaskHandle", "TaskSupervisor", "TaskSupervisorRef", "Via",
-        "agent", "agent_spec", "call", "cast", "events", "format_tree", "monitor", "run_application",
+        "agent", "agent_spec", "call", "cast", "events", "format_tree", "get_state", "get_status", "monitor",
+        "replace_state", "run_application",
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
@@ -928,7 +978,7 @@ def test_the_table_covers_the_public_api() -> None:
         "ChildInfo", "ChildState", "ChildType", "Continue", "Down", "DynamicChild", "Entry",
         "GenServer", "IdleTimeout", "Keys", "Monitor", "NoReply", "Reply", "Restart",
         "RestartStrategy", "AutoShutdown", "RegistryEvent", "ShutdownMode", "Timer", "TreeNode",
-        "__version__", "cleanup_scope", "KILL", "ExitMode",
+        "__version__", "cleanup_scope", "KILL", "ExitMode", "processes", "ProcessInfo", "ServerStatus",
     }  # fmt: skip
     exceptions = {
         name

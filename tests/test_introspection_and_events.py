@@ -65,8 +65,12 @@ async def test_snapshot_and_its_renderings(autojump_clock: MockClock) -> None:
             "kind": "worker",
             "state": "running",
             "restarts": 1,
+            "mailbox": None,  # the server fields (see tests/test_sys.py), null for a worker
+            "message": None,
+            "handling_for": None,
             "children": [],
         }
+        assert data["children"][0]["children"][1]["mailbox"] == 0
         dot = trio_otp.to_dot(tree)
         assert dot.startswith("digraph supervision_tree {")
         assert dot.count(" -> ") == 5

@@ -187,3 +187,20 @@ def exits_are_typed(
     trio_otp.exit("cache", None)
     trio_otp.exit(server, "bye")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     trio_otp.exit(server, KeyboardInterrupt())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+class Tally(trio_otp.GenServer[str, int]):
+    total = 0
+
+
+def doubled(state: Tally) -> Tally:
+    state.total *= 2
+    return state
+
+
+async def looking_inside(ref: trio_otp.ServerRef[str, int]) -> None:
+    assert_type(await trio_otp.replace_state(ref, doubled), Tally)
+    assert_type(await trio_otp.replace_state("a name", doubled), Tally)
+    assert_type(await trio_otp.get_state(ref), Any)
+    assert_type(trio_otp.get_status(ref), trio_otp.ServerStatus)
+    assert_type(trio_otp.processes(), list[trio_otp.ProcessInfo])

@@ -30,6 +30,7 @@ from ._exceptions import Killed as Killed
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
 from ._exceptions import NameTaken as NameTaken
+from ._exceptions import ReplaceStateFailed as ReplaceStateFailed
 from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
 from ._exceptions import ServerError as ServerError
 from ._exceptions import ServerExited as ServerExited
@@ -70,6 +71,8 @@ from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
 from ._names import Via as Via
 from ._names import whereis as whereis
+from ._processes import ProcessInfo as ProcessInfo
+from ._processes import processes as processes
 from ._registry import Entry as Entry
 from ._registry import Keys as Keys
 from ._registry import Registry as Registry
@@ -87,6 +90,10 @@ from ._supervisor_api import restart_child as restart_child
 from ._supervisor_api import start_child as start_child
 from ._supervisor_api import terminate_child as terminate_child
 from ._supervisor_api import which_children as which_children
+from ._sys import ServerStatus as ServerStatus
+from ._sys import get_state as get_state
+from ._sys import get_status as get_status
+from ._sys import replace_state as replace_state
 from ._task_supervisor import TaskHandle as TaskHandle
 from ._task_supervisor import TaskSupervisor as TaskSupervisor
 from ._task_supervisor import TaskSupervisorRef as TaskSupervisorRef
@@ -133,8 +140,10 @@ __all__ = [
     "Monitor",
     "NameTaken",
     "NoReply",
+    "ProcessInfo",
     "Registry",
     "RegistryEvent",
+    "ReplaceStateFailed",
     "Reply",
     "Restart",
     "RestartIntensityExceeded",
@@ -143,6 +152,7 @@ __all__ = [
     "ServerExited",
     "ServerNotRunning",
     "ServerRef",
+    "ServerStatus",
     "Shutdown",
     "ShutdownMode",
     "Stop",
@@ -170,7 +180,11 @@ __all__ = [
     "events",
     "exit",
     "format_tree",
+    "get_state",
+    "get_status",
     "monitor",
+    "processes",
+    "replace_state",
     "restart_child",
     "run_application",
     "send",

@@ -128,11 +128,13 @@ class ChildTask(trio.TaskStatus[Any]):
         "kill_deadline",
         "on_ready",
         "parent",
+        "record",
         "ref",
         "scope",
         "spec",
         "stop_began",
         "stopping",
+        "supervisor",
         "trio_task",
     )
 
@@ -157,6 +159,10 @@ class ChildTask(trio.TaskStatus[Any]):
         # Called once, in the child's task, when the start is over (started() or the end).
         self.on_ready: Callable[[ChildTask], None] | None = None
         self.trio_task: trio.lowlevel.Task | None = None
+        # Who runs it: the supervisor's state and its record of the child (for the
+        # restart count and the supervisor path that get_status and processes() show).
+        self.supervisor: Any = None
+        self.record: Any = None
         # Set by trio_otp.exit: the child ends with that reason, as if by itself.
         self.exit_signal: ExitSignal | None = None
 

@@ -360,6 +360,8 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
 
 
 class _DynamicState(_SupervisorState):
+    kind = "dynamic_supervisor"
+
     def __init__(
         self,
         definition: Supervisor,

@@ -168,6 +168,13 @@ class InitStopped(ServerError):
         self.__cause__: BaseException | None = reason
 
 
+class ReplaceStateFailed(ServerError):
+    """:func:`replace_state`'s function raised, or returned something that cannot be the
+    server's state. The server did not crash and its state is unchanged (as OTP's
+    ``sys:replace_state`` with a failing function). ``__cause__`` is what went wrong.
+    """
+
+
 class MailboxFull(ServerError):
     """A cast or message to a server whose bounded mailbox is full."""
 

@@ -73,6 +73,8 @@ from ._exceptions import (
 from ._exit import ExitKind, exit_kind
 from ._ki import protected, self_protecting, unprotected
 from ._names import check_name, register_name, unregister_name, whereis
+from ._processes import forget_process, list_process
+from ._system_messages import SystemRequest, handle_system, time_source
 from ._util import NoPublicConstructor, describe, safe_repr, safe_str
 
 if sys.version_info < (3, 11):
@@ -388,6 +390,8 @@ class _Process:
         "parked",
         "registered",
         "room",
+        "server",
+        "step_time",
         "task",
         "timers",
         "token",
@@ -419,6 +423,10 @@ class _Process:
         self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
+        self.server: GenServer[Any, Any] | None = None  # the state, for get_status (see _sys.py)
+        # When the scheduling step in which the server took ``current`` began, by
+        # _system_messages.time_source() (see _sys.py).
+        self.step_time: float = 0.0
         self.task: trio.lowlevel.Task = trio.lowlevel.current_task()
         self.token: trio.lowlevel.TrioToken = trio.lowlevel.current_trio_token()
 
@@ -507,6 +515,8 @@ class _Process:
     def fail_current(self, reason: BaseException | None) -> None:
         """Fail the call being handled, if it is one and still waits (before terminate)."""
         current = self.current
+        if type(current) is SystemRequest:  # an interrupt in replace_state's function
+            current = current.caller
         if type(current) is Caller and current._process is None:  # deferred ones: after terminate
             current._fail(_exited(self.label, reason))
 
@@ -527,12 +537,16 @@ class _Process:
             monitor.demonitor()  # nobody left to tell: OTP drops a dead watcher's monitors
         owed = list(self.deferred or ())
         current = self.current
+        if type(current) is SystemRequest:
+            current = current.caller
         if type(current) is Caller and not current.done:
             owed.append(current)  # pyright: ignore[reportUnknownArgumentType]
         while self.mailbox:
             item = self.mailbox.popleft()
             if type(item) is Caller:
                 owed.append(item)  # pyright: ignore[reportUnknownArgumentType]
+            elif type(item) is SystemRequest:
+                owed.append(item.caller)
         if owed:
             error = _exited(self.label, reason)
             for caller in owed:
@@ -545,6 +559,7 @@ class _Process:
         """The last step of the server's task, however it ended: close if that has not
         happened (an interrupt can skip the usual path), release the name, mark the end."""
         self.close(None if error is None else _reason_of(error))
+        forget_process(self)
         if self.registered:
             self.registered = False
             unregister_name(self.name)
@@ -909,11 +924,13 @@ async def serve(
     _check_idle_timeout(server, idle_timeout)
     label = f"{type(server).__name__}" + (f" {safe_repr(name)}" if name is not None else "")
     process = _Process(label, name, mailbox_size)
+    process.server = server
     ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
     # Every way out passes through process.finish: a KeyboardInterrupt can land between
     # any two lines of this (unprotected) function, and no caller may be left waiting.
     ended_by: BaseException | None = None
     try:
+        list_process(process, process.task)
         if name is not None:
             process.register(ref)
         result: object
@@ -939,6 +956,8 @@ async def serve(
         stop: Stop[Any] | None = None
         continuation = result.value if isinstance(result, Continue) else _NOTHING
         handled = 0
+        task = process.task
+        now = time_source()
         try:
             while stop is None:
                 if continuation is not _NOTHING:
@@ -949,6 +968,7 @@ async def serve(
                         handled += 1
                         if handled >= _FAIRNESS_BATCH:
                             handled = 0
+                            process.current = None  # handled; get_status shows no message
                             await trio.lowlevel.checkpoint()
                     else:
                         handled = 0
@@ -967,6 +987,12 @@ async def serve(
                             item = await process.receive()
                         if item is _IDLE:
                             item = process.current = _Info(IdleTimeout(idle_timeout))
+                    # Trio clears custom_sleep_data whenever it reschedules a task: if our
+                    # mark is gone, this is a new scheduling step, so read the clock (once
+                    # per step, not per message; see _sys.py).
+                    if task.custom_sleep_data is not process:
+                        process.step_time = now()
+                        task.custom_sleep_data = process
                     kind = type(item)
                     if kind is Caller:
                         caller: Caller[Any] = item  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
@@ -980,8 +1006,11 @@ async def serve(
                         result = await server.handle_cast(item.request)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                     elif kind is _Info:
                         result = await server.handle_info(item.message)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
-                    else:
+                    elif kind is _StopRequest:
                         result = Stop(item.reason)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
+                    else:  # get_state or replace_state, between two callbacks (see _sys.py)
+                        server = process.server = handle_system(server, item)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+                        continue
                 if result is None:
                     continue
                 if isinstance(result, Continue):

@@ -4,7 +4,9 @@ picture (Graphviz DOT or Mermaid text, which render to an image).
 :func:`snapshot` asks each supervisor for its children (``which_children``) and recurses
 into those that are supervisors, so it sees what each supervisor sees at the moment it
 answers; a tree that is restarting while it is walked can show a child as restarting, or
-a subtree that ended as stopped, but never an inconsistent supervisor.
+a subtree that ended as stopped, but never an inconsistent supervisor. A server's
+mailbox and the message it is handling are read directly from its bookkeeping, as
+:func:`get_status` reads them, so a stuck server shows what it is stuck on.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import attrs
 
 from ._exceptions import SupervisorNotRunning
 from ._supervisor import ChildState, SupervisorRef
-from ._util import describe
+from ._sys import status_fields
+from ._util import describe, safe_repr
 
 
 @attrs.frozen
@@ -31,6 +34,13 @@ class TreeNode:
     state: str
     restarts: int = 0
     children: tuple[TreeNode, ...] = ()
+    #: A running server's messages waiting in its mailbox; ``None`` for other nodes.
+    mailbox: int | None = None
+    #: The message a running server is handling, as ``(kind, content)`` (see
+    #: :attr:`ServerStatus.message`), or ``None``.
+    message: tuple[str, object] | None = None
+    #: Seconds since it took that message, on Trio's clock, or ``None``.
+    handling_for: float | None = None
 
     def walk(self, depth: int = 0) -> Iterator[tuple[int, TreeNode]]:
         """This node and every node below it, depth first, with their depth."""
@@ -45,6 +55,9 @@ class TreeNode:
             "kind": self.kind,
             "state": self.state,
             "restarts": self.restarts,
+            "mailbox": self.mailbox,
+            "message": _message_text(self.message),
+            "handling_for": self.handling_for,
             "children": [child.as_dict() for child in self.children],
         }
 
@@ -77,7 +90,6 @@ def _check_node(node: object, function: str) -> None:
 
 async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int) -> TreeNode:
     from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415 - import cycle
-    from ._gen_server import ServerRef  # noqa: PLC0415
     from ._task_supervisor import TaskSupervisorRef  # noqa: PLC0415
 
     supervisor: SupervisorRef | DynamicSupervisorRef | None
@@ -88,8 +100,19 @@ async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int
     elif isinstance(ref, SupervisorRef):
         kind, supervisor = "supervisor", ref
     else:
-        kind = "server" if isinstance(ref, ServerRef) else "worker"
-        return TreeNode(node_id, kind, state.value, restarts)
+        fields = status_fields(ref)
+        if fields is None:
+            return TreeNode(node_id, "worker", state.value, restarts)
+        mailbox, message, handling_for = fields
+        return TreeNode(
+            node_id,
+            "server",
+            state.value,
+            restarts,
+            mailbox=mailbox,
+            message=message,
+            handling_for=handling_for,
+        )
     children: list[TreeNode] = []
     try:
         infos = await supervisor.which_children()
@@ -111,15 +134,34 @@ def _text(value: Hashable) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
+def _message_text(message: tuple[str, object] | None) -> str | None:
+    """A message being handled as text: ``"call 'get'"``."""
+    return None if message is None else f"{message[0]} {safe_repr(message[1])}"
+
+
+def _activity(node: TreeNode) -> list[str]:
+    """What a server is doing, for the renderers; nothing for an idle one, so that the
+    pictures of idle trees stay as they were."""
+    parts: list[str] = []
+    if node.mailbox:
+        parts.append(f"mailbox: {node.mailbox}")
+    if node.message is not None:
+        parts.append(f"handling {_message_text(node.message)} for {node.handling_for or 0.0:g} s")
+    return parts
+
+
 def format_tree(node: TreeNode) -> str:
-    """An indented text tree, one process a line: id, kind, state, and how many times it
-    was restarted if it was, drawn with box-drawing characters as ``tree(1)`` does."""
+    """An indented text tree, one process a line: id, kind, state, how many times it was
+    restarted if it was, and for a busy server its waiting messages and the message it
+    is handling (``[mailbox: 3]  [handling call 'get' for 2.5 s]``), drawn with
+    box-drawing characters as ``tree(1)`` does."""
     _check_node(node, "format_tree")
     lines: list[str] = []
 
     def line(item: TreeNode, prefix: str, connector: str) -> None:
         restarted = f"  (restarted {item.restarts}x)" if item.restarts else ""
-        lines.append(f"{prefix}{connector}{_text(item.id)}  {item.kind}  {item.state}{restarted}")
+        activity = "".join(f"  [{part}]" for part in _activity(item))
+        lines.append(f"{prefix}{connector}{_text(item.id)}  {item.kind}  {item.state}{restarted}{activity}")
         below = prefix + ("" if not connector else "    " if connector == "└── " else "│   ")
         for index, child in enumerate(item.children):
             line(child, below, "└── " if index == len(item.children) - 1 else "├── ")
@@ -148,7 +190,10 @@ def to_dot(node: TreeNode) -> str:
     def visit(item: TreeNode, parent: str | None) -> None:
         name = f"n{next(counter)}"
         label = (
-            _text(item.id) + f"\\n{item.kind}" + (f"\\nrestarts: {item.restarts}" if item.restarts else "")
+            _text(item.id)
+            + f"\\n{item.kind}"
+            + (f"\\nrestarts: {item.restarts}" if item.restarts else "")
+            + "".join(f"\\n{part}" for part in _activity(item))
         )
         style = "filled" if item.kind.endswith("supervisor") else '"rounded,filled"'
         fill = _FILL.get(item.state, "#ffffff")
@@ -171,8 +216,10 @@ def to_mermaid(node: TreeNode) -> str:
 
     def visit(item: TreeNode, parent: str | None) -> None:
         name = f"n{next(counter)}"
-        label = f"{_text(item.id)}<br/>{item.kind}" + (
-            f"<br/>restarts: {item.restarts}" if item.restarts else ""
+        label = (
+            f"{_text(item.id)}<br/>{item.kind}"
+            + (f"<br/>restarts: {item.restarts}" if item.restarts else "")
+            + "".join(f"<br/>{part}" for part in _activity(item))
         )
         open_, close = ("[", "]") if item.kind.endswith("supervisor") else ("(", ")")
         lines.append(f'  {name}{open_}"{label.replace(chr(34), "#quot;")}"{close}:::{item.state}')

@@ -83,6 +83,7 @@ from ._exit import ExitKind, describe_exit, exit_kind
 from ._intensity import RestartIntensity, validate_max_restarts, validate_max_seconds
 from ._ki import first_interrupt, protected, self_protecting
 from ._names import NamedRef, name_label, register_name
+from ._processes import forget_process, list_process
 from ._util import NoPublicConstructor, describe, enum_validator, name_validator, safe_repr
 
 if sys.version_info < (3, 11):
@@ -616,6 +617,9 @@ class _StartFailed(Exception):
 class _SupervisorState:
     """One run of a supervisor: the state its control loop owns."""
 
+    #: What :func:`trio_otp.processes` calls it (a TaskSupervisor sets its own).
+    kind = "supervisor"
+
     def __init__(self, definition: Supervisor, label: str | None = None) -> None:
         self.definition = definition
         if label is None:
@@ -668,6 +672,7 @@ class _SupervisorState:
         self.spawn_context = contextvars.copy_context()
         name = self.definition.name
         current: _Request[object] | None = None
+        list_process(self)
         try:
             self.ref = self.make_ref()
             if name is not None:
@@ -712,8 +717,11 @@ class _SupervisorState:
             # that each child gets its whole budget even when we are being cancelled.
             self.stopping = True
             self.close_mailbox(current)
-            with trio.CancelScope(shield=True):
-                await self.stop_all()
+            try:
+                with trio.CancelScope(shield=True):
+                    await self.stop_all()
+            finally:
+                forget_process(self)  # listed while it stops its children
 
     def close_mailbox(self, current: _Request[object] | None) -> None:
         gone = SupervisorNotRunning(f"supervisor {self.label} stopped before answering")
@@ -807,6 +815,7 @@ class _SupervisorState:
         """Start the child's task; ``task.wait_ready()`` waits until its start is over."""
         assert self.nursery is not None
         task = ChildTask(child.spec, self.owner)
+        task.supervisor, task.record = self, child
         child.task = task
         # From the supervisor's own context, whichever task spawns it (the control loop, an
         # exiting child restarting itself, a DynamicSupervisor caller): a child never

@@ -218,9 +218,12 @@ class TaskSupervisor:
 @protected
 async def _run(definition: TaskSupervisor, label: str | None, task_status: trio.TaskStatus[Any]) -> None:
     inner = DynamicSupervisor(max_children=definition.max_children, name=definition.name)
-    await run_dynamic(
-        inner, label, task_status, wrap=lambda ref: TaskSupervisorRef._create(ref, definition.shutdown)
-    )
+
+    def wrap(ref: DynamicSupervisorRef) -> TaskSupervisorRef:
+        ref._state.kind = "task_supervisor"  # for trio_otp.processes()
+        return TaskSupervisorRef._create(ref, definition.shutdown)
+
+    await run_dynamic(inner, label, task_status, wrap=wrap)
 
 
 @self_protecting
