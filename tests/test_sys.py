@@ -141,7 +141,7 @@ async def test_a_failing_replace_state_leaves_the_server_running_and_its_state_u
         server = await trio_otp.start_server(nursery, Counter)
         server.cast(7)
         before = await trio_otp.get_state(server)
-        with pytest.raises(trio_otp.ReplaceStateFailed, match="the state is unchanged") as raised:
+        with pytest.raises(trio_otp.ReplaceStateFailed, match="the state was not replaced") as raised:
             await trio_otp.replace_state(server, broken)
         assert isinstance(raised.value.__cause__, KeyError)
         with pytest.raises(trio_otp.ReplaceStateFailed) as raised:
@@ -422,7 +422,7 @@ async def test_snapshot_and_its_renderings_show_what_a_server_is_doing(autojump_
         await trio.sleep(2.5)
         node = await trio_otp.snapshot(root)
         (child,) = node.children
-        assert (child.mailbox, child.message, child.handling_for) == (1, ("call", "stuck"), 2.5)
+        assert (child.mailbox, child.message, child.handling_for) == (1, ("call", "'stuck'"), 2.5)
         assert (node.mailbox, node.message, node.handling_for) == (None, None, None)
         assert trio_otp.format_tree(node).splitlines()[1] == (
             "└── c  server  running  [mailbox: 1]  [handling call 'stuck' for 2.5 s]"

@@ -49,6 +49,9 @@ class _AgentServer(GenServer[_AgentRequest, Any]):
     async def handle_cast(self, request: Any) -> None:
         _, self.state = request(self.state)
 
+    def format_status(self) -> object:
+        return self.state  # what get_status and crash reports show: the agent's value
+
 
 @final
 class AgentRef(Generic[StateT], metaclass=NoPublicConstructor):

@@ -483,6 +483,7 @@ class _Process:
 
     async def receive(self) -> object:
         while not self.mailbox:
+            self.current = None
             self.parked = self.task
             await trio.lowlevel.wait_task_rescheduled(self.abort_park)
         return self.take()
@@ -560,6 +561,7 @@ class _Process:
         happened (an interrupt can skip the usual path), release the name, mark the end."""
         self.close(None if error is None else _reason_of(error))
         forget_process(self)
+        self.server = None  # a ref held after the end must not keep the state alive
         if self.registered:
             self.registered = False
             unregister_name(self.name)
@@ -978,6 +980,7 @@ async def serve(
                     item: object
                     if idle_timeout is None or process.mailbox:
                         while not process.mailbox:
+                            process.current = None  # handled: get_status shows no message
                             process.parked = process.task
                             await trio.lowlevel.wait_task_rescheduled(process.abort_park)
                         item = process.take()

@@ -36,9 +36,10 @@ class TreeNode:
     children: tuple[TreeNode, ...] = ()
     #: A running server's messages waiting in its mailbox; ``None`` for other nodes.
     mailbox: int | None = None
-    #: The message a running server is handling, as ``(kind, content)`` (see
-    #: :attr:`ServerStatus.message`), or ``None``.
-    message: tuple[str, object] | None = None
+    #: The message a running server is handling, as ``(kind, text)``: the kind as in
+    #: :attr:`ServerStatus.message`, the content's ``repr`` on one line (a snapshot
+    #: keeps no user objects, and stays hashable), or ``None``.
+    message: tuple[str, str] | None = None
     #: Seconds since it took that message, on Trio's clock, or ``None``.
     handling_for: float | None = None
 
@@ -110,7 +111,7 @@ async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int
             state.value,
             restarts,
             mailbox=mailbox,
-            message=message,
+            message=None if message is None else (message[0], _one_line(safe_repr(message[1]))),
             handling_for=handling_for,
         )
     children: list[TreeNode] = []
@@ -131,12 +132,20 @@ def _kind_of(info: Any) -> str:
 
 
 def _text(value: Hashable) -> str:
-    return value if isinstance(value, str) else repr(value)
+    return _one_line(value if isinstance(value, str) else safe_repr(value))
 
 
-def _message_text(message: tuple[str, object] | None) -> str | None:
+def _one_line(text: str) -> str:
+    """``text`` with control characters (newlines above all) escaped: one process a line
+    in every renderer, whatever a repr holds."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _message_text(message: tuple[str, str] | None) -> str | None:
     """A message being handled as text: ``"call 'get'"``."""
-    return None if message is None else f"{message[0]} {safe_repr(message[1])}"
+    return None if message is None else f"{message[0]} {message[1]}"
 
 
 def _activity(node: TreeNode) -> list[str]:
@@ -216,13 +225,12 @@ def to_mermaid(node: TreeNode) -> str:
 
     def visit(item: TreeNode, parent: str | None) -> None:
         name = f"n{next(counter)}"
-        label = (
-            f"{_text(item.id)}<br/>{item.kind}"
-            + (f"<br/>restarts: {item.restarts}" if item.restarts else "")
-            + "".join(f"<br/>{part}" for part in _activity(item))
-        )
+        parts = [_text(item.id), item.kind]
+        parts += [f"restarts: {item.restarts}"] if item.restarts else []
+        parts += _activity(item)
+        label = "<br/>".join(_mermaid_text(part) for part in parts)
         open_, close = ("[", "]") if item.kind.endswith("supervisor") else ("(", ")")
-        lines.append(f'  {name}{open_}"{label.replace(chr(34), "#quot;")}"{close}:::{item.state}')
+        lines.append(f'  {name}{open_}"{label}"{close}:::{item.state}')
         if parent is not None:
             lines.append(f"  {parent} --> {name}")
         for child in item.children:
@@ -235,6 +243,14 @@ def to_mermaid(node: TreeNode) -> str:
         "  classDef stopped fill:#eeeeee,color:#777777",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    """Text inside a quoted Mermaid label: its own markup characters as entity codes,
+    so that a repr cannot end the label or slip HTML into the picture."""
+    for char, code in (("&", "#amp;"), ("<", "#lt;"), (">", "#gt;"), ('"', "#quot;")):
+        text = text.replace(char, code)
+    return text
 
 
 def _escape(text: str) -> str:

@@ -20,7 +20,8 @@ its place, for every later callback. Because the instance also carries the code,
 one must be of exactly the same class: another class would change the server's
 behaviour, which is a code change, not a state change. A new ``idle_timeout`` is
 checked too. Anything wrong (the function raised, a wrong class, a bad idle timeout)
-leaves the state as it was and the server running, and the caller gets
+leaves the server running on the state object it had (with what the function changed in
+place, but its old ``idle_timeout``), and the caller gets
 :class:`ReplaceStateFailed` from the cause, as OTP's caller gets an error while the
 server carries on.
 
@@ -45,21 +46,22 @@ reads :func:`time.perf_counter` directly (``_system_messages.time_source``), a C
 What remains, measured with callgrind: the mark test, some 150 instructions a message
 (1.5-2% of a cast), and a call, after which the server parks, 200-800 more (under 1%).
 This is the one cost get_status puts on the message path; the process table puts none.
-On a :class:`trio.testing.MockClock` the figure is exact; on the real clock it can be
-short by the time the earlier messages of the same step took (at most 63 of them: the
-loop yields after 64).
+A message taken after a wait shows its own time exactly; one taken straight after
+others in the same step shows theirs too (at most 63 of them: the loop yields after 64).
 """
 
 from __future__ import annotations
 
 import inspect
 import math
+import typing
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar, cast
 
 import attrs
 import trio
 
+from ._agent import AgentRef
 from ._call_timer import call_timer
 from ._checks import check_callable, check_hashable, check_timeout
 from ._exceptions import CallTimeout, ServerError, ServerNotRunning
@@ -81,9 +83,12 @@ from ._system_messages import SystemRequest, time_source
 from ._util import describe, safe_repr
 
 StateT = TypeVar("StateT", bound=GenServer[Any, Any])
+ValueT = TypeVar("ValueT")
 
 
 def _resolve(server: object, function: str) -> ServerRef[Any, Any]:
+    if isinstance(server, AgentRef):
+        return cast("ServerRef[Any, Any]", server.server)
     if isinstance(server, ServerRef):
         return cast("ServerRef[Any, Any]", server)  # type: ignore[redundant-cast]  # for pyright
     check_hashable(server, f"{function}'s server (a ServerRef or a server name)")
@@ -117,6 +122,22 @@ async def _system_call(
         raise CallTimeout(msg) from None
 
 
+@typing.overload
+async def get_state(
+    server: AgentRef[ValueT],
+    *,
+    timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+) -> ValueT: ...
+
+
+@typing.overload
+async def get_state(
+    server: ServerRef[Any, Any] | Hashable,
+    *,
+    timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+) -> Any: ...
+
+
 async def get_state(
     server: ServerRef[Any, Any] | Hashable,
     *,
@@ -124,7 +145,8 @@ async def get_state(
 ) -> Any:
     """The server's state: its :class:`GenServer` instance itself, as the messages
     before this request left it (OTP's ``sys:get_state``). ``server`` is a
-    :class:`ServerRef` or a name, as :func:`call` takes.
+    :class:`ServerRef` or a name, as :func:`call` takes, or an :class:`AgentRef`, whose
+    state is its value.
 
     A system message: it waits behind the messages already in the mailbox (never for
     room in a full one) and is answered between two callbacks. A checkpoint. The object
@@ -139,15 +161,34 @@ async def get_state(
     """
     seconds = check_timeout(timeout, "get_state's timeout")
     ref = _resolve(server, "get_state")
-    return await _system_call(ref, None, "get_state", timeout, seconds)
+    state = await _system_call(ref, None, "get_state", timeout, seconds)
+    return state.state if isinstance(server, AgentRef) else state
 
 
+@typing.overload
+async def replace_state(  # type: ignore[overload-overlap]  # an AgentRef is Hashable too
+    server: AgentRef[ValueT],
+    function: Callable[[ValueT], ValueT],
+    *,
+    timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+) -> ValueT: ...
+
+
+@typing.overload
 async def replace_state(
     server: ServerRef[Any, Any] | Hashable,
     function: Callable[[StateT], StateT],
     *,
     timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
-) -> StateT:
+) -> StateT: ...
+
+
+async def replace_state(
+    server: ServerRef[Any, Any] | Hashable,
+    function: Callable[[Any], Any],
+    *,
+    timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as ServerRef.call's
+) -> Any:
     """Replace the server's state with ``function(state)`` and return the new state
     (OTP's ``sys:replace_state``). ``function`` is a plain (not async) function that
     runs in the server's task, between two callbacks, so it sees the state the messages
@@ -168,7 +209,9 @@ async def replace_state(
         anything is sent.
     """
     check_callable(function, "replace_state's function", "a function of the old state returning the new")
-    if inspect.iscoroutinefunction(function):
+    if inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+        getattr(type(function), "__call__", None)  # noqa: B004 - an async __call__, not callability
+    ):
         msg = (
             "replace_state's function must be a plain function (it runs between two callbacks "
             f"and cannot await), got the async function {describe(function)}"
@@ -176,7 +219,17 @@ async def replace_state(
         raise TypeError(msg)
     seconds = check_timeout(timeout, "replace_state's timeout")
     ref = _resolve(server, "replace_state")
-    return await _system_call(ref, function, "replace_state", timeout, seconds)  # type: ignore[no-any-return]
+    if isinstance(server, AgentRef):  # an agent's state is its value
+        return (await _system_call(ref, _on_value(function), "replace_state", timeout, seconds)).state
+    return await _system_call(ref, function, "replace_state", timeout, seconds)
+
+
+def _on_value(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def replace_value(agent: Any) -> Any:
+        agent.state = function(agent.state)
+        return agent
+
+    return replace_value
 
 
 @attrs.frozen
@@ -240,6 +293,9 @@ def get_status(server: ServerRef[Any, Any] | Hashable) -> ServerStatus:
       ServerNotRunning: the server has ended, or no server has that name.
       TypeError: ``server`` is neither a :class:`ServerRef` nor a hashable name.
     """
+    if not trio.lowlevel.in_trio_run():
+        msg = "get_status must be called from a task of the server's Trio run (not from another thread)"
+        raise RuntimeError(msg)
     process = _resolve(server, "get_status")._process
     if process.ended:
         msg = f"server {process.label} is not running"

@@ -8,6 +8,8 @@ checker sees every signature whole.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -47,12 +49,25 @@ def handle_system(server: StateT, request: SystemRequest) -> StateT:
     if function is None:
         request.caller.reply(server)
         return server
+    idle_timeout = getattr(server, "idle_timeout", None)
     try:
         new = function(server)
+        if inspect.isawaitable(new):
+            close = getattr(new, "close", None)
+            if close is not None:
+                close()  # never to be awaited: no "never awaited" warning later
+            msg = "replace_state's function must be a plain function, but it returned an awaitable"
+            raise TypeError(msg)
         _check_new_state(server, new)
     except Exception as error:
+        # The loop checks idle_timeout only when a callback changed it, so one the
+        # function set in place before failing must not outlive the failure.
+        with contextlib.suppress(Exception):
+            if getattr(server, "idle_timeout", None) is not idle_timeout:
+                object.__setattr__(server, "idle_timeout", idle_timeout)
         failure = ReplaceStateFailed(
-            f"replace_state on server {type(server).__name__}: {safe_repr(error)}; the state is unchanged"
+            f"replace_state on server {type(server).__name__}: {safe_repr(error)}; the state was not "
+            "replaced (changes the function made in place remain)"
         )
         failure.__cause__ = error
         request.caller._fail(failure)
