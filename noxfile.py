@@ -101,9 +101,10 @@ def _check_type_completeness(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def docs(session: nox.Session) -> None:
-    """Build the docs with Sphinx, warnings as errors (the examples run in ``tests``)."""
-    session.install(".", "sphinx>=7")
-    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+    """Build the docs with Sphinx, nitpicky (every cross-reference must resolve) and with
+    warnings as errors (the examples run in ``tests``)."""
+    session.install(".", "sphinx>=7.4")
+    session.run("sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
 
 
 @nox.session(python="3.11")

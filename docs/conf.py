@@ -3,14 +3,19 @@
 Why Sphinx: Trio, attrs and hypothesis all document with Sphinx and autodoc, so our
 readers know its look and our docstrings use the same roles as theirs. The build needs
 nothing from the network (no intersphinx inventories are fetched), so it works in CI;
-``nox -s docs`` builds with warnings as errors.
+``nox -s docs`` builds nitpicky (``-n``: every cross-reference must resolve) with warnings
+as errors.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from docutils import nodes
+from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
 
 import trio_otp
 from trio_otp._util import NoPublicConstructor
@@ -28,7 +33,17 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 default_role = "py:obj"
-nitpicky = False
+nitpicky = True
+# Names outside trio_otp, whose docs we cannot link to offline (no inventories are
+# fetched, and none of the installed packages ships one). trio_otp's own names are never
+# listed here: each must resolve. (Type variables are handled by _type_variable below.)
+_EXTERNAL = ["builtins", "collections", "contextlib", "enum", "exceptiongroup", "logging", "types"]
+_EXTERNAL += ["typing", "typing_extensions", "trio", "attrs", "attr", "hypothesis"]
+nitpick_ignore_regex = [
+    (r"py:.*", rf"(?:{'|'.join(_EXTERNAL)})(?:\..+)?"),
+]
+# hypothesis's strategy type, which trio_otp.testing imports for annotations only.
+nitpick_ignore = [("py:class", "SearchStrategy")]
 html_theme = "alabaster"
 exclude_patterns = ["_build", "examples"]
 
@@ -59,7 +74,44 @@ def _say_no_public_constructor(
         lines.extend(["", "Only trio_otp creates these: calling the class raises :exc:`TypeError`."])
 
 
+_TYPE_PARAMETERS = {"TypeVar", "TypeVarTuple", "ParamSpec"}
+
+
+def _type_parameter_name(target: str) -> str | None:
+    """The short name of ``target`` if it is a type variable of trio_otp's (written in full,
+    ``trio_otp._gen_server.ReplyT``, or as an annotation spells it, ``ReplyT``)."""
+    module_name, _, name = target.rpartition(".")
+    if module_name:
+        modules = [sys.modules.get(module_name)] if module_name.startswith("trio_otp") else []
+    else:
+        modules = [module for key, module in sys.modules.items() if key.startswith("trio_otp.")]
+    for module in modules:
+        value = getattr(module, name, None)
+        defined_in = getattr(value, "__module__", "")
+        if type(value).__name__ in _TYPE_PARAMETERS and defined_in.startswith("trio_otp"):
+            return name
+    return None
+
+
+def _type_variable(
+    _app: Sphinx, _env: BuildEnvironment, node: pending_xref, _contnode: nodes.TextElement
+) -> nodes.Node | None:
+    """A type variable in a signature (``ReplyT``) is a parameter of the generic, not an
+    object with a page: it is shown by its short name, unlinked. Only names that really are
+    trio_otp's type variables are resolved this way; any other missing target still warns."""
+    name = _type_parameter_name(node.get("reftarget", ""))
+    return None if name is None else nodes.literal(name, name)
+
+
+def _public_bases(_app: Sphinx, _name: str, _obj: object, _options: object, bases: list[type]) -> None:
+    """``Bases:`` lists only what readers can import: a private base (``Reply`` derives
+    from ``trio_otp._gen_server._Action``) is an implementation detail with no page."""
+    bases[:] = [base for base in bases if not base.__name__.startswith("_")]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("missing-reference", _type_variable)
+    app.connect("autodoc-process-bases", _public_bases)
     # Before sphinx.ext.autodoc.typehints' handler (priority 500): the first result wins.
     app.connect("autodoc-process-signature", _no_public_constructor, priority=400)
     app.connect("autodoc-process-docstring", _say_no_public_constructor)

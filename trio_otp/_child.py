@@ -410,7 +410,7 @@ def cleanup_scope() -> _CleanupScope:
 
 @final
 class _CleanupScope:
-    """What :func:`cleanup_scope` returns: entering and leaving it are KI-protected, as
+    """What :func:`~trio_otp.cleanup_scope` returns: entering and leaving it are KI-protected, as
     entering and leaving a :class:`trio.CancelScope` are (a generator-based context
     manager would not be: an interrupt between the generator's entering the scope and
     ``__enter__`` returning would leave the scope entered for ever)."""

@@ -170,7 +170,7 @@ class ChildInfo:
         return info
 
     def ref_as(self, ref_type: builtins.type[T]) -> T:  # the field ``type`` hides the builtin
-        """:attr:`ref`, typed as ``ref_type``: ``info.ref_as(trio_otp.ServerRef[str, int])``.
+        """``ref``, typed as ``ref_type``: ``info.ref_as(trio_otp.ServerRef[str, int])``.
 
         Checked with ``isinstance`` against the class; type arguments are not checked at
         run time (they cannot be), they are the caller's word, as with ``typing.cast``.
@@ -447,7 +447,7 @@ class SupervisorRef(metaclass=NoPublicConstructor):
         stopped, and the error is raised (no retries).
 
         Raises:
-          ChildNotFound, ChildRunning, ChildRestarting, ChildStartError.
+          ChildNotFound, ChildRunning, ChildRestarting, ChildStartError
         """
         return await self._request(lambda state: state.restart_child(id))
 
@@ -455,7 +455,7 @@ class SupervisorRef(metaclass=NoPublicConstructor):
         """Remove the spec of a child that is not running.
 
         Raises:
-          ChildNotFound, ChildRunning, ChildRestarting.
+          ChildNotFound, ChildRunning, ChildRestarting
         """
         await self._request(lambda state: state.delete_child(id))
 

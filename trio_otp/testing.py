@@ -139,12 +139,15 @@ class ScriptedWorkers:
         return id in self._controls
 
     def crash(self, id: Hashable, error: BaseException | None = None) -> None:  # noqa: A002
+        """Make the current run of ``id`` raise ``error`` (by default a :exc:`Crash`)."""
         self._send(id, error if error is not None else Crash(id))
 
     def exit_normally(self, id: Hashable) -> None:  # noqa: A002
+        """Make the current run of ``id`` return, a normal exit."""
         self._send(id, None)
 
     def exit_shutdown(self, id: Hashable) -> None:  # noqa: A002
+        """Make the current run of ``id`` raise :exc:`~trio_otp.Shutdown`."""
         self._send(id, Shutdown(id))
 
     def fail_next_starts(self, id: Hashable, count: int = 1) -> None:  # noqa: A002
