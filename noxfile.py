@@ -99,11 +99,15 @@ def _check_type_completeness(session: nox.Session) -> None:
         session.error(f"type completeness {score:.1%} is below {MIN_TYPE_COMPLETENESS:.0%}")
 
 
+# py:type (the aliases in the API reference) is new in Sphinx 7.4.
+DOCS_DEPS = ["sphinx>=7.4", "furo>=2024.8.6"]
+
+
 @nox.session(python="3.11")
 def docs(session: nox.Session) -> None:
     """Build the docs with Sphinx, nitpicky (every cross-reference must resolve) and with
     warnings as errors (the examples run in ``tests``)."""
-    session.install(".", "sphinx>=7.4")
+    session.install(".", *DOCS_DEPS)
     session.run("sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
 
 

@@ -44,7 +44,11 @@ nitpick_ignore_regex = [
 ]
 # hypothesis's strategy type, which trio_otp.testing imports for annotations only.
 nitpick_ignore = [("py:class", "SearchStrategy")]
-html_theme = "alabaster"
+# furo, as attrs uses: maintained, readable on a phone, prev/next links on every page.
+html_theme = "furo"
+html_title = f"trio_otp {release}"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 exclude_patterns = ["_build", "examples"]
 
 
