@@ -1,4 +1,6 @@
-"""Every example in docs/examples runs, on virtual time, so the docs cannot rot."""
+"""Every example in docs/examples runs, on virtual time, so the docs cannot rot; where the
+docs show an example's output (``docs/examples/<name>.out``), the run must print exactly
+that."""
 
 from __future__ import annotations
 
@@ -33,7 +35,25 @@ def test_example_runs(
         trio.run(module.main, clock=trio.testing.MockClock(autojump_threshold=0))
     else:  # an example that runs trio itself, such as a property test
         module.run_example()
-    assert capsys.readouterr().out.strip()
+    printed = capsys.readouterr().out
+    assert printed.strip()
+    expected = path.with_suffix(".out")
+    if expected.exists():
+        assert _lines(printed) == _lines(expected.read_text()), f"{path.name} now prints otherwise"
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of an output, without trailing whitespace (nor trailing empty lines)."""
+    return [line.rstrip() for line in text.rstrip().splitlines()]
+
+
+def test_every_tutorial_step_shows_its_output() -> None:
+    steps = [path for path in EXAMPLES if path.name.startswith("tutorial_")]
+    assert steps
+    tutorial = (pathlib.Path(__file__).parent.parent / "docs" / "tutorial.rst").read_text()
+    for step in steps:
+        assert step.with_suffix(".out").exists(), f"record the output of {step.name}"
+        assert f"literalinclude:: examples/{step.stem}.out" in tutorial, f"show {step.stem}.out"
 
 
 def test_readme_example_runs() -> None:

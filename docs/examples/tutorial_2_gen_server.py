@@ -24,11 +24,18 @@ class Counter(trio_otp.GenServer[tuple[str, int], int]):
 
 
 async def main() -> None:
-    async with trio.open_nursery() as nursery:
-        counter = await trio_otp.start_server(nursery, Counter)
-        print(await counter.call(("add", 5)))  # 5
-        print(await counter.call(("remove", 2)))  # 3
-        await counter.stop()
+    try:
+        async with trio.open_nursery() as nursery:
+            counter = await trio_otp.start_server(nursery, Counter)
+            print(await counter.call(("add", 5)))
+            print(await counter.call(("remove", 2)))
+            try:
+                await counter.call(("remove", 100))  # a bug we chose not to handle
+            except trio_otp.ServerExited as error:
+                print("the call failed:", repr(error.reason))
+            await trio.sleep_forever()  # cancelled: the crash reaches the nursery too
+    except Exception as error:  # the nursery's ExceptionGroup, holding the ValueError
+        print("the nursery ended with:", repr(error))
 
 
 if __name__ == "__main__":

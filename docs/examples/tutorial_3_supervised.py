@@ -6,19 +6,28 @@ import trio
 from tutorial_2_gen_server import Counter  # the step before
 
 import trio_otp
+from trio_otp.testing import settle
 
 
 async def main() -> None:
-    tree = trio_otp.Supervisor([trio_otp.server_spec("counter", Counter, name="counter")], max_restarts=3)
+    tree = trio_otp.Supervisor(
+        [trio_otp.server_spec("counter", Counter, name="counter")],
+        max_restarts=3,
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(tree.run)
-        print(await trio_otp.call("counter", ("add", 5)))  # 5
+        print(await trio_otp.call("counter", ("add", 5)))
+        first = trio_otp.whereis("counter")
+        watch = trio_otp.monitor("counter")
         try:
-            await trio_otp.call("counter", ("remove", 100))  # a bug: the counter crashes
+            await trio_otp.call("counter", ("remove", 100))  # the same bug
         except trio_otp.ServerExited as error:
-            print("the call failed:", error.reason)
-        await trio.sleep(0.1)  # give the supervisor a moment to restart it
-        print(await trio_otp.call("counter", ("add", 1)))  # 1: a fresh counter, same name
+            print("the call failed:", repr(error.reason))
+        down = await watch.wait()
+        print("the monitor saw it end:", repr(down.reason))
+        await settle()  # until the supervisor has done what the crash calls for
+        print("a new counter under the name:", trio_otp.whereis("counter") is not first)
+        print(await trio_otp.call("counter", ("add", 1)))  # a fresh total
         nursery.cancel_scope.cancel()
 
 

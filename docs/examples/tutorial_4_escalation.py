@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import trio
-import trio.lowlevel
 from tutorial_2_gen_server import Counter
 
 import trio_otp
+from trio_otp.testing import settle
 
 
 async def reporter(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -28,24 +28,26 @@ async def main() -> None:
         name="counting",
     )
     root = trio_otp.Supervisor([counting.child_spec("counting")], max_restarts=1, max_seconds=10, name="root")
+    outcome: list[BaseException] = []
+
+    async def run_root(*, task_status: trio.TaskStatus[trio_otp.SupervisorRef]) -> None:
+        try:
+            await root.run(task_status=task_status)
+        except trio_otp.RestartIntensityExceeded as error:
+            outcome.append(error)
+
     async with trio.open_nursery() as nursery:
-        outcome: list[BaseException] = []
-
-        async def run_root(*, task_status: trio.TaskStatus[trio_otp.SupervisorRef]) -> None:
-            try:
-                await root.run(task_status=task_status)
-            except trio_otp.RestartIntensityExceeded as error:
-                outcome.append(error)
-
         ref = await nursery.start(run_root)
-        for _ in range(4):  # (1 + 1) * (1 + 1) crashes bring the root down
-            await trio.sleep(1.5)
-            print(trio_otp.format_tree(await trio_otp.snapshot(ref)))
+        await trio.sleep(1.5)  # the reporter reports once a second
+        print(trio_otp.format_tree(await trio_otp.snapshot(ref)))
+        for crash in range(1, 5):  # (1 + 1) * (1 + 1) crashes bring the root down
             try:
                 await trio_otp.call("counter", ("remove", 1))
             except trio_otp.ServerExited:
-                print("crash!")
-            await trio.lowlevel.checkpoint()
+                print(f"crash {crash}")
+            await settle()  # until the supervisors have dealt with it
+            if ref.alive:
+                print(trio_otp.format_tree(await trio_otp.snapshot(ref)))
     print("the root gave up:", outcome[0])
 
 
