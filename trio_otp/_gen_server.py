@@ -59,7 +59,7 @@ from ._checks import (
 )
 from ._child import ExitSignal, child_of_task, cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
-from ._events import _handlers as _event_handlers
+from ._events import attached as _events_attached
 from ._events import emit
 from ._exceptions import (
     CallTimeout,
@@ -676,7 +676,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
         if deadline != math.inf:
             timer = caller._timer = call_timer()
             timer.add(caller, deadline)
-        if _event_handlers:
+        if _events_attached():
             return await self._measured(process, caller, request, timeout)  # type: ignore[no-any-return]
         try:
             return await trio.lowlevel.wait_task_rescheduled(caller._abort)  # type: ignore[no-any-return]
