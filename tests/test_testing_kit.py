@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import trio
 from hypothesis import given, settings
@@ -83,3 +86,17 @@ def test_play_schedule_against_a_nested_tree(schedule: list[ScheduledExit]) -> N
         assert outcome.error is None or isinstance(outcome.error, trio_otp.RestartIntensityExceeded)
 
     trio.run(main, clock=MockClock(autojump_threshold=0))
+
+
+def test_crash_schedules_without_hypothesis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if hypothesis were not installed: a None entry makes its import fail.
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.setitem(sys.modules, "hypothesis.strategies", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install trio_otp\[testing\]") as caught:
+        crash_schedules([("a",)])
+    assert caught.value.name == "hypothesis"
+
+
+def test_importing_the_testing_kit_does_not_import_hypothesis() -> None:
+    code = "import sys, trio_otp.testing; assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

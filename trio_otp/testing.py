@@ -197,6 +197,11 @@ def crash_schedules(
 
     Include your restart windows' widths in ``time_steps`` to land on their edges. Exits
     are crashes, and unless ``crashes_only``, also normal and shutdown exits.
+
+    Raises:
+      ModuleNotFoundError: hypothesis is not installed; the message names the extra that
+        brings it (``pip install trio_otp[testing]``).
+      TypeError, ValueError: bad ``paths``, ``time_steps`` or ``max_events``.
     """
     paths = list(paths)
     if not paths:
@@ -209,7 +214,16 @@ def crash_schedules(
     for seconds in time_steps:
         check_seconds(seconds, "each of crash_schedules' time_steps")
     check_whole_number(max_events, "crash_schedules' max_events", minimum=0)
-    from hypothesis import strategies as st  # noqa: PLC0415 - hypothesis is optional
+    try:
+        from hypothesis import strategies as st  # noqa: PLC0415 - hypothesis is optional
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.partition(".")[0] != "hypothesis":
+            raise
+        msg = (
+            "trio_otp.testing.crash_schedules needs hypothesis, which is not installed: "
+            "pip install trio_otp[testing]"
+        )
+        raise ModuleNotFoundError(msg, name=error.name) from error
 
     reasons = st.just("crash") if crashes_only else st.sampled_from(("crash", "crash", "normal", "shutdown"))
 
