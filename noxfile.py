@@ -20,7 +20,7 @@ nox.options.reuse_existing_virtualenvs = False
 nox.options.sessions = ["tests", "tests_oldest", "lint", "typecheck", "docs"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-TEST_DEPS = ["pytest>=8.4", "pytest-trio>=0.8", "hypothesis>=6.100"]
+TEST_DEPS = ["pytest>=8.4", "pytest-trio>=0.8", "hypothesis>=6.100", "anyio>=4.0"]
 # The oldest versions pyproject.toml promises to work with.
 OLDEST = ["trio==0.31.0", "attrs==23.2.0", "typing_extensions==4.6.0"]
 

@@ -49,6 +49,7 @@ import attrs
 import outcome
 import trio
 
+from ._backend import require_trio
 from ._call_timer import CallTimer, call_timer
 from ._checks import (
     check_callable,
@@ -912,6 +913,7 @@ async def serve(
         ``idle_timeout``, or ``init`` returning something other than None, Continue or Stop.
       Exception: whatever ``factory`` or ``init`` raised (before ``started``).
     """
+    require_trio("trio_otp.serve")
     # One coroutine from start to end, with the mailbox wait inlined: every frame a
     # parked server keeps costs a few hundred bytes, times the number of servers.
     _check_mailbox_size(mailbox_size)
@@ -1160,6 +1162,7 @@ async def start_server(
     Raises what :func:`serve` raises before the server is running, and TypeError or
     ValueError for a bad argument before anything starts.
     """
+    require_trio("trio_otp.start_server")
     check_instance(nursery, trio.Nursery, "start_server's nursery", "a trio.Nursery")
     _check_mailbox_size(mailbox_size)
     _check_factory(factory)
