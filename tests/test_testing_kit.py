@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
@@ -15,6 +14,7 @@ from trio_otp.testing import (
     Crash,
     ScheduledExit,
     ScriptedWorkers,
+    capture_events,
     crash_schedules,
     exit_child,
     play_schedule,
@@ -97,6 +97,19 @@ def test_crash_schedules_without_hypothesis_names_the_extra(monkeypatch: pytest.
     assert caught.value.name == "hypothesis"
 
 
-def test_importing_the_testing_kit_does_not_import_hypothesis() -> None:
-    code = "import sys, trio_otp.testing; assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+async def test_capture_events_records_the_run_s_events_inside_the_block(autojump_clock: MockClock) -> None:
+    workers = ScriptedWorkers()
+    with capture_events() as log:
+        async with trio.open_nursery() as nursery:
+            root = await nursery.start(trio_otp.Supervisor([workers.spec("a")]).run)
+            await exit_child(root, "a", Crash("a"))
+            nursery.cancel_scope.cancel()
+    assert log.names()[:1] == ["child_started"]
+    assert [event.metadata["child_id"] for event in log.named("child_restarted")] == ["a"]
+    recorded = len(log.events)
+    async with trio.open_nursery() as nursery:  # after the block: nothing more is recorded
+        await nursery.start(trio_otp.Supervisor([workers.spec("b")]).run)
+        nursery.cancel_scope.cancel()
+    assert len(log.events) == recorded
+    log.clear()
+    assert log.events == []
