@@ -4,13 +4,12 @@ Sessions install what they need themselves, so a fresh machine with Python and n
 is enough. Outside CI a Python that is not installed is skipped; ``.ci/run`` decides
 how strict CI is about that. So that a green run cannot be misread, the last default
 session, ``interpreters``, prints which Pythons the test sessions ran on and which were
-skipped (and fails under ``CI`` if any was).
+skipped.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 
@@ -76,8 +75,10 @@ def interpreters(session: nox.Session) -> None:
     """Which Pythons the test sessions of this nox run ran on, and which were skipped.
 
     nox skips a session whose Python is missing and still reports success (outside CI);
-    this says so at the end. Under ``CI`` a skipped Python fails it. Only sessions run in
-    the same ``nox`` invocation count: run it after the others (``nox`` alone does).
+    this says so at the end. It only reports: under ``CI``, nox itself fails on a missing
+    Python unless told not to (``--no-error-on-missing-interpreters``, as ``.ci/run`` does
+    without pyenv). Only sessions run in the same ``nox`` invocation count: run it after
+    the others (``nox`` alone does).
     """
     ran = [f"{name} on Python {version}" for name, version in _INTERPRETERS_USED.items()]
     wanted = {f"tests-{python}": python for python in PYTHONS} | {"tests_oldest": "3.10"}
@@ -89,8 +90,6 @@ def interpreters(session: nox.Session) -> None:
         session.warn("SKIPPED, Python not installed: " + ", ".join(skipped))
     if not_run:
         session.log("not run in this nox invocation (not selected, or failed first): " + ", ".join(not_run))
-    if skipped and os.environ.get("CI"):
-        session.error("under CI every supported Python must run; skipped: " + ", ".join(skipped))
 
 
 @nox.session(python="3.11")
