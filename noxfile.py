@@ -111,7 +111,8 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict and pyright --strict over the package, the docs' examples (user code
     must type-check too) and the types users should see (tests/typing_public_api.py), on
     the oldest and newest Python we support; then pyright --verifytypes on the public API."""
-    session.install(".", "mypy>=1.15", "pyright>=1.1.400", "exceptiongroup", "hypothesis>=6.100")
+    # The testing extra: trio_otp.testing and trio_otp.pytest_plugin import hypothesis and pytest.
+    session.install(PACKAGE, "mypy>=1.15", "pyright>=1.1.400", "exceptiongroup")
     for version in ("3.10", "3.13"):
         session.run("mypy", "--python-version", version, *TYPECHECKED)
         # Strictness and the paths come from [tool.pyright] in pyproject.toml.

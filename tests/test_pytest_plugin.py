@@ -103,6 +103,40 @@ def test_a_tree_that_gives_up_fails_the_test_with_its_error(pytester: pytest.Pyt
     result.stdout.fnmatch_lines(["*RestartIntensityExceeded*"])
 
 
+def test_a_handler_a_test_leaves_attached_does_not_reach_the_next_test(pytester: pytest.Pytester) -> None:
+    pytester.makeini(TRIO_MODE_INI)
+    pytester.makepyfile(
+        test_user=textwrap.dedent(
+            """
+            import trio_otp
+
+            SEEN = []
+
+            async def run_a_tree():
+                async def worker(*, task_status):
+                    task_status.started()
+
+                import trio
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(trio_otp.Supervisor([trio_otp.ChildSpec("w", worker)]).run)
+                    nursery.cancel_scope.cancel()
+
+            async def test_attaches_and_forgets_to_detach(autojump_clock):
+                trio_otp.events.attach(SEEN.append)
+                await run_a_tree()
+                assert SEEN
+
+            async def test_next(autojump_clock):
+                seen_before = len(SEEN)
+                await run_a_tree()
+                assert len(SEEN) == seen_before
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
 def test_a_suite_that_does_not_opt_in_is_untouched(pytester: pytest.Pytester) -> None:
     pytester.makeini(TRIO_MODE_INI)
     pytester.makepyfile(
