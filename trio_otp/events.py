@@ -9,3 +9,8 @@ from ._events import Event as Event
 from ._events import attach as attach
 
 __all__ = ["Attachment", "Event", "attach"]
+
+# Reprs and error messages say trio_otp.events.Event, where users import it from.
+for _public in (Attachment, Event):
+    _public.__module__ = __name__
+del _public
