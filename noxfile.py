@@ -2,13 +2,16 @@
 
 Sessions install what they need themselves, so a fresh machine with Python and nox
 is enough. Outside CI a Python that is not installed is skipped; ``.ci/run`` decides
-how strict CI is about that.
+how strict CI is about that. So that a green run cannot be misread, the last default
+session, ``interpreters``, prints which Pythons the test sessions ran on and which were
+skipped.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 
 import nox
 
@@ -17,10 +20,15 @@ nox.options.reuse_existing_virtualenvs = False
 # `nox` alone runs the checks. On demand: `bench` (never pass/fail), `soak` and `otp`
 # (the conformance properties at length, and against real Erlang/OTP) and `signals` (real
 # signals into busy trees, hundreds of times), which CI also runs.
-nox.options.sessions = ["tests", "tests_oldest", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "tests_oldest", "lint", "typecheck", "docs", "interpreters"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-TEST_DEPS = ["pytest>=8.4", "pytest-trio>=0.8", "hypothesis>=6.100"]
+# trio_otp's own test dependencies. Sessions install the package with its `testing` extra
+# (what users get for trio_otp.testing and trio_otp.pytest_plugin: hypothesis, pytest,
+# pytest-trio), so the suite also checks that the extra is enough; then these, which only
+# this suite uses (anyio: the tests that trio_otp refuses asyncio clearly). Not an extra.
+PACKAGE = ".[testing]"
+TEST_DEPS = ["pytest>=8.4", "pytest-trio>=0.8", "hypothesis>=6.100", "anyio>=4.0"]
 # The oldest versions pyproject.toml promises to work with.
 OLDEST = ["trio==0.31.0", "attrs==23.2.0", "typing_extensions==4.6.0"]
 
@@ -28,18 +36,60 @@ OLDEST = ["trio==0.31.0", "attrs==23.2.0", "typing_extensions==4.6.0"]
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite on every supported Python with the newest trio and attrs."""
-    session.install(".", *TEST_DEPS)
+    session.install(PACKAGE, *TEST_DEPS)
+    _record_interpreter(session)
     session.run("pytest", *session.posargs)
 
 
 @nox.session(python="3.10")
 def tests_oldest(session: nox.Session) -> None:
     """The test suite on the oldest Python with the oldest supported trio and attrs."""
-    session.install(".", *TEST_DEPS, *OLDEST)
+    session.install(PACKAGE, *TEST_DEPS, *OLDEST)
+    _record_interpreter(session)
     session.run(
         "python", "-c", "import trio, attrs; print('trio', trio.__version__, 'attrs', attrs.__version__)"
     )
     session.run("pytest", *session.posargs)
+
+
+# Session name -> the interpreter version it ran on, filled in as this nox run goes.
+_INTERPRETERS_USED: dict[str, str] = {}
+
+
+def _record_interpreter(session: nox.Session) -> None:
+    version = session.run("python", "-c", "import platform; print(platform.python_version())", silent=True)
+    if isinstance(version, str):  # None under --no-install reuse or a skipped run
+        _INTERPRETERS_USED[session.name] = version.strip()
+
+
+def _runnable(python: str) -> bool:
+    try:
+        done = subprocess.run([f"python{python}", "-c", "pass"], capture_output=True, check=False)
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
+@nox.session(python=False)
+def interpreters(session: nox.Session) -> None:
+    """Which Pythons the test sessions of this nox run ran on, and which were skipped.
+
+    nox skips a session whose Python is missing and still reports success (outside CI);
+    this says so at the end. It only reports: under ``CI``, nox itself fails on a missing
+    Python unless told not to (``--no-error-on-missing-interpreters``, as ``.ci/run`` does
+    without pyenv). Only sessions run in the same ``nox`` invocation count: run it after
+    the others (``nox`` alone does).
+    """
+    ran = [f"{name} on Python {version}" for name, version in _INTERPRETERS_USED.items()]
+    wanted = {f"tests-{python}": python for python in PYTHONS} | {"tests_oldest": "3.10"}
+    missing = [name for name in wanted if name not in _INTERPRETERS_USED]
+    skipped = [name for name in missing if not _runnable(wanted[name])]
+    not_run = [name for name in missing if name not in skipped]
+    session.log("test sessions that ran: " + (", ".join(ran) or "none"))
+    if skipped:
+        session.warn("SKIPPED, Python not installed: " + ", ".join(skipped))
+    if not_run:
+        session.log("not run in this nox invocation (not selected, or failed first): " + ", ".join(not_run))
 
 
 @nox.session(python="3.11")
@@ -61,7 +111,8 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict and pyright --strict over the package, the docs' examples (user code
     must type-check too) and the types users should see (tests/typing_public_api.py), on
     the oldest and newest Python we support; then pyright --verifytypes on the public API."""
-    session.install(".", "mypy>=1.15", "pyright>=1.1.400", "exceptiongroup", "hypothesis>=6.100")
+    # The testing extra: trio_otp.testing and trio_otp.pytest_plugin import hypothesis and pytest.
+    session.install(PACKAGE, "mypy>=1.15", "pyright>=1.1.400", "exceptiongroup")
     for version in ("3.10", "3.13"):
         session.run("mypy", "--python-version", version, *TYPECHECKED)
         # Strictness and the paths come from [tool.pyright] in pyproject.toml.
@@ -133,7 +184,7 @@ def bench_peer(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def soak(session: nox.Session) -> None:
     """The conformance properties with many more examples (default 5,000 per property)."""
-    session.install(".", *TEST_DEPS)
+    session.install(PACKAGE, *TEST_DEPS)
     examples = session.env.get("TRIO_OTP_CONFORMANCE_EXAMPLES", "5000")
     session.run(
         "pytest",
@@ -147,7 +198,7 @@ def soak(session: nox.Session) -> None:
 def signals(session: nox.Session) -> None:
     """Real SIGINTs and SIGTERMs at random moments into busy trees in subprocesses, and
     interrupts raised at hundreds of lines of a running tree; fails on any bad ending."""
-    session.install(".", *TEST_DEPS)
+    session.install(PACKAGE, *TEST_DEPS)
     session.run(
         "pytest",
         "-s",
@@ -169,7 +220,7 @@ def otp(session: nox.Session) -> None:
     """
     if shutil.which("escript") is None:
         session.error("escript not found: install Erlang/OTP (Debian: apt-get install -y erlang-base)")
-    session.install(".", *TEST_DEPS)
+    session.install(PACKAGE, *TEST_DEPS)
     session.run(
         "pytest", "tests/test_otp_agreement.py", *session.posargs, env={"TRIO_OTP_CHECK_AGAINST_OTP": "1"}
     )

@@ -134,3 +134,21 @@ def test_every_async_test_runs_on_virtual_time() -> None:
             if isinstance(node, ast.AsyncFunctionDef) and node.name.startswith("test_"):
                 params = [arg.arg for arg in node.args.args]
                 assert "autojump_clock" in params, f"{path.name}::{node.name}"
+
+
+def test_the_events_module() -> None:
+    assert set(trio_otp.events.__all__) == {"Attachment", "Event", "attach"}
+    assert trio_otp.events.Attachment.__module__ == "trio_otp.events"
+    assert trio_otp.events.Event.__module__ == "trio_otp.events"
+
+
+def test_the_pytest_plugin_module() -> None:
+    import trio_otp.pytest_plugin  # noqa: PLC0415 - opt-in, so not imported by trio_otp
+
+    assert set(trio_otp.pytest_plugin.__all__) == {
+        "TreeStarter",
+        "captured_events",
+        "exit_child",
+        "settle",
+        "start_tree",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -156,3 +157,57 @@ async def test_server_crash_report_has_structured_fields_and_redacted_state(
     assert record.last_message == ("call", "withdraw 100")  # type: ignore[attr-defined]
     assert record.state == {"user": "ada", "token": "<redacted>"}  # type: ignore[attr-defined]
     assert "s3cret" not in caplog.text
+
+
+# --- where a handler lives: per run inside a run, per process outside ------------------
+
+
+def _one_call_in_a_new_run(attach_inside: Sequence[Callable[[trio_otp.events.Event], None]] = ()) -> None:
+    async def main() -> None:
+        for handler in attach_inside:
+            trio_otp.events.attach(handler)  # never detached: ends with the run
+        async with trio.open_nursery() as nursery:
+            server = await trio_otp.start_server(nursery, Echo)
+            assert await server.call("x") == "x"
+            await server.stop()
+
+    trio.run(main, clock=MockClock(autojump_threshold=0))
+
+
+def test_a_handler_attached_in_a_run_does_not_leak_into_the_next() -> None:
+    first: list[str] = []
+    _one_call_in_a_new_run(attach_inside=[lambda event: first.append(event.name)])
+    assert "call_completed" in first
+    seen_before = len(first)
+    _one_call_in_a_new_run()  # a new run, as the next test is
+    assert len(first) == seen_before
+    assert not trio_otp._events.attached()
+
+
+def test_a_handler_attached_outside_any_run_sees_every_run_until_detached() -> None:
+    seen: list[str] = []
+    with trio_otp.events.attach(lambda event: seen.append(event.name)):
+        _one_call_in_a_new_run()
+        _one_call_in_a_new_run()
+    assert seen.count("call_completed") == 2
+    _one_call_in_a_new_run()
+    assert seen.count("call_completed") == 2
+
+
+async def test_the_attachment_detaches_as_a_context_manager_and_when_called_twice(
+    autojump_clock: MockClock,
+) -> None:
+    seen: list[str] = []
+    with trio_otp.events.attach(lambda event: seen.append(event.name)) as attachment:
+        async with trio.open_nursery() as nursery:
+            server = await trio_otp.start_server(nursery, Echo)
+            await server.call("x")
+            await server.stop()
+    attachment()  # already detached: nothing happens
+    count = len(seen)
+    async with trio.open_nursery() as nursery:
+        server = await trio_otp.start_server(nursery, Echo)
+        await server.call("y")
+        await server.stop()
+    assert len(seen) == count
+    assert not trio_otp._events.attached()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import trio
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from trio_otp.testing import (
     Crash,
     ScheduledExit,
     ScriptedWorkers,
+    capture_events,
     crash_schedules,
     exit_child,
     play_schedule,
@@ -83,3 +86,30 @@ def test_play_schedule_against_a_nested_tree(schedule: list[ScheduledExit]) -> N
         assert outcome.error is None or isinstance(outcome.error, trio_otp.RestartIntensityExceeded)
 
     trio.run(main, clock=MockClock(autojump_threshold=0))
+
+
+def test_crash_schedules_without_hypothesis_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if hypothesis were not installed: a None entry makes its import fail.
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.setitem(sys.modules, "hypothesis.strategies", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install trio_otp\[testing\]") as caught:
+        crash_schedules([("a",)])
+    assert caught.value.name == "hypothesis"
+
+
+async def test_capture_events_records_the_run_s_events_inside_the_block(autojump_clock: MockClock) -> None:
+    workers = ScriptedWorkers()
+    with capture_events() as log:
+        async with trio.open_nursery() as nursery:
+            root = await nursery.start(trio_otp.Supervisor([workers.spec("a")]).run)
+            await exit_child(root, "a", Crash("a"))
+            nursery.cancel_scope.cancel()
+    assert log.names()[:1] == ["child_started"]
+    assert [event.metadata["child_id"] for event in log.named("child_restarted")] == ["a"]
+    recorded = len(log.events)
+    async with trio.open_nursery() as nursery:  # after the block: nothing more is recorded
+        await nursery.start(trio_otp.Supervisor([workers.spec("b")]).run)
+        nursery.cancel_scope.cancel()
+    assert len(log.events) == recorded
+    log.clear()
+    assert log.events == []

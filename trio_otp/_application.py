@@ -37,6 +37,7 @@ from typing import Any, TextIO, cast
 
 import trio
 
+from ._backend import require_trio
 from ._dynamic_supervisor import DynamicSupervisor
 from ._exceptions import ChildStartError, RestartIntensityExceeded
 from ._ki import protected
@@ -127,6 +128,7 @@ async def serve_application(
     Raises:
       TypeError, ValueError: a bad argument, before anything runs.
     """
+    require_trio("trio_otp.serve_application")
     signals = _check_arguments(tree, shutdown_signals, report)
     failure: BaseException | None = None
     tree_scope = trio.CancelScope()

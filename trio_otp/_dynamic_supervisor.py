@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar, cast, final
 import attrs
 import trio
 
+from ._backend import require_trio
 from ._checks import check_instance, check_stop_reason, check_timeout
 from ._child import ChildTask
 from ._child_spec import INFINITY, ChildSpec, ChildType, RefT_co, Restart, ShutdownPolicy
@@ -151,6 +152,7 @@ class DynamicSupervisor:
           KeyboardInterrupt: likewise, after Ctrl-C, as :meth:`Supervisor.run`.
           BaseException: the reason given to :meth:`DynamicSupervisorRef.stop`.
         """
+        require_trio("DynamicSupervisor.run")
         await run_dynamic(self, None, task_status)
 
     def child_spec(

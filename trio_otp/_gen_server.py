@@ -49,6 +49,7 @@ import attrs
 import outcome
 import trio
 
+from ._backend import require_trio
 from ._call_timer import CallTimer, call_timer
 from ._checks import (
     check_callable,
@@ -59,7 +60,7 @@ from ._checks import (
 )
 from ._child import ExitSignal, child_of_task, cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
-from ._events import _handlers as _event_handlers
+from ._events import attached as _events_attached
 from ._events import emit
 from ._exceptions import (
     CallTimeout,
@@ -676,7 +677,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
         if deadline != math.inf:
             timer = caller._timer = call_timer()
             timer.add(caller, deadline)
-        if _event_handlers:
+        if _events_attached():
             return await self._measured(process, caller, request, timeout)  # type: ignore[no-any-return]
         try:
             return await trio.lowlevel.wait_task_rescheduled(caller._abort)  # type: ignore[no-any-return]
@@ -912,6 +913,7 @@ async def serve(
         ``idle_timeout``, or ``init`` returning something other than None, Continue or Stop.
       Exception: whatever ``factory`` or ``init`` raised (before ``started``).
     """
+    require_trio("trio_otp.serve")
     # One coroutine from start to end, with the mailbox wait inlined: every frame a
     # parked server keeps costs a few hundred bytes, times the number of servers.
     _check_mailbox_size(mailbox_size)
@@ -1160,6 +1162,7 @@ async def start_server(
     Raises what :func:`serve` raises before the server is running, and TypeError or
     ValueError for a bad argument before anything starts.
     """
+    require_trio("trio_otp.start_server")
     check_instance(nursery, trio.Nursery, "start_server's nursery", "a trio.Nursery")
     _check_mailbox_size(mailbox_size)
     _check_factory(factory)

@@ -62,6 +62,7 @@ from typing import Any, Generic, TypeVar, cast, final
 import attrs
 import trio
 
+from ._backend import require_trio
 from ._checks import check_instance, check_stop_reason, check_timeout
 from ._child import BRUTAL_KILL_REPORT_AFTER, ChildTask, _current_child
 from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownMode, ShutdownPolicy
@@ -308,6 +309,7 @@ class Supervisor:
           KeyboardInterrupt: likewise, after Ctrl-C (see :ref:`ctrl-c`).
           BaseException: the reason given to :meth:`SupervisorRef.stop`.
         """
+        require_trio("Supervisor.run")
         await run_supervisor(_SupervisorState(self), task_status)
 
     def child_spec(

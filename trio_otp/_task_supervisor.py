@@ -35,6 +35,7 @@ import outcome
 import trio
 from typing_extensions import TypeVarTuple, Unpack
 
+from ._backend import require_trio
 from ._checks import check_instance, check_timeout, check_whole_number
 from ._child import child_of_task
 from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownPolicy
@@ -190,6 +191,7 @@ class TaskSupervisor:
           trio.Cancelled, KeyboardInterrupt: as :meth:`Supervisor.run`.
           BaseException: the reason given to :meth:`TaskSupervisorRef.stop`.
         """
+        require_trio("TaskSupervisor.run")
         await _run(self, None, task_status)
 
     def child_spec(

@@ -1,12 +1,14 @@
 """Tools for testing your own supervision trees: crash injection, scripted workers,
-random crash schedules, and virtual time.
+random crash schedules, event capture, and virtual time.
 
 Run tests on ``trio.testing.MockClock(autojump_threshold=0)`` (pytest-trio's
 ``autojump_clock`` fixture): a restart window of minutes then takes no real time, and the
 outcome never depends on how busy the machine is. :func:`settle` is the step that lets a
 supervisor finish reacting before the test looks.
 
-:func:`crash_schedules` needs hypothesis (``pip install trio_otp[testing]``).
+:func:`crash_schedules` needs hypothesis (``pip install trio_otp[testing]``); nothing
+else here imports it. For pytest fixtures built on these (``start_tree``, ``settle``,
+``exit_child``, ``captured_events``), see :mod:`trio_otp.pytest_plugin`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Generator, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -25,6 +27,7 @@ from ._checks import check_instance, check_seconds, check_whole_number
 from ._child import ChildTask
 from ._child_spec import ChildSpec
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisorRef
+from ._events import Event, attach
 from ._exceptions import ChildNotFound, Shutdown, SupervisorNotRunning
 from ._exit_signal import ExitMode, check_exit_signal_reason, signal_for
 from ._supervisor import SupervisorRef
@@ -35,8 +38,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Crash",
+    "EventLog",
     "ScheduledExit",
     "ScriptedWorkers",
+    "capture_events",
     "crash_schedules",
     "exit_child",
     "play_schedule",
@@ -179,6 +184,38 @@ class ScriptedWorkers:
             raise outcome
 
 
+@attrs.define
+class EventLog:
+    """The :class:`trio_otp.events.Event`\\ s recorded by :func:`capture_events`, in the
+    order they were emitted."""
+
+    events: list[Event] = attrs.field(factory=list[Event])
+
+    def names(self) -> list[str]:
+        """The names of the recorded events, in order."""
+        return [event.name for event in self.events]
+
+    def named(self, name: str) -> list[Event]:
+        """The recorded events called ``name``, in order."""
+        return [event for event in self.events if event.name == name]
+
+    def clear(self) -> None:
+        """Forget what was recorded so far (recording goes on)."""
+        self.events.clear()
+
+
+@contextlib.contextmanager
+def capture_events() -> Generator[EventLog, None, None]:
+    """Record every :mod:`trio_otp.events` event emitted inside the ``with`` block.
+
+    Inside a Trio run it records that run's events only, as :func:`trio_otp.events.attach`
+    does, so a capture cannot outlive the test that made it. Not a checkpoint.
+    """
+    log = EventLog()
+    with attach(log.events.append):
+        yield log
+
+
 @attrs.frozen
 class ScheduledExit:
     """One step of a crash schedule: wait ``delay`` seconds, then end the child at
@@ -200,6 +237,11 @@ def crash_schedules(
 
     Include your restart windows' widths in ``time_steps`` to land on their edges. Exits
     are crashes, and unless ``crashes_only``, also normal and shutdown exits.
+
+    Raises:
+      ModuleNotFoundError: hypothesis is not installed; the message names the extra that
+        brings it (``pip install trio_otp[testing]``).
+      TypeError, ValueError: bad ``paths``, ``time_steps`` or ``max_events``.
     """
     paths = list(paths)
     if not paths:
@@ -212,7 +254,16 @@ def crash_schedules(
     for seconds in time_steps:
         check_seconds(seconds, "each of crash_schedules' time_steps")
     check_whole_number(max_events, "crash_schedules' max_events", minimum=0)
-    from hypothesis import strategies as st  # noqa: PLC0415 - hypothesis is optional
+    try:
+        from hypothesis import strategies as st  # noqa: PLC0415 - hypothesis is optional
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.partition(".")[0] != "hypothesis":
+            raise
+        msg = (
+            "trio_otp.testing.crash_schedules needs hypothesis, which is not installed: "
+            "pip install trio_otp[testing]"
+        )
+        raise ModuleNotFoundError(msg, name=error.name) from error
 
     reasons = st.just("crash") if crashes_only else st.sampled_from(("crash", "crash", "normal", "shutdown"))
 
