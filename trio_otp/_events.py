@@ -86,7 +86,9 @@ class Attachment:
 
     __slots__ = ("_handler", "_handlers", "_in_run")
 
-    def __init__(self, handler: Handler, handlers: list[Handler], in_run: bool) -> None:
+    def __init__(
+        self, handler: Callable[[Event], None], handlers: list[Callable[[Event], None]], in_run: bool
+    ) -> None:
         self._handler = handler
         self._handlers = handlers
         self._in_run = in_run
