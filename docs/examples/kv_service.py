@@ -125,7 +125,8 @@ class Store(trio_otp.GenServer[Command, str]):
                 return "ERR not found"
             self.deadlines[request.key] = trio.current_time() + request.seconds
             return "OK"
-        raise RuntimeError("a client asked the store to crash")  # Crash: let it crash
+        # Crash: let it crash. The caller gets ServerExited; the supervisor restarts the store.
+        raise RuntimeError("a client asked the store to crash")
 
     async def handle_info(self, message: object) -> None:
         if message == SWEEP:
@@ -176,6 +177,16 @@ class LineReader:
             if not data:
                 return None
             self._buffer += data
+
+
+async def hang_up(stream: trio.SocketStream) -> None:
+    """Close our side first and read what the client still sends until it closes too (at
+    most a second). Closing with unread input would reset the connection, and the client
+    could lose the last reply."""
+    with trio.move_on_after(1):
+        await stream.send_eof()
+        while await stream.receive_some(MAX_LINE):
+            pass
 
 
 def parse(line: str) -> Command | str:
@@ -236,6 +247,7 @@ async def serve_connection(stream: trio.SocketStream) -> None:
                     raw = await reader.readline()
                 except LineTooLong:
                     await reply("ERR line too long")
+                    await hang_up(stream)
                     return
                 if raw is None:
                     return
@@ -249,6 +261,7 @@ async def serve_connection(stream: trio.SocketStream) -> None:
                     await reply("OK PONG")
                 elif verb == "QUIT":
                     await reply("OK bye")
+                    await hang_up(stream)
                     return
                 elif verb:
                     command = parse(line)
@@ -289,17 +302,28 @@ async def listen(
                 await trio.sleep(0.1)
                 continue
             connections = trio_otp.whereis(CONNECTIONS, trio_otp.TaskSupervisorRef)
+            if connections is None:  # restarting: its name is back in a moment
+                await refuse(stream)
+                continue
             try:
-                if connections is None:
-                    raise trio_otp.SupervisorNotRunning(CONNECTIONS)
                 await connections.start_child(serve_connection, stream)
             except (trio_otp.MaxChildrenReached, trio_otp.SupervisorNotRunning):
-                with trio.move_on_after(1):
-                    try:
-                        await stream.send_all(b"ERR busy\n")
-                    except trio.BrokenResourceError:
-                        pass
-                await stream.aclose()
+                await refuse(stream)
+            except BaseException:
+                # Cancelled during the start (the tree is stopping): the task may not have
+                # taken the stream yet, so close it here; closing twice is harmless.
+                await trio.aclose_forcefully(stream)
+                raise
+
+
+async def refuse(stream: trio.SocketStream) -> None:
+    """Tell a client there is no room for it, and hang up."""
+    async with stream:
+        try:
+            with trio.move_on_after(1):  # a client that reads nothing cannot hold the listener
+                await stream.send_all(b"ERR busy\n")
+        except trio.BrokenResourceError:
+            pass
 
 
 # --- the tree -----------------------------------------------------------------------------
