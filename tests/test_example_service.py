@@ -19,6 +19,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 import trio
 
 import trio_otp
@@ -221,6 +222,30 @@ def test_while_the_store_is_down_clients_get_err_unavailable_not_a_hang() -> Non
         await trio_otp.restart_child(kv.APP, "store")
         assert await client.ask("SET k v") == "OK"
         assert await client.ask("GET k") == "OK v"
+
+    run_service(body)
+
+
+def test_a_store_that_does_not_answer_in_time_gives_err_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kv, "CALL_TIMEOUT", 0.1)
+    original = kv.Store.handle_call
+    release: list[trio.Event] = []
+
+    async def stuck_on_slow(self: Any, request: Any, caller: Any) -> str:
+        if request == kv.Get("slow"):
+            await release[0].wait()
+        return await original(self, request, caller)
+
+    monkeypatch.setattr(kv.Store, "handle_call", stuck_on_slow)
+
+    async def body(service: Service) -> None:
+        release.append(trio.Event())
+        client = await service.connect()
+        assert await client.ask("GET slow") == "ERR unavailable"  # a CallTimeout, after 0.1 s
+        assert await client.ask("PING") == "OK PONG"
+        release[0].set()  # the store gets going again, and was never restarted
+        assert await client.ask("SET k v") == "OK"
+        assert await restarts() == {"store": 0, "expiry": 0, "connections": 0, "listener": 0}
 
     run_service(body)
 
