@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-import anyio
 import pytest
 import trio
 
 import trio_otp
+
+anyio = pytest.importorskip("anyio")  # a test dependency, not installed by tests_oldest
 
 
 class Echo(trio_otp.GenServer[str, str]):
