@@ -14,6 +14,16 @@ from trio_otp import KILL, ChildSpec, Restart, Shutdown, Supervisor
 from trio_otp.testing import settle
 
 
+async def slow_cleanup(seconds: float = 1, *, task_status: trio.TaskStatus[None]) -> None:
+    """Runs until stopped, then cleans up for ``seconds`` within its budget."""
+    task_status.started()
+    try:
+        await trio.sleep_forever()
+    finally:
+        with trio_otp.cleanup_scope():
+            await trio.sleep(seconds)
+
+
 async def worker(value: object = None, *, task_status: trio.TaskStatus[Any]) -> None:
     task_status.started(value)
     await trio.sleep_forever()
@@ -81,18 +91,10 @@ async def test_a_child_calling_its_named_supervisor_during_its_start_does_not_ha
 
 
 async def test_kill_after_a_graceful_exit_reads_killed(autojump_clock: MockClock) -> None:
-    async def slow_cleanup(*, task_status: trio.TaskStatus[None]) -> None:
-        task_status.started()
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio_otp.cleanup_scope():
-                await trio.sleep(10)
-
     errors: list[object] = []
     async with trio.open_nursery() as nursery:
         pool = await nursery.start(trio_otp.DynamicSupervisor().run)
-        child = await pool.start_child(ChildSpec("c", slow_cleanup, restart=Restart.TRANSIENT))
+        child = await pool.start_child(ChildSpec("c", slow_cleanup, args=(10,), restart=Restart.TRANSIENT))
         task = child._child.task
         trio_otp.exit(child, None)  # normal: a transient child would not be restarted
         await trio.sleep(1)
@@ -166,14 +168,6 @@ async def test_exit_with_keyboard_interrupt_is_refused_or_raises(autojump_clock:
 async def test_an_exit_absorbed_by_a_shutdown_is_not_logged_as_raised_while_stopping(
     autojump_clock: MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def slow_cleanup(*, task_status: trio.TaskStatus[None]) -> None:
-        task_status.started()
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio_otp.cleanup_scope():
-                await trio.sleep(1)
-
     async with trio.open_nursery() as nursery:
         root = await nursery.start(
             Supervisor([ChildSpec("a", slow_cleanup), ChildSpec("b", worker)], name="root").run
@@ -366,14 +360,6 @@ async def test_a_normal_exit_does_not_swallow_a_crash_already_under_way(
 async def test_a_stop_that_loses_the_race_still_waits_for_the_end(autojump_clock: MockClock) -> None:
     """The second of two stops raises at once, while the first run still holds the name:
     'stop, then start it again under its name' fails with NameTaken."""
-
-    async def slow_cleanup(*, task_status: trio.TaskStatus[None]) -> None:
-        task_status.started()
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio_otp.cleanup_scope():
-                await trio.sleep(1)
 
     definition = Supervisor([ChildSpec("a", slow_cleanup)], name="app")
     async with trio.open_nursery() as nursery:
