@@ -83,7 +83,7 @@ _TYPE_PARAMETERS = {"TypeVar", "TypeVarTuple", "ParamSpec"}
 
 def _type_parameter_name(target: str) -> str | None:
     """The short name of ``target`` if it is a type variable of trio_otp's (written in full,
-    ``trio_otp._gen_server.ReplyT``, or as an annotation spells it, ``ReplyT``)."""
+    ``trio_otp._server_ref.ReplyT``, or as an annotation spells it, ``ReplyT``)."""
     module_name, _, name = target.rpartition(".")
     if module_name:
         modules = [sys.modules.get(module_name)] if module_name.startswith("trio_otp") else []

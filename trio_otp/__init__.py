@@ -7,6 +7,7 @@ from ._agent import agent_spec as agent_spec
 from ._agent import start_agent as start_agent
 from ._application import run_application as run_application
 from ._application import serve_application as serve_application
+from ._caller import Caller as Caller
 from ._child import cleanup_scope as cleanup_scope
 from ._child_spec import BRUTAL_KILL as BRUTAL_KILL
 from ._child_spec import INFINITY as INFINITY
@@ -44,19 +45,13 @@ from ._exceptions import TaskTimeout as TaskTimeout
 from ._exit_signal import KILL as KILL
 from ._exit_signal import ExitMode as ExitMode
 from ._exit_signal import exit as exit  # noqa: A004 - OTP's name, as trio_otp.exit
-from ._gen_server import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
 from ._gen_server import NO_REPLY as NO_REPLY
-from ._gen_server import Caller as Caller
 from ._gen_server import Continue as Continue
 from ._gen_server import GenServer as GenServer
 from ._gen_server import IdleTimeout as IdleTimeout
 from ._gen_server import NoReply as NoReply
 from ._gen_server import Reply as Reply
-from ._gen_server import ServerRef as ServerRef
 from ._gen_server import Stop as Stop
-from ._gen_server import call as call
-from ._gen_server import cast as cast
-from ._gen_server import send as send
 from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
@@ -77,6 +72,11 @@ from ._registry import Entry as Entry
 from ._registry import Keys as Keys
 from ._registry import Registry as Registry
 from ._registry import RegistryEvent as RegistryEvent
+from ._server_ref import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
+from ._server_ref import ServerRef as ServerRef
+from ._server_ref import call as call
+from ._server_ref import cast as cast
+from ._server_ref import send as send
 from ._supervisor import AutoShutdown as AutoShutdown
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo

@@ -17,8 +17,9 @@ import trio
 
 from ._checks import check_instance
 from ._exceptions import MailboxFull, ServerNotRunning
-from ._gen_server import ServerRef, _lookup, logger
+from ._gen_server import logger
 from ._ki import protected
+from ._server_ref import ServerRef, lookup
 from ._util import NoPublicConstructor
 
 
@@ -126,7 +127,7 @@ def monitor(target: ServerRef[Any, Any] | Hashable, *, notify: ServerRef[Any, An
     """
     if notify is not None:
         check_instance(notify, ServerRef, "monitor's notify", "None or a ServerRef")
-    ref = _lookup(target)
+    ref = lookup(target)
     made = Monitor._create(ref, notify)
     process = ref._process
     if process.closed:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from ._dynamic_supervisor import DynamicSupervisorRef
-    from ._gen_server import ServerRef
+    from ._server_ref import ServerRef
     from ._supervisor import SupervisorRef
     from ._task_supervisor import TaskSupervisorRef
 

@@ -135,7 +135,8 @@ def processes() -> list[ProcessInfo]:
     """
     from ._agent import _AgentServer  # noqa: PLC0415 - import cycle
     from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415
-    from ._gen_server import ServerRef, _Process  # noqa: PLC0415
+    from ._process import Process  # noqa: PLC0415
+    from ._server_ref import ServerRef  # noqa: PLC0415
     from ._supervisor import SupervisorRef  # noqa: PLC0415
     from ._task_supervisor import TaskSupervisorRef  # noqa: PLC0415
 
@@ -155,7 +156,7 @@ def processes() -> list[ProcessInfo]:
 
     infos: list[ProcessInfo] = []
     for entry in list(_table.get({})):
-        if isinstance(entry, _Process):
+        if isinstance(entry, Process):
             if not entry.ended:
                 parent = parent_label(child_of(entry.task))
                 infos.append(server(entry, None, parent, cast("object", ServerRef._create(entry))))
