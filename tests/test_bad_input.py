@@ -214,6 +214,12 @@ WRONG: list[Wrong] = [
         "DynamicSupervisor.name must be hashable (a str, int, tuple, Via, ...) or None",
     ),
     Wrong(
+        "DynamicSupervisor extra_arguments a list",
+        lambda _t: trio_otp.DynamicSupervisor(extra_arguments=["db"]),  # type: ignore[arg-type]
+        TypeError,
+        "DynamicSupervisor extra_arguments must be a tuple, got ['db'] (of type list)",
+    ),
+    Wrong(
         "DynamicSupervisor.child_spec unknown option",
         lambda _t: trio_otp.DynamicSupervisor().child_spec("d", restrat="x"),
         TypeError,
