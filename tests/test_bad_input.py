@@ -353,6 +353,78 @@ WRONG: list[Wrong] = [
         "map's ordered must be True or False",
     ),
     Wrong(
+        "map timeout negative",
+        lambda t: t.tasks.map(work, [1], timeout=-1),
+        ValueError,
+        "map's timeout must be a number of seconds >= 0 or None, got -1",
+    ),
+    Wrong(
+        "map on_timeout unknown",
+        lambda t: t.tasks.map(work, [1], on_timeout="exit"),  # type: ignore[call-overload]
+        ValueError,
+        "map's on_timeout must be 'raise' or 'kill_task', got 'exit'",
+    ),
+    Wrong(
+        "map_nolink max_concurrency 0",
+        lambda t: t.tasks.map_nolink(work, [1], max_concurrency=0),
+        ValueError,
+        "max_concurrency must be a whole number >= 1",
+    ),
+    Wrong(
+        "task start_child permanent",
+        lambda t: t.tasks.start_child(work, 1, restart=trio_otp.Restart.PERMANENT),
+        ValueError,
+        "start_child's restart must be Restart.TEMPORARY or Restart.TRANSIENT, got Restart.PERMANENT",
+    ),
+    Wrong(
+        "task start_child restart a string",
+        lambda t: t.tasks.start_child(work, 1, restart="transient"),  # type: ignore[arg-type]
+        TypeError,
+        "start_child's restart must be Restart.TEMPORARY or Restart.TRANSIENT, got 'transient'",
+    ),
+    Wrong(
+        "task terminate_child not a handle",
+        lambda t: t.tasks.terminate_child("job"),  # type: ignore[arg-type]
+        TypeError,
+        "TaskSupervisorRef.terminate_child takes a TaskHandle, got 'job'",
+    ),
+    Wrong(
+        "TaskSupervisor max_restarts negative",
+        lambda _t: trio_otp.TaskSupervisor(max_restarts=-1),
+        ValueError,
+        "max_restarts",
+    ),
+    Wrong(
+        "TaskHandle.shutdown timeout 0",
+        lambda t: _shutdown(t, 0),
+        ValueError,
+        "TaskHandle.shutdown's timeout must be a budget in seconds greater than 0, got 0",
+    ),
+    Wrong(
+        "TaskHandle.shutdown timeout None",
+        lambda t: _shutdown(t, None),
+        TypeError,
+        "TaskHandle.shutdown's timeout must be a budget in seconds (a number > 0)",
+    ),
+    Wrong(
+        "await_many not an iterable",
+        lambda t: _many(t, trio_otp.await_many, lambda handle: handle),
+        TypeError,
+        "await_many's handles must be an iterable of TaskHandle, got <TaskHandle",
+    ),
+    Wrong(
+        "yield_many an item not a handle",
+        lambda t: _many(t, trio_otp.yield_many, lambda handle: [handle, "job"]),
+        TypeError,
+        "yield_many's handles must be an iterable of TaskHandle, got an item 'job'",
+    ),
+    Wrong(
+        "await_many timeout negative",
+        lambda t: _many(t, trio_otp.await_many, lambda handle: [handle], timeout=-1),
+        ValueError,
+        "await_many's timeout must be a number of seconds >= 0 or None, got -1",
+    ),
+    Wrong(
         "TaskHandle.result negative timeout",
         lambda t: _result(t, timeout=-1),
         ValueError,
@@ -928,6 +1000,20 @@ async def _first(results: Any) -> object:
     return None
 
 
+async def _shutdown(tree: Tree, budget: Any) -> object:
+    handle = await tree.tasks.spawn(trio.sleep, 1)
+    try:
+        return await handle.shutdown(budget)
+    finally:
+        assert not handle.done  # the wrong call stopped nothing
+        await handle.result()
+
+
+async def _many(tree: Tree, function: Any, handles: Callable[[Any], object], **options: Any) -> object:
+    handle = await tree.tasks.spawn(work, 1)
+    return await function(handles(handle), **options)
+
+
 async def _result(tree: Tree, **options: Any) -> object:
     handle = await tree.tasks.spawn(work, 1)
     return await handle.result(**options)
@@ -977,6 +1063,7 @@ def test_the_table_covers_the_public_api() -> None:
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
+        "await_many", "yield_many",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {
@@ -985,6 +1072,7 @@ def test_the_table_covers_the_public_api() -> None:
         "GenServer", "IdleTimeout", "Keys", "Monitor", "NoReply", "Reply", "Restart",
         "RestartStrategy", "AutoShutdown", "RegistryEvent", "ShutdownMode", "Timer", "TreeNode",
         "__version__", "cleanup_scope", "KILL", "ExitMode", "processes", "ProcessInfo", "ServerStatus",
+        "TaskOk", "TaskExit",
     }  # fmt: skip
     exceptions = {
         name

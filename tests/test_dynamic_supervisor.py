@@ -336,9 +336,7 @@ async def test_extra_arguments_come_before_each_childs_own_and_survive_restarts(
 
     async with trio.open_nursery() as nursery:
         sup = await start_dynamic(nursery, extra_arguments=("db",), max_restarts=100)
-        first, second = await sup.start_children(
-            [trio_otp.ChildSpec("m", member, args=(n,)) for n in (1, 2)]
-        )
+        first, second = await sup.start_children([trio_otp.ChildSpec("m", member, args=(n,)) for n in (1, 2)])
         third = await sup.start_child(trio_otp.ChildSpec("m", member, args=(3,)))
         assert [first.ref, second.ref, third.ref] == [("db", 1), ("db", 2), ("db", 3)]
         await trio.sleep(1.5)  # each crashed once and was restarted with the same arguments

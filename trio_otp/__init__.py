@@ -94,9 +94,13 @@ from ._sys import ServerStatus as ServerStatus
 from ._sys import get_state as get_state
 from ._sys import get_status as get_status
 from ._sys import replace_state as replace_state
+from ._task_outcome import TaskExit as TaskExit
+from ._task_outcome import TaskOk as TaskOk
 from ._task_supervisor import TaskHandle as TaskHandle
 from ._task_supervisor import TaskSupervisor as TaskSupervisor
 from ._task_supervisor import TaskSupervisorRef as TaskSupervisorRef
+from ._task_supervisor import await_many as await_many
+from ._task_supervisor import yield_many as yield_many
 from ._timers import Timer as Timer
 from ._timers import send_after as send_after
 from ._version import __version__ as __version__
@@ -161,8 +165,10 @@ __all__ = [
     "SupervisorNotRunning",
     "SupervisorRef",
     "SupervisorTimeout",
+    "TaskExit",
     "TaskFailed",
     "TaskHandle",
+    "TaskOk",
     "TaskSupervisor",
     "TaskSupervisorRef",
     "TaskTimeout",
@@ -172,6 +178,7 @@ __all__ = [
     "__version__",
     "agent",
     "agent_spec",
+    "await_many",
     "call",
     "cast",
     "cleanup_scope",
@@ -202,6 +209,7 @@ __all__ = [
     "to_mermaid",
     "whereis",
     "which_children",
+    "yield_many",
 ]
 
 
