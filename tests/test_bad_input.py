@@ -617,6 +617,72 @@ WRONG: list[Wrong] = [
         TypeError,
         "a Registry listener must be a callable",
     ),
+    Wrong(
+        "Registry meta a list",
+        lambda _t: trio_otp.Registry(meta=[("k", 1)]),  # type: ignore[arg-type]
+        TypeError,
+        "Registry meta must be a mapping (a dict) or None, got [('k', 1)] (of type list)",
+    ),
+    Wrong(
+        "Registry match predicate not callable",
+        lambda t: t.registry.match("k", "x"),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.match's predicate must be None or a callable taking a value, got 'x'",
+    ),
+    Wrong(
+        "Registry count_match predicate not callable",
+        lambda t: t.registry.count_match("k", 5),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.count_match's predicate must be None or a callable taking a value, got 5",
+    ),
+    Wrong(
+        "Registry unregister_match predicate not callable",
+        lambda t: t.registry.unregister_match("k", None),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.unregister_match's predicate must be a callable taking a value, got None",
+    ),
+    Wrong(
+        "Registry select predicate not callable",
+        lambda t: t.registry.select("k"),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.select's predicate must be a callable taking a key and an Entry",
+    ),
+    Wrong(
+        "Registry count_select predicate not callable",
+        lambda t: t.registry.count_select("k"),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.count_select's predicate must be a callable taking a key and an Entry",
+    ),
+    Wrong(
+        "Registry update_value on a duplicate registry",
+        lambda _t: trio_otp.Registry(trio_otp.Keys.DUPLICATE).update_value("k", lambda old: old),
+        ValueError,
+        "Registry.update_value works on a unique registry (Keys.UNIQUE)",
+    ),
+    Wrong(
+        "Registry update_value function not callable",
+        lambda t: t.registry.update_value("k", 1),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.update_value's function must be a callable taking the old value, got 1",
+    ),
+    Wrong(
+        "Registry values task not a task",
+        lambda t: t.registry.values("k", "me"),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.values's task must be None or a Trio task, got 'me'",
+    ),
+    Wrong(
+        "Registry put_meta unhashable key",
+        lambda t: t.registry.put_meta(["k"], 1),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.put_meta's key must be hashable",
+    ),
+    Wrong(
+        "Registry meta unhashable key",
+        lambda t: t.registry.meta(["k"]),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.meta's key must be hashable",
+    ),
     # Monitors and timers
     Wrong(
         "monitor notify not a server",

@@ -42,4 +42,3 @@ async def main() -> None:
         print(await trio_otp.yield_many([quick, slow], timeout=2))
         print(await slow.shutdown())  # None: it was still running, and is now stopped
         nursery.cancel_scope.cancel()
-
