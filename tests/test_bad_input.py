@@ -717,6 +717,30 @@ WRONG: list[Wrong] = [
         TypeError,
         "send_after's destination (a ServerRef or a name) must be hashable",
     ),
+    Wrong(
+        "send_interval period 0",
+        lambda t: trio_otp.send_interval(0, t.server, "x"),
+        ValueError,
+        "send_interval's period must be a number of seconds > 0, got 0",
+    ),
+    Wrong(
+        "send_interval period inf",
+        lambda t: trio_otp.send_interval(math.inf, t.server, "x"),
+        ValueError,
+        "send_interval's period must be a finite number of seconds > 0, got inf",
+    ),
+    Wrong(
+        "send_interval period a string",
+        lambda t: trio_otp.send_interval("1", t.server, "x"),  # type: ignore[arg-type]
+        TypeError,
+        "send_interval's period must be a number of seconds > 0, got '1'",
+    ),
+    Wrong(
+        "send_interval unhashable destination",
+        lambda t: trio_otp.send_interval(1, [], "x"),
+        TypeError,
+        "send_interval's destination (a ServerRef or a name) must be hashable",
+    ),
     # Agents
     Wrong(
         "start_agent initial not callable",
@@ -1129,7 +1153,7 @@ def test_the_table_covers_the_public_api() -> None:
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
-        "await_many", "yield_many",
+        "await_many", "yield_many", "send_interval",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {

@@ -52,6 +52,7 @@ PUBLIC = {
     "Monitor",
     "Down",
     "send_after",
+    "send_interval",
     "Timer",
     "IdleTimeout",
     "Registry",

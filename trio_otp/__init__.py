@@ -103,6 +103,7 @@ from ._task_supervisor import await_many as await_many
 from ._task_supervisor import yield_many as yield_many
 from ._timers import Timer as Timer
 from ._timers import send_after as send_after
+from ._timers import send_interval as send_interval
 from ._version import __version__ as __version__
 
 __all__ = [
@@ -196,6 +197,7 @@ __all__ = [
     "run_application",
     "send",
     "send_after",
+    "send_interval",
     "serve",
     "serve_application",
     "server_spec",
