@@ -59,8 +59,8 @@ class Timer(metaclass=NoPublicConstructor):
 
     @property
     def done(self) -> bool:
-        """Whether it will send nothing more: a one-shot timer that has fired, or a timer
-        that was cancelled (also by its destination's or its owner's end)."""
+        """Whether it will send nothing more (a one-shot timer that has fired, or a timer
+        that was cancelled, also by its destination's or its owner's end)."""
         return self._state != Timer._WAITING
 
     @protected
