@@ -214,6 +214,12 @@ WRONG: list[Wrong] = [
         "DynamicSupervisor.name must be hashable (a str, int, tuple, Via, ...) or None",
     ),
     Wrong(
+        "DynamicSupervisor extra_arguments a list",
+        lambda _t: trio_otp.DynamicSupervisor(extra_arguments=["db"]),  # type: ignore[arg-type]
+        TypeError,
+        "DynamicSupervisor extra_arguments must be a tuple, got ['db'] (of type list)",
+    ),
+    Wrong(
         "DynamicSupervisor.child_spec unknown option",
         lambda _t: trio_otp.DynamicSupervisor().child_spec("d", restrat="x"),
         TypeError,
@@ -345,6 +351,78 @@ WRONG: list[Wrong] = [
         lambda t: _first(t.tasks.map(work, [1], ordered="yes")),  # type: ignore[arg-type]
         TypeError,
         "map's ordered must be True or False",
+    ),
+    Wrong(
+        "map timeout negative",
+        lambda t: t.tasks.map(work, [1], timeout=-1),
+        ValueError,
+        "map's timeout must be a number of seconds >= 0 or None, got -1",
+    ),
+    Wrong(
+        "map on_timeout unknown",
+        lambda t: t.tasks.map(work, [1], on_timeout="exit"),  # type: ignore[call-overload]
+        ValueError,
+        "map's on_timeout must be 'raise' or 'kill_task', got 'exit'",
+    ),
+    Wrong(
+        "map_nolink max_concurrency 0",
+        lambda t: t.tasks.map_nolink(work, [1], max_concurrency=0),
+        ValueError,
+        "max_concurrency must be a whole number >= 1",
+    ),
+    Wrong(
+        "task start_child permanent",
+        lambda t: t.tasks.start_child(work, 1, restart=trio_otp.Restart.PERMANENT),
+        ValueError,
+        "start_child's restart must be Restart.TEMPORARY or Restart.TRANSIENT, got Restart.PERMANENT",
+    ),
+    Wrong(
+        "task start_child restart a string",
+        lambda t: t.tasks.start_child(work, 1, restart="transient"),  # type: ignore[arg-type]
+        TypeError,
+        "start_child's restart must be Restart.TEMPORARY or Restart.TRANSIENT, got 'transient'",
+    ),
+    Wrong(
+        "task terminate_child not a handle",
+        lambda t: t.tasks.terminate_child("job"),  # type: ignore[arg-type]
+        TypeError,
+        "TaskSupervisorRef.terminate_child takes a TaskHandle, got 'job'",
+    ),
+    Wrong(
+        "TaskSupervisor max_restarts negative",
+        lambda _t: trio_otp.TaskSupervisor(max_restarts=-1),
+        ValueError,
+        "max_restarts",
+    ),
+    Wrong(
+        "TaskHandle.shutdown timeout 0",
+        lambda t: _shutdown(t, 0),
+        ValueError,
+        "TaskHandle.shutdown's timeout must be a budget in seconds greater than 0, got 0",
+    ),
+    Wrong(
+        "TaskHandle.shutdown timeout None",
+        lambda t: _shutdown(t, None),
+        TypeError,
+        "TaskHandle.shutdown's timeout must be a budget in seconds (a number > 0)",
+    ),
+    Wrong(
+        "await_many not an iterable",
+        lambda t: _many(t, trio_otp.await_many, lambda handle: handle),
+        TypeError,
+        "await_many's handles must be an iterable of TaskHandle, got <TaskHandle",
+    ),
+    Wrong(
+        "yield_many an item not a handle",
+        lambda t: _many(t, trio_otp.yield_many, lambda handle: [handle, "job"]),
+        TypeError,
+        "yield_many's handles must be an iterable of TaskHandle, got an item 'job'",
+    ),
+    Wrong(
+        "await_many timeout negative",
+        lambda t: _many(t, trio_otp.await_many, lambda handle: [handle], timeout=-1),
+        ValueError,
+        "await_many's timeout must be a number of seconds >= 0 or None, got -1",
     ),
     Wrong(
         "TaskHandle.result negative timeout",
@@ -539,6 +617,72 @@ WRONG: list[Wrong] = [
         TypeError,
         "a Registry listener must be a callable",
     ),
+    Wrong(
+        "Registry meta a list",
+        lambda _t: trio_otp.Registry(meta=[("k", 1)]),  # type: ignore[arg-type]
+        TypeError,
+        "Registry meta must be a mapping (a dict) or None, got [('k', 1)] (of type list)",
+    ),
+    Wrong(
+        "Registry match predicate not callable",
+        lambda t: t.registry.match("k", "x"),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.match's predicate must be None or a callable taking a value, got 'x'",
+    ),
+    Wrong(
+        "Registry count_match predicate not callable",
+        lambda t: t.registry.count_match("k", 5),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.count_match's predicate must be None or a callable taking a value, got 5",
+    ),
+    Wrong(
+        "Registry unregister_match predicate not callable",
+        lambda t: t.registry.unregister_match("k", None),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.unregister_match's predicate must be a callable taking a value, got None",
+    ),
+    Wrong(
+        "Registry select predicate not callable",
+        lambda t: t.registry.select("k"),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.select's predicate must be a callable taking a key and an Entry",
+    ),
+    Wrong(
+        "Registry count_select predicate not callable",
+        lambda t: t.registry.count_select("k"),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.count_select's predicate must be a callable taking a key and an Entry",
+    ),
+    Wrong(
+        "Registry update_value on a duplicate registry",
+        lambda _t: trio_otp.Registry(trio_otp.Keys.DUPLICATE).update_value("k", lambda old: old),
+        ValueError,
+        "Registry.update_value works on a unique registry (Keys.UNIQUE)",
+    ),
+    Wrong(
+        "Registry update_value function not callable",
+        lambda t: t.registry.update_value("k", 1),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.update_value's function must be a callable taking the old value, got 1",
+    ),
+    Wrong(
+        "Registry values task not a task",
+        lambda t: t.registry.values("k", "me"),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.values's task must be None or a Trio task, got 'me'",
+    ),
+    Wrong(
+        "Registry put_meta unhashable key",
+        lambda t: t.registry.put_meta(["k"], 1),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.put_meta's key must be hashable",
+    ),
+    Wrong(
+        "Registry meta unhashable key",
+        lambda t: t.registry.meta(["k"]),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.meta's key must be hashable",
+    ),
     # Monitors and timers
     Wrong(
         "monitor notify not a server",
@@ -572,6 +716,30 @@ WRONG: list[Wrong] = [
         lambda t: trio_otp.send_after(1, [], "x"),
         TypeError,
         "send_after's destination (a ServerRef or a name) must be hashable",
+    ),
+    Wrong(
+        "send_interval period 0",
+        lambda t: trio_otp.send_interval(0, t.server, "x"),
+        ValueError,
+        "send_interval's period must be a number of seconds > 0, got 0",
+    ),
+    Wrong(
+        "send_interval period inf",
+        lambda t: trio_otp.send_interval(math.inf, t.server, "x"),
+        ValueError,
+        "send_interval's period must be a finite number of seconds > 0, got inf",
+    ),
+    Wrong(
+        "send_interval period a string",
+        lambda t: trio_otp.send_interval("1", t.server, "x"),  # type: ignore[arg-type]
+        TypeError,
+        "send_interval's period must be a number of seconds > 0, got '1'",
+    ),
+    Wrong(
+        "send_interval unhashable destination",
+        lambda t: trio_otp.send_interval(1, [], "x"),
+        TypeError,
+        "send_interval's destination (a ServerRef or a name) must be hashable",
     ),
     # Agents
     Wrong(
@@ -922,6 +1090,20 @@ async def _first(results: Any) -> object:
     return None
 
 
+async def _shutdown(tree: Tree, budget: Any) -> object:
+    handle = await tree.tasks.spawn(trio.sleep, 1)
+    try:
+        return await handle.shutdown(budget)
+    finally:
+        assert not handle.done  # the wrong call stopped nothing
+        await handle.result()
+
+
+async def _many(tree: Tree, function: Any, handles: Callable[[Any], object], **options: Any) -> object:
+    handle = await tree.tasks.spawn(work, 1)
+    return await function(handles(handle), **options)
+
+
 async def _result(tree: Tree, **options: Any) -> object:
     handle = await tree.tasks.spawn(work, 1)
     return await handle.result(**options)
@@ -971,6 +1153,7 @@ def test_the_table_covers_the_public_api() -> None:
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
+        "await_many", "yield_many", "send_interval",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {
@@ -979,6 +1162,7 @@ def test_the_table_covers_the_public_api() -> None:
         "GenServer", "IdleTimeout", "Keys", "Monitor", "NoReply", "Reply", "Restart",
         "RestartStrategy", "AutoShutdown", "RegistryEvent", "ShutdownMode", "Timer", "TreeNode",
         "__version__", "cleanup_scope", "KILL", "ExitMode", "processes", "ProcessInfo", "ServerStatus",
+        "TaskOk", "TaskExit",
     }  # fmt: skip
     exceptions = {
         name

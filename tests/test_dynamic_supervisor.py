@@ -321,3 +321,25 @@ async def test_a_failed_restart_right_after_starting_keeps_being_retried(autojum
         assert attempts == ["start"] * 3
         assert child.running
         nursery.cancel_scope.cancel()
+
+
+async def test_extra_arguments_come_before_each_childs_own_and_survive_restarts(
+    autojump_clock: MockClock,
+) -> None:
+    starts: list[tuple[object, ...]] = []
+
+    async def member(pool: str, n: int, *, task_status: trio.TaskStatus[tuple[str, int]]) -> None:
+        starts.append((pool, n))
+        task_status.started((pool, n))
+        await trio.sleep(1)
+        raise RuntimeError("crash once a second")
+
+    async with trio.open_nursery() as nursery:
+        sup = await start_dynamic(nursery, extra_arguments=("db",), max_restarts=100)
+        first, second = await sup.start_children([trio_otp.ChildSpec("m", member, args=(n,)) for n in (1, 2)])
+        third = await sup.start_child(trio_otp.ChildSpec("m", member, args=(3,)))
+        assert [first.ref, second.ref, third.ref] == [("db", 1), ("db", 2), ("db", 3)]
+        await trio.sleep(1.5)  # each crashed once and was restarted with the same arguments
+        assert sorted(starts) == sorted([("db", 1), ("db", 2), ("db", 3)] * 2)
+        assert {info.ref for info in await sup.which_children()} == {("db", 1), ("db", 2), ("db", 3)}
+        nursery.cancel_scope.cancel()

@@ -158,3 +158,68 @@ async def test_idle_timeout(autojump_clock: MockClock) -> None:
         await trio.sleep(12)
         assert [t - start for t in state.idled_at] == [pytest.approx(16.0)]
         await ref.stop()
+
+
+async def test_send_interval_repeats_without_drift_until_cancelled(autojump_clock: MockClock) -> None:
+    arrivals: list[float] = []
+
+    class Clocked(Inbox):
+        async def handle_info(self, message: Any) -> None:
+            arrivals.append(trio.current_time())
+            await trio.sleep(0.3)  # slow handling does not push the next ticks later
+
+    async with trio.open_nursery() as nursery:
+        inbox = await trio_otp.start_server(nursery, Clocked)
+        start = trio.current_time()
+        ticker = trio_otp.send_interval(1, inbox, "tick")
+        assert ticker.period == 1.0
+        await trio.sleep(3.5)
+        assert [round(at - start, 6) for at in arrivals] == [1.0, 2.0, 3.0]
+        assert ticker.deadline == start + 4
+        assert not ticker.done
+        assert ticker.cancel() is True
+        assert ticker.done
+        assert ticker.cancel() is False
+        await trio.sleep(5)
+        assert len(arrivals) == 3
+        await inbox.stop()
+
+
+async def test_send_interval_to_a_server_ends_with_it(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        state = Inbox()
+        inbox = await trio_otp.start_server(nursery, lambda: state)
+        ticker = trio_otp.send_interval(1, inbox, "tick")
+        await trio.sleep(2.5)
+        await inbox.stop()
+        assert ticker.done
+        assert state.messages == ["tick", "tick"]
+        with pytest.raises(trio_otp.ServerNotRunning):
+            trio_otp.send_interval(1, inbox, "to the dead")
+        await trio.sleep(5)  # nothing fires, nothing breaks
+
+
+async def test_send_interval_by_name_looks_up_each_time_and_ends_with_its_caller(
+    autojump_clock: MockClock,
+) -> None:
+    state = Inbox()
+    made: list[trio_otp.Timer] = []
+
+    async def scheduler(*, task_status: trio.TaskStatus[None]) -> None:
+        made.append(trio_otp.send_interval(1, "late inbox", "tick"))
+        task_status.started()
+        await trio.sleep(9.5)  # the timer lives as long as this task
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(scheduler)
+        await trio.sleep(2.5)  # ticks at 1 and 2 found nobody: dropped, the timer goes on
+        assert not made[0].done
+        inbox = await trio_otp.start_server(nursery, lambda: state, name="late inbox")
+        await trio.sleep(2)  # ticks at 3 and 4
+        assert state.messages == ["tick", "tick"]
+        await trio.sleep(6)  # the scheduler ends at 9.5: its timer goes with it
+        assert made[0].done
+        assert state.messages == ["tick"] * 7  # 3, 4, ..., 9; none at 10 or after
+        await trio.sleep(5)
+        assert state.messages == ["tick"] * 7
+        await inbox.stop()

@@ -161,3 +161,167 @@ async def test_call_by_an_unknown_name(autojump_clock: MockClock) -> None:
 def test_keys_are_checked() -> None:
     with pytest.raises(TypeError, match=r"Keys\.UNIQUE or Keys\.DUPLICATE"):
         Registry("unique")  # type: ignore[arg-type]
+
+
+# -- queries and updates, as Elixir's Registry --
+
+
+async def test_match_and_count_match_filter_the_entries_under_a_key(autojump_clock: MockClock) -> None:
+    registry: Registry[dict[str, int]] = Registry(Keys.DUPLICATE)
+    owners: dict[int, trio.lowlevel.Task] = {}
+
+    async def member(n: int) -> None:
+        owners[n] = trio.lowlevel.current_task()
+        registry.register("jobs", {"priority": n % 3})
+        registry.register("other", {"priority": 2})
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        for n in range(6):
+            nursery.start_soon(member, n)
+        await settle()
+        urgent = registry.match("jobs", lambda value: value["priority"] == 2)
+        assert {entry.owner for entry in urgent} == {owners[2], owners[5]}
+        assert registry.count_match("jobs", lambda value: value["priority"] == 2) == 2
+        assert registry.count_match("jobs") == 6
+        assert len(registry.match("jobs")) == 6
+        assert registry.match("none", lambda value: True) == []
+        assert registry.count_match("none") == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_match_looks_only_under_its_key(autojump_clock: MockClock) -> None:
+    """O(entries under the key): a predicate is never shown another key's values."""
+    registry: Registry[int] = Registry(Keys.DUPLICATE)
+    for n in range(100):
+        registry.register(n, n)
+    seen: list[int] = []
+
+    def looking(value: int) -> bool:
+        seen.append(value)
+        return True
+
+    assert [entry.value for entry in registry.match(7, looking)] == [7]
+    assert registry.count_match(8, looking) == 1
+    assert seen == [7, 8]
+
+
+async def test_values_are_the_tasks_own(autojump_clock: MockClock) -> None:
+    registry: Registry[str] = Registry(Keys.DUPLICATE)
+    registry.register("k", "mine")
+    registry.register("k", "mine too")
+    other: list[trio.lowlevel.Task] = []
+
+    async def someone_else() -> None:
+        other.append(trio.lowlevel.current_task())
+        registry.register("k", "theirs")
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(someone_else)
+        await settle()
+        assert registry.values("k") == ["mine", "mine too"]
+        assert registry.values("k", other[0]) == ["theirs"]
+        assert registry.values("nothing") == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_update_value_changes_the_current_tasks_entry(autojump_clock: MockClock) -> None:
+    registry: Registry[int] = Registry()
+    heard: list[str] = []
+    registry.add_listener(lambda event: heard.append(event.kind))
+    registry.register("counter", 1)
+    assert registry.update_value("counter", lambda old: old + 10) == (11, 1)
+    assert registry.whereis("counter") == 11
+    assert registry.update_value("absent", lambda old: old) is None
+    assert heard == ["register"]  # an update is not a registration
+
+    def broken(old: int) -> int:
+        raise RuntimeError(old)
+
+    with pytest.raises(RuntimeError):
+        registry.update_value("counter", broken)
+    assert registry.whereis("counter") == 11  # unchanged
+
+    async def not_the_owner() -> None:
+        assert registry.update_value("counter", lambda old: 0) is None
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(not_the_owner)
+    assert registry.whereis("counter") == 11
+    registry.unregister("counter")
+    assert registry.count() == 0
+
+
+async def test_unregister_match_removes_only_matching_own_entries(autojump_clock: MockClock) -> None:
+    registry: Registry[str] = Registry(Keys.DUPLICATE)
+    gone: list[str] = []
+    registry.add_listener(
+        lambda event: gone.append(event.entry.value) if event.kind == "unregister" else None
+    )
+    for value in ("a1", "b1", "a2"):
+        registry.register("k", value)
+    registry.register("j", "a3")
+
+    async def other() -> None:
+        registry.register("k", "a-other")
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        await settle()
+        assert registry.unregister_match("k", lambda value: value.startswith("a")) == 2
+        assert gone == ["a1", "a2"]
+        assert sorted(entry.value for entry in registry.lookup("k")) == ["a-other", "b1"]
+        assert registry.keys_of() == ["k", "j"]  # still under "k" (b1) and "j"
+        assert registry.count() == 3
+        registry.unregister_match("k", lambda value: True)
+        assert registry.keys_of() == ["j"]
+        nursery.cancel_scope.cancel()
+    # Ending still removes the rest, from both indexes.
+    assert registry.values("j") == ["a3"]
+    registry.unregister("j")
+    assert registry.count() == 0
+    assert registry.keys_of() == []
+
+
+async def test_select_and_count_select_scan_every_entry(autojump_clock: MockClock) -> None:
+    registry: Registry[int] = Registry(Keys.DUPLICATE)
+    for key, value in [("a", 1), ("b", 2), ("a", 3), (("room", 1), 4)]:
+        registry.register(key, value)
+    me = trio.lowlevel.current_task()
+    picked = registry.select(lambda key, entry: isinstance(key, str) and entry.value > 1)
+    assert [(key, entry.value) for key, entry in picked] == [("a", 3), ("b", 2)]
+    assert registry.count_select(lambda key, entry: entry.owner is me) == 4
+    rooms = registry.select(lambda key, entry: isinstance(key, tuple) and key[0] == "room")
+    assert [key for key, _ in rooms] == [("room", 1)]
+
+
+async def test_count_is_kept_as_entries_come_and_go(autojump_clock: MockClock) -> None:
+    registry: Registry[int] = Registry(Keys.DUPLICATE)
+
+    async def member(n: int) -> None:
+        registry.register("g", n)
+        registry.register(n, n)
+        await trio.sleep(n)
+
+    async with trio.open_nursery() as nursery:
+        for n in (1, 2, 3):
+            nursery.start_soon(member, n)
+        await settle()
+        assert registry.count() == 6
+        await trio.sleep(1.5)
+        assert registry.count() == 4
+    assert registry.count() == 0
+
+
+def test_meta_belongs_to_the_registry() -> None:
+    registry: Registry[Any] = Registry(meta={"shards": 4})
+    assert registry.meta("shards") == 4
+    assert registry.meta("absent") is None
+    assert registry.meta("absent", "default") == "default"
+    registry.put_meta(("owner", 1), "ops")
+    assert registry.meta(("owner", 1)) == "ops"
+    registry.delete_meta("shards")
+    registry.delete_meta("shards")  # nothing to delete: no error
+    assert registry.meta("shards") is None

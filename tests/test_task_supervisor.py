@@ -163,3 +163,287 @@ async def test_bad_arguments(autojump_clock: MockClock) -> None:
         nursery.cancel_scope.cancel()
     with pytest.raises(ValueError, match="max_children"):
         trio_otp.TaskSupervisor(max_children=-1)
+
+
+# -- many handles at once: await_many, yield_many --
+
+
+async def test_await_many_returns_values_in_the_order_of_the_handles(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        handles = [await tasks.spawn(double_later, n, 3.0 - n) for n in range(3)]
+        assert await trio_otp.await_many(handles) == [0, 2, 4]
+        assert trio.current_time() == 3.0  # as long as the slowest
+        nursery.cancel_scope.cancel()
+
+
+async def test_await_many_raises_the_first_failure_at_once(autojump_clock: MockClock) -> None:
+    async def fail_after(delay: float) -> int:
+        await trio.sleep(delay)
+        raise Boom(delay)
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        slow = await tasks.spawn(double_later, 1, 4.0)
+        handles = [slow, await tasks.spawn(fail_after, 2.0), await tasks.spawn(fail_after, 1.0)]
+        with pytest.raises(trio_otp.TaskFailed) as info:
+            await trio_otp.await_many(handles)
+        assert str(info.value.__cause__) == "1.0"
+        assert trio.current_time() == 1.0  # not after the slow one
+        assert not slow.done  # the others keep running
+        assert await slow.result() == 2
+        nursery.cancel_scope.cancel()
+
+
+async def test_await_many_timeout_leaves_them_running(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        handles = [await tasks.spawn(double_later, n, 10.0 * n) for n in (1, 2)]
+        with pytest.raises(trio_otp.TaskTimeout, match="1 of 2 tasks did not finish within 15 s"):
+            await trio_otp.await_many(handles, timeout=15)
+        assert trio.current_time() == 15.0
+        assert await handles[1].result(timeout=None) == 4
+        nursery.cancel_scope.cancel()
+
+
+async def test_yield_many_gives_the_results_so_far_and_leaves_the_rest_running(
+    autojump_clock: MockClock,
+) -> None:
+    async def failing() -> int:
+        raise Boom("no")
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        fast = await tasks.spawn(double_later, 1, 1.0)
+        crashed = await tasks.spawn(failing)
+        slow = await tasks.spawn(double_later, 2, 10.0)
+        ok, failed, running = await trio_otp.yield_many([fast, crashed, slow], timeout=5)
+        assert trio.current_time() == 5.0
+        assert ok == trio_otp.TaskOk(2)
+        assert isinstance(failed, trio_otp.TaskExit)
+        assert isinstance(failed.reason.__cause__, Boom)
+        assert running is None
+        assert not slow.done
+        assert await trio_otp.yield_many([slow], timeout=None) == [trio_otp.TaskOk(4)]
+        assert trio.current_time() == 10.0  # returned as soon as all had ended
+        nursery.cancel_scope.cancel()
+
+
+# -- TaskHandle.shutdown --
+
+
+async def test_shutdown_of_a_running_task_stops_it_and_returns_none(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        handle = await tasks.spawn(double_later, 1, 10.0)
+        assert await handle.shutdown() is None
+        assert handle.done
+        with pytest.raises(trio_otp.TaskFailed) as info:
+            await handle.result()
+        assert info.value.cancelled
+        nursery.cancel_scope.cancel()
+
+
+async def test_shutdown_returns_a_result_that_arrived_meanwhile(autojump_clock: MockClock) -> None:
+    async def failing() -> None:
+        raise Boom("no")
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        finished = await tasks.spawn(double_later, 21, 1.0)
+        crashed = await tasks.spawn(failing)
+        await trio.sleep(2)
+        assert await finished.shutdown() == trio_otp.TaskOk(42)
+        ended = await crashed.shutdown(trio_otp.BRUTAL_KILL)
+        assert isinstance(ended, trio_otp.TaskExit)
+        assert isinstance(ended.reason.__cause__, Boom)
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(("budget", "cleanup_took"), [(2.0, 2.0), (trio_otp.BRUTAL_KILL, 0.0), (30.0, 10.0)])
+async def test_shutdown_timeout_is_the_budget_of_that_stop(
+    autojump_clock: MockClock, budget: float | trio_otp.ShutdownMode, cleanup_took: float
+) -> None:
+    cleanup: list[float] = []
+
+    async def slow_to_clean_up() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            began = trio.current_time()
+            with trio_otp.cleanup_scope():
+                await trio.sleep(10)
+            cleanup.append(trio.current_time() - began)
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)  # shutdown=5 s for each task, which this stop overrides
+        handle = await tasks.spawn(slow_to_clean_up)
+        assert await handle.shutdown(budget) is None
+        assert cleanup == [cleanup_took]
+        nursery.cancel_scope.cancel()
+
+
+# -- map: per-item timeout, nolink --
+
+
+async def test_map_timeout_raise_stops_the_stream(autojump_clock: MockClock) -> None:
+    async def work(n: int) -> int:
+        await trio.sleep(n)
+        return n
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        got: list[int] = []
+
+        async def collect() -> None:
+            async with contextlib.aclosing(tasks.map(work, [1, 2, 3, 1], timeout=2.5)) as results:
+                async for value in results:
+                    got.append(value)
+
+        with pytest.raises(trio_otp.TaskTimeout, match=r"within map's timeout of 2\.5 s"):
+            await collect()
+        assert got == [1, 2]
+        assert trio.current_time() == 2.5
+        assert (await tasks.count_children()).active == 0  # the rest were cancelled
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+async def test_map_kill_task_yields_an_exit_in_the_items_place(
+    autojump_clock: MockClock, ordered: bool
+) -> None:
+    stopped_at: dict[int, float] = {}
+
+    async def work(n: int) -> int:
+        try:
+            await trio.sleep(n)
+        except trio.Cancelled:
+            stopped_at[n] = trio.current_time()
+            raise
+        return n
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        async with contextlib.aclosing(
+            tasks.map(work, [4, 9, 1], timeout=5, on_timeout="kill_task", ordered=ordered)
+        ) as results:
+            got = [result async for result in results]
+        late = [result for result in got if isinstance(result, trio_otp.TaskExit)]
+        assert [result for result in got if not isinstance(result, trio_otp.TaskExit)] == (
+            [4, 1] if ordered else [1, 4]
+        )
+        assert len(late) == 1
+        assert isinstance(late[0].reason, trio_otp.TaskTimeout)
+        assert got.index(late[0]) == (1 if ordered else 2)
+        assert stopped_at == {9: 5.0}  # at its own deadline, from its start
+        nursery.cancel_scope.cancel()
+
+
+async def test_map_nolink_yields_failures_and_goes_on(autojump_clock: MockClock) -> None:
+    async def work(n: int) -> int:
+        await trio.sleep(1)
+        if n % 2:
+            raise Boom(n)
+        return n
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        async with contextlib.aclosing(tasks.map_nolink(work, range(5), max_concurrency=2)) as results:
+            got = [result async for result in results]
+        assert [result for result in got if not isinstance(result, trio_otp.TaskExit)] == [0, 2, 4]
+        failures = [result for result in got if isinstance(result, trio_otp.TaskExit)]
+        assert [got.index(result) for result in failures] == [1, 3]
+        assert all(isinstance(result.reason, trio_otp.TaskFailed) for result in failures)
+        assert [str(result.reason.__cause__) for result in failures] == ["1", "3"]
+        nursery.cancel_scope.cancel()
+
+
+# -- children, terminate_child, transient tasks --
+
+
+async def test_children_and_terminate_child(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        first = await tasks.spawn(double_later, 1, 10.0)
+        second = await tasks.start_child(double_later, 2, 10.0)
+        assert await tasks.children() == [second, first]
+        await tasks.terminate_child(first)
+        assert await tasks.children() == [second]
+        with pytest.raises(trio_otp.TaskFailed) as info:
+            await first.result()
+        assert info.value.cancelled
+        with pytest.raises(trio_otp.ChildNotFound):
+            await tasks.terminate_child(first)
+        other = await start(nursery)
+        with pytest.raises(trio_otp.ChildNotFound, match="is not a task of"):
+            await other.terminate_child(second)
+        assert await second.result(timeout=None) == 4
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_transient_task_is_run_again_until_it_returns(autojump_clock: MockClock) -> None:
+    runs: list[int] = []
+
+    async def flaky(n: int) -> int:
+        runs.append(n)
+        await trio.sleep(1)
+        if len(runs) < 3:
+            raise Boom(len(runs))
+        return n * 10
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        handle = await tasks.start_child(flaky, 7, restart=trio_otp.Restart.TRANSIENT)
+        assert await handle.result() == 70
+        assert runs == [7, 7, 7]
+        await settle()
+        assert runs == [7, 7, 7]  # a normal return ends it for good
+        assert await tasks.children() == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_transient_task_that_keeps_crashing_escalates_and_its_handle_fails(
+    autojump_clock: MockClock,
+) -> None:
+    runs = 0
+
+    async def always_crashes() -> None:
+        nonlocal runs
+        runs += 1
+        await trio.sleep(0.1)
+        raise Boom(runs)
+
+    escalated: list[BaseException] = []
+
+    async def run(*, task_status: trio.TaskStatus[trio_otp.TaskSupervisorRef]) -> None:
+        try:
+            await trio_otp.TaskSupervisor(max_restarts=2, max_seconds=5).run(task_status=task_status)
+        except trio_otp.RestartIntensityExceeded as error:
+            escalated.append(error)
+
+    async with trio.open_nursery() as nursery:
+        tasks = await nursery.start(run)
+        handle = await tasks.start_child(always_crashes, restart=trio_otp.Restart.TRANSIENT)
+    assert len(escalated) == 1
+    assert runs == 3  # the first run and two restarts
+    assert handle.done
+    with pytest.raises(trio_otp.TaskFailed) as info:
+        await handle.result()
+    assert str(info.value.__cause__) == "3"  # the last run's failure
+
+
+async def test_terminating_a_transient_task_between_runs_settles_its_handle(
+    autojump_clock: MockClock,
+) -> None:
+    async def crashes_at_once() -> None:
+        await trio.sleep(1)
+        raise Boom("again")
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery, max_restarts=100)
+        handle = await tasks.start_child(crashes_at_once, restart=trio_otp.Restart.TRANSIENT)
+        await trio.sleep(1.5)
+        assert await handle.shutdown() is None
+        with pytest.raises(trio_otp.TaskFailed):
+            await handle.result(timeout=0)
+        nursery.cancel_scope.cancel()

@@ -145,6 +145,18 @@ async def tasks_are_typed(tasks: trio_otp.TaskSupervisorRef) -> None:
     async with contextlib.aclosing(tasks.map(double, range(10))) as doubled:
         async for value in doubled:
             assert_type(value, int)
+    async with contextlib.aclosing(tasks.map(double, range(10), timeout=1, on_timeout="kill_task")) as killed:
+        async for value_or_exit in killed:
+            assert_type(value_or_exit, "int | trio_otp.TaskExit")
+    async with contextlib.aclosing(tasks.map_nolink(double, range(10))) as nolink:
+        async for value_or_exit in nolink:
+            assert_type(value_or_exit, "int | trio_otp.TaskExit")
+    assert_type(await trio_otp.await_many([handle, handle]), list[int])
+    assert_type(await trio_otp.yield_many([handle]), "list[trio_otp.TaskOk[int] | trio_otp.TaskExit | None]")
+    assert_type(await handle.shutdown(), "trio_otp.TaskOk[int] | trio_otp.TaskExit | None")
+    assert_type(
+        await tasks.start_child(double, 1, restart=trio_otp.Restart.TRANSIENT), trio_otp.TaskHandle[object]
+    )
     # Wrong arguments are errors at the call, as for trio's start_soon.
     await tasks.spawn(double, "21")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     await tasks.spawn(double)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]

@@ -94,11 +94,16 @@ from ._sys import ServerStatus as ServerStatus
 from ._sys import get_state as get_state
 from ._sys import get_status as get_status
 from ._sys import replace_state as replace_state
+from ._task_outcome import TaskExit as TaskExit
+from ._task_outcome import TaskOk as TaskOk
 from ._task_supervisor import TaskHandle as TaskHandle
 from ._task_supervisor import TaskSupervisor as TaskSupervisor
 from ._task_supervisor import TaskSupervisorRef as TaskSupervisorRef
+from ._task_supervisor import await_many as await_many
+from ._task_supervisor import yield_many as yield_many
 from ._timers import Timer as Timer
 from ._timers import send_after as send_after
+from ._timers import send_interval as send_interval
 from ._version import __version__ as __version__
 
 __all__ = [
@@ -161,8 +166,10 @@ __all__ = [
     "SupervisorNotRunning",
     "SupervisorRef",
     "SupervisorTimeout",
+    "TaskExit",
     "TaskFailed",
     "TaskHandle",
+    "TaskOk",
     "TaskSupervisor",
     "TaskSupervisorRef",
     "TaskTimeout",
@@ -172,6 +179,7 @@ __all__ = [
     "__version__",
     "agent",
     "agent_spec",
+    "await_many",
     "call",
     "cast",
     "cleanup_scope",
@@ -189,6 +197,7 @@ __all__ = [
     "run_application",
     "send",
     "send_after",
+    "send_interval",
     "serve",
     "serve_application",
     "server_spec",
@@ -202,6 +211,7 @@ __all__ = [
     "to_mermaid",
     "whereis",
     "which_children",
+    "yield_many",
 ]
 
 

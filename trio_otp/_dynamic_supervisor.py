@@ -110,6 +110,12 @@ def _check_max_children(_instance: object, _attribute: object, value: object) ->
         raise ValueError(msg)
 
 
+def _check_extra_arguments(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, tuple):
+        msg = f"DynamicSupervisor extra_arguments must be a tuple, got {describe(value)}"
+        raise TypeError(msg)
+
+
 @attrs.frozen
 class DynamicSupervisor:
     """A supervisor whose children are started at run time (Elixir's DynamicSupervisor).
@@ -121,6 +127,11 @@ class DynamicSupervisor:
         ``start_child`` raises :class:`MaxChildrenReached`.
       name: the name it runs under, as :class:`Supervisor`'s: ``trio_otp.start_child(name,
         spec)`` reaches whichever run of it is current, across restarts by its parent.
+      extra_arguments: a tuple of arguments put before each child's own ``args`` when
+        it starts (Elixir's ``:extra_arguments``): what every child of this pool shares,
+        such as a connection or a configuration, given once here rather than in every
+        spec. Default ``()``. The child's spec, as :meth:`~DynamicSupervisorRef.which_children`
+        shows it, carries the combined arguments.
 
     Raises:
       TypeError, ValueError: a bad value, naming the rule.
@@ -132,6 +143,7 @@ class DynamicSupervisor:
     name: Hashable | None = attrs.field(
         default=None, kw_only=True, validator=name_validator("DynamicSupervisor")
     )
+    extra_arguments: tuple[Any, ...] = attrs.field(default=(), kw_only=True, validator=_check_extra_arguments)
 
     def __attrs_post_init__(self) -> None:
         validate_max_restarts(self.max_restarts)
@@ -196,7 +208,8 @@ async def run_dynamic(
         auto_shutdown=AutoShutdown.NEVER,
         name=definition.name,
     )
-    await run_supervisor(_DynamicState(inner, definition.max_children, label, wrap), task_status)
+    state = _DynamicState(inner, definition.max_children, label, wrap, definition.extra_arguments)
+    await run_supervisor(state, task_status)
 
 
 @self_protecting
@@ -266,8 +279,8 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         return await send_request(self._state, operation)
 
     async def start_child(self, spec: ChildSpec[T]) -> DynamicChild[T]:
-        """Start a child from ``spec`` (its ``args`` are this child's arguments) and wait
-        until it is ready.
+        """Start a child from ``spec`` (its ``args`` are this child's arguments, after the
+        supervisor's ``extra_arguments``) and wait until it is ready.
 
         The start does not queue in the supervisor's mailbox: this task adds the child and
         starts it in the supervisor's nursery directly, so concurrent calls run their
@@ -287,7 +300,7 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
           ValueError: ``spec`` is significant (a DynamicSupervisor has no auto-shutdown).
         """
         _check_dynamic_spec(spec)
-        return (await self._start([spec], batch=False))[0]
+        return (await self._start([self._with_extra_arguments(spec)], batch=False))[0]
 
     async def start_children(self, specs: Iterable[ChildSpec[T]]) -> list[DynamicChild[T]]:
         """Start many children at once, concurrently; returns their handles in spec order.
@@ -306,7 +319,11 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         batch = list(specs)
         for spec in batch:
             _check_dynamic_spec(spec)
-        return await self._start(batch, batch=True)
+        return await self._start([self._with_extra_arguments(spec) for spec in batch], batch=True)
+
+    def _with_extra_arguments(self, spec: ChildSpec[T]) -> ChildSpec[T]:
+        extra = self._state.extra_arguments
+        return attrs.evolve(spec, args=(*extra, *spec.args)) if extra else spec
 
     @protected
     async def _start(self, specs: list[ChildSpec[T]], *, batch: bool) -> list[DynamicChild[T]]:
@@ -370,6 +387,7 @@ class _DynamicState(_SupervisorState):
         max_children: float,
         label: str | None = None,
         wrap: Callable[[DynamicSupervisorRef], object] | None = None,
+        extra_arguments: tuple[Any, ...] = (),
     ) -> None:
         super().__init__(definition, label)
         self.max_children = max_children
@@ -377,6 +395,7 @@ class _DynamicState(_SupervisorState):
         # Children whose start is being undone: no longer ours to restart, but running
         # until their stop ends, so they still count against max_children.
         self.undoing: int = 0
+        self.extra_arguments = extra_arguments
 
     def make_ref(self) -> object:
         ref = DynamicSupervisorRef._create(self)

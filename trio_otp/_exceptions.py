@@ -206,4 +206,5 @@ class TaskFailed(Exception):
 
 
 class TaskTimeout(TimeoutError):
-    """``TaskHandle.result`` gave up waiting; the task is still running."""
+    """A wait for a task gave up (``TaskHandle.result``, :func:`await_many`: the task is
+    still running), or a ``map`` item ran past its ``timeout`` (it was stopped)."""

@@ -10,6 +10,14 @@ a task that ends costs one dictionary lookup, however many registries there are.
 ``keys=UNIQUE`` gives names (one entry per key); ``keys=DUPLICATE`` gives groups (many
 entries per key), for publish/subscribe with :meth:`Registry.dispatch`.
 
+Costs follow Elixir's: everything that names a key (``lookup``, ``match``,
+``count_match``, ``values``, ``update_value``, ``unregister_match``, ``dispatch``) costs
+O(entries under that key), whatever the registry holds; ``count`` is O(1) (a running
+total); only ``select``, ``count_select`` and iteration look at every entry, as Elixir's
+``select`` scans its whole table. A callable that a query or an update is given (a
+predicate, an update function) is user code: it runs before anything is changed, outside
+the KI-protected part, so a predicate that raises changes nothing.
+
 A registry lives in one Trio run: it is plain data behind synchronous methods, none of
 them a checkpoint, and it must be used from that run's tasks. Each method that changes it
 is KI-protected (see ``_ki.py``), so its two indexes (by key, by task) always agree;
@@ -20,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, final
 
 import attrs
@@ -85,6 +93,8 @@ class Registry(Generic[ValueT]):
       name: for error messages.
       listeners: callables told of every registration and removal, synchronously; one
         that raises is logged (``trio_otp.registry``) and the registry carries on.
+      meta: the registry's initial metadata (Elixir's ``:meta``), a mapping of hashable
+        keys to any values; read it with :meth:`meta`, change it with :meth:`put_meta`.
     """
 
     def __init__(
@@ -93,8 +103,10 @@ class Registry(Generic[ValueT]):
         *,
         name: str | None = None,
         listeners: tuple[Callable[[RegistryEvent], None], ...] = (),
+        meta: Mapping[Hashable, object] | None = None,
     ) -> None:
         _check_keys(keys)
+        check_instance(meta, (Mapping, type(None)), "Registry meta", "a mapping (a dict) or None")
         check_instance(name, (str, type(None)), "Registry name", "a str or None")
         for listener in listeners:
             check_callable(listener, "a Registry listener", "a callable taking a RegistryEvent")
@@ -103,6 +115,10 @@ class Registry(Generic[ValueT]):
         self._entries: dict[Hashable, list[Entry[ValueT]]] = {}
         self._by_task: dict[trio.lowlevel.Task, list[Hashable]] = {}
         self._listeners: list[Callable[[RegistryEvent], None]] = list(listeners)
+        self._size = 0  # how many entries, for an O(1) count()
+        self._meta: dict[Hashable, object] = {}
+        for meta_key, meta_value in (meta or {}).items():
+            self.put_meta(meta_key, meta_value)
 
     def __repr__(self) -> str:
         label = f" {self.name!r}" if self.name is not None else ""
@@ -134,6 +150,7 @@ class Registry(Generic[ValueT]):
             raise AlreadyRegistered(msg, entries[0])
         entry = Entry(task, value)
         self._entries.setdefault(key, []).append(entry)
+        self._size += 1
         keys = self._by_task.get(task)
         if keys is None:
             self._by_task[task] = [key]
@@ -168,8 +185,165 @@ class Registry(Generic[ValueT]):
             callback(list(entries))
 
     def count(self) -> int:
-        """How many entries the registry holds."""
-        return sum(len(entries) for entries in self._entries.values())
+        """How many entries the registry holds (Elixir's ``Registry.count/1``). O(1)."""
+        return self._size
+
+    # -- queries and updates by key, as Elixir's Registry: O(entries under the key) --
+
+    def match(self, key: Hashable, predicate: Callable[[ValueT], bool] | None = None) -> list[Entry[ValueT]]:
+        """The entries under ``key`` whose value satisfies ``predicate`` (all of them if it
+        is ``None``), oldest first: Elixir's ``Registry.match/4``, a predicate in place of
+        the match pattern and guards. O(entries under ``key``). Not a checkpoint.
+
+        Raises:
+          TypeError: ``predicate`` is neither None nor callable.
+          Exception: whatever ``predicate`` raises, unchanged.
+        """
+        if predicate is None:
+            return self.lookup(key)
+        check_callable(predicate, "Registry.match's predicate", "None or a callable taking a value")
+        return [entry for entry in self._entries.get(key, ()) if predicate(entry.value)]
+
+    def count_match(self, key: Hashable, predicate: Callable[[ValueT], bool] | None = None) -> int:
+        """How many entries :meth:`match` would return (Elixir's ``Registry.count_match/4``),
+        without building the list. O(entries under ``key``).
+
+        Raises:
+          TypeError, Exception: as :meth:`match`.
+        """
+        entries = self._entries.get(key, ())
+        if predicate is None:
+            return len(entries)
+        check_callable(predicate, "Registry.count_match's predicate", "None or a callable taking a value")
+        return sum(1 for entry in entries if predicate(entry.value))
+
+    def values(self, key: Hashable, task: trio.lowlevel.Task | None = None) -> list[ValueT]:
+        """The values ``task`` (default: the current task) registered under ``key``, oldest
+        first; at most one in a unique registry (Elixir's ``Registry.values/3``). O(entries
+        under ``key``).
+
+        Raises:
+          TypeError: ``task`` is neither None nor a Trio task.
+        """
+        check_instance(
+            task, (trio.lowlevel.Task, type(None)), "Registry.values's task", "None or a Trio task"
+        )
+        owner = task or trio.lowlevel.current_task()
+        return [entry.value for entry in self._entries.get(key, ()) if entry.owner is owner]
+
+    def update_value(
+        self, key: Hashable, function: Callable[[ValueT], ValueT]
+    ) -> tuple[ValueT, ValueT] | None:
+        """Replace the value of the current task's entry under ``key`` with
+        ``function(old)``; returns ``(new, old)``, or ``None`` if the task has no entry
+        there (Elixir's ``Registry.update_value/3``, whose ``:error`` this is). Only for a
+        unique registry. Listeners are not told (Elixir's are not either): the entry stays
+        registered, with a new :class:`Entry` holding the new value. O(entries under
+        ``key``); not a checkpoint.
+
+        Raises:
+          ValueError: the registry has duplicate keys.
+          TypeError: ``function`` is not callable.
+          Exception: whatever ``function`` raises; the value is then unchanged.
+        """
+        if self.keys is not Keys.UNIQUE:
+            msg = (
+                f"Registry.update_value works on a unique registry (Keys.UNIQUE), not on {self!r}: "
+                "in a group, unregister and register again"
+            )
+            raise ValueError(msg)
+        check_callable(function, "Registry.update_value's function", "a callable taking the old value")
+        task = trio.lowlevel.current_task()
+        entries = self._entries.get(key)
+        if not entries or entries[0].owner is not task:
+            return None
+        old = entries[0].value
+        new = function(old)  # user code: before anything changes
+        self._replace(key, entries[0], Entry(task, new))
+        return new, old
+
+    @protected
+    def _replace(self, key: Hashable, old: Entry[ValueT], new: Entry[ValueT]) -> None:
+        entries = self._entries.get(key)
+        if entries and entries[0] is old:
+            entries[0] = new
+
+    def unregister_match(self, key: Hashable, predicate: Callable[[ValueT], bool]) -> int:
+        """Remove the current task's entries under ``key`` whose value satisfies
+        ``predicate`` (Elixir's ``Registry.unregister_match/4``); returns how many went.
+        Listeners hear of each. O(entries under ``key``); not a checkpoint.
+
+        Raises:
+          TypeError: ``predicate`` is not callable.
+          Exception: whatever ``predicate`` raises; nothing is then removed.
+        """
+        check_callable(predicate, "Registry.unregister_match's predicate", "a callable taking a value")
+        task = trio.lowlevel.current_task()
+        going = [
+            entry for entry in self._entries.get(key, ()) if entry.owner is task and predicate(entry.value)
+        ]
+        if going:
+            self._remove_entries(task, key, going)
+        return len(going)
+
+    # -- queries over every entry, as Elixir's select: O(all entries) --
+
+    def select(
+        self, predicate: Callable[[Hashable, Entry[ValueT]], bool]
+    ) -> list[tuple[Hashable, Entry[ValueT]]]:
+        """Every ``(key, entry)`` for which ``predicate(key, entry)`` is true, key by key in
+        the order keys were first registered (Elixir's ``Registry.select/2``, a predicate in
+        place of the match spec: it can test the key, the owner and the value). Looks at
+        every entry: O(all entries), as Elixir's. Not a checkpoint.
+
+        Raises:
+          TypeError: ``predicate`` is not callable.
+          Exception: whatever ``predicate`` raises, unchanged.
+        """
+        check_callable(predicate, "Registry.select's predicate", "a callable taking a key and an Entry")
+        return [(key, entry) for key, entry in self if predicate(key, entry)]
+
+    def count_select(self, predicate: Callable[[Hashable, Entry[ValueT]], bool]) -> int:
+        """How many entries :meth:`select` would return (Elixir's ``Registry.count_select/2``).
+        O(all entries).
+
+        Raises:
+          TypeError, Exception: as :meth:`select`.
+        """
+        check_callable(predicate, "Registry.count_select's predicate", "a callable taking a key and an Entry")
+        return sum(1 for key, entry in self if predicate(key, entry))
+
+    # -- metadata, as Elixir's meta/put_meta/delete_meta: O(1) --
+
+    def meta(self, key: Hashable, default: object = None) -> object:
+        """The registry's metadata under ``key``, or ``default`` (Elixir's
+        ``Registry.meta/2``, whose ``:error`` this is). O(1).
+
+        Raises:
+          TypeError: ``key`` is not hashable.
+        """
+        check_hashable(key, "Registry.meta's key")
+        return self._meta.get(key, default)
+
+    def put_meta(self, key: Hashable, value: object) -> None:
+        """Store ``value`` as the registry's metadata under ``key`` (Elixir's
+        ``Registry.put_meta/3``). Metadata belongs to the registry, not to a task: it stays
+        when tasks end. O(1); not a checkpoint.
+
+        Raises:
+          TypeError: ``key`` is not hashable.
+        """
+        check_hashable(key, "Registry.put_meta's key")
+        self._meta[key] = value
+
+    def delete_meta(self, key: Hashable) -> None:
+        """Remove the metadata under ``key``, if any (Elixir's ``Registry.delete_meta/2``). O(1).
+
+        Raises:
+          TypeError: ``key`` is not hashable.
+        """
+        check_hashable(key, "Registry.delete_meta's key")
+        self._meta.pop(key, None)
 
     def __iter__(self) -> Iterator[tuple[Hashable, Entry[ValueT]]]:
         for key, entries in list(self._entries.items()):
@@ -184,22 +358,38 @@ class Registry(Generic[ValueT]):
         if not entries:
             return
         mine = [entry for entry in entries if entry.owner is task]
-        if not mine:
+        if mine:
+            self._remove_entries(task, key, mine)
+
+    @protected
+    def _remove_entries(self, task: trio.lowlevel.Task, key: Hashable, going: list[Entry[ValueT]]) -> None:
+        """Remove ``going`` (entries of ``task`` under ``key``) from both indexes."""
+        entries = self._entries.get(key, [])
+        ids = {id(entry) for entry in going}
+        rest = [entry for entry in entries if id(entry) not in ids]
+        removed = len(entries) - len(rest)
+        if removed == 0:
             return
-        rest = [entry for entry in entries if entry.owner is not task]
         if rest:
             self._entries[key] = rest
         else:
             del self._entries[key]
+        self._size -= removed
         keys = self._by_task.get(task)
         if keys is not None:
-            remaining = [k for k in keys if not (k is key or k == key)]
+            remaining: list[Hashable] = []
+            dropped = 0
+            for k in keys:  # one occurrence of the key per entry removed
+                if dropped < removed and (k is key or k == key):
+                    dropped += 1
+                else:
+                    remaining.append(k)
             if remaining:
                 self._by_task[task] = remaining
             else:
                 del self._by_task[task]
                 _unwatch(task, self)
-        for entry in mine:
+        for entry in going:
             self._tell("unregister", key, entry)
 
     @protected
