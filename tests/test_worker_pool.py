@@ -295,6 +295,25 @@ def test_a_cancelled_job_unwinds_and_its_worker_is_replaced_without_a_restart(tm
     run(test)
 
 
+def test_a_job_unwinds_even_if_the_pools_process_ignores_sigint(tmp_path: pathlib.Path) -> None:
+    # nohup and some service managers start programs with SIGINT ignored, which exec keeps.
+    mark = tmp_path / "mark"
+
+    async def test() -> None:
+        async with trio.open_nursery() as nursery:
+            ref = await start(nursery, WorkerPool(1, cancel_grace=10))
+            with trio.move_on_after(0.5):
+                await ref.run(jobs.sleep_then_mark, 30.0, str(mark))
+            assert mark.read_text() == "unwound"
+            nursery.cancel_scope.cancel()
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        run(test)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_job_that_ignores_sigint_is_killed_after_the_grace() -> None:
     async def test() -> None:
         async with trio.open_nursery() as nursery:

@@ -74,6 +74,15 @@ _HAS_PIDFD = hasattr(os, "pidfd_open")
 _READ_SIZE = 65536
 
 
+def _open_pidfd(pid: int) -> int | None:
+    if not _HAS_PIDFD:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:  # a kernel before 5.3, or a seccomp policy that refuses it
+        return None
+
+
 def _default_workers() -> int:
     return os.cpu_count() or 1
 
@@ -122,7 +131,7 @@ class _Worker:
         self.process = process
         self.pid: int = process.pid
         # Opened before anyone could reap the process, so it names this process.
-        self._pidfd: int | None = os.pidfd_open(self.pid) if _HAS_PIDFD else None
+        self._pidfd: int | None = _open_pidfd(self.pid)
         self._jobs = jobs
         self._replies = replies
         self._lifeline: int | None = lifeline

@@ -110,6 +110,9 @@ def _serve(jobs: BinaryIO, replies: BinaryIO) -> None:
 
 
 def main() -> None:
+    # SIGINT stops a job, so it must raise KeyboardInterrupt here even if the pool's
+    # process ignores it (nohup and some service managers do, and exec keeps SIG_IGN).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # sys.argv is ["-c", this file, job fd, reply fd].
     jobs = os.fdopen(int(sys.argv[2]), "rb")
     replies = os.fdopen(int(sys.argv[3]), "wb")
