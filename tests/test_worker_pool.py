@@ -59,6 +59,13 @@ async def wait_until(condition: Callable[[], bool]) -> None:
         await trio.sleep(0.01)
 
 
+async def cancel_once_started(scope: trio.CancelScope, mark: pathlib.Path) -> None:
+    """Cancel ``scope`` once jobs.sleep_then_mark(..., mark) has started in its worker."""
+    started = pathlib.Path(f"{mark}.started")
+    await wait_until(started.exists)
+    scope.cancel()
+
+
 async def start(nursery: trio.Nursery, pool: WorkerPool) -> WorkerPoolRef:
     ref: WorkerPoolRef = await nursery.start(pool.run)
     return ref
@@ -282,7 +289,8 @@ def test_a_cancelled_job_unwinds_and_its_worker_is_replaced_without_a_restart(tm
             # No restart allowed: replacing a stopped job's worker must not count as one.
             ref = await start(nursery, WorkerPool(1, max_restarts=0, cancel_grace=10))
             [pid] = ref.worker_pids()
-            with trio.move_on_after(0.5) as scope:
+            with trio.CancelScope() as scope:
+                nursery.start_soon(cancel_once_started, scope, mark)
                 await ref.run(jobs.sleep_then_mark, 30.0, str(mark))
             assert scope.cancelled_caught
             assert mark.read_text() == "unwound"  # SIGINT: its finally block ran
@@ -302,7 +310,8 @@ def test_a_job_unwinds_even_if_the_pools_process_ignores_sigint(tmp_path: pathli
     async def test() -> None:
         async with trio.open_nursery() as nursery:
             ref = await start(nursery, WorkerPool(1, cancel_grace=10))
-            with trio.move_on_after(0.5):
+            with trio.CancelScope() as scope:
+                nursery.start_soon(cancel_once_started, scope, mark)
                 await ref.run(jobs.sleep_then_mark, 30.0, str(mark))
             assert mark.read_text() == "unwound"
             nursery.cancel_scope.cancel()
@@ -435,3 +444,45 @@ def test_no_worker_outlives_a_sigkilled_owner_for_the_rest_of_its_job() -> None:
         while not all(is_gone(pid) for pid in pids):
             assert time.monotonic() < deadline, "a worker outlived its owner"
             time.sleep(0.02)
+
+
+CTRL_C_OWNER = """
+import os, sys, trio, trio_otp
+from tests import worker_jobs
+
+async def main():
+    pool = trio_otp.WorkerPool(2, name="cpu", cancel_grace=5)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio_otp.Supervisor([pool.child_spec("cpu")]).run)
+        ref = trio_otp.whereis("cpu", trio_otp.WorkerPoolRef)
+        for index in range(2):
+            nursery.start_soon(ref.run, worker_jobs.sleep_then_mark, 60, sys.argv[1] + str(index))
+        while not all(os.path.exists(f"{sys.argv[1]}{index}.started") for index in range(2)):
+            await trio.sleep(0.01)
+        print(*ref.worker_pids(), flush=True)
+        await trio.sleep_forever()
+
+trio.run(main)
+"""
+
+
+def test_ctrl_c_at_the_terminal_stops_the_tree_which_stops_the_jobs(tmp_path: pathlib.Path) -> None:
+    # A terminal's Ctrl-C is a SIGINT to its foreground process group: the owner's. The
+    # workers are in sessions of their own, so only the pool stops them, as it stops jobs.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    mark = str(tmp_path / "mark")
+    command = [sys.executable, "-c", CTRL_C_OWNER, mark]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    ) as owner:
+        assert owner.stdout is not None
+        pids = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(pids) == 2
+        os.killpg(owner.pid, signal.SIGINT)
+        try:
+            _, stderr = owner.communicate(timeout=15)  # the jobs would run 60 s
+        finally:
+            owner.kill()
+    assert "KeyboardInterrupt" in stderr
+    assert all(is_gone(pid) for pid in pids)  # reaped by the pool before it returned
+    assert [pathlib.Path(mark + str(index)).read_text() for index in range(2)] == ["unwound", "unwound"]

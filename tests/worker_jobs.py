@@ -37,8 +37,11 @@ def exit_cleanly() -> None:
 
 
 def sleep_then_mark(seconds: float, path: str) -> None:
-    """Sleep, and write ``path`` in a finally block: proof that a stopped job unwound."""
+    """Write ``path.started``, sleep, and write ``path`` in a finally block: proof that a
+    stopped job unwound (stopping it before it starts proves nothing)."""
     try:
+        # Inside the try: the test may see the file, and stop the job, while it is written.
+        pathlib.Path(path + ".started").write_text("started")
         time.sleep(seconds)
     finally:
         pathlib.Path(path).write_text("unwound")
