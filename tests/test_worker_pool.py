@@ -153,6 +153,19 @@ def test_a_pool_is_found_by_name_and_its_name_is_one_of_the_namespace() -> None:
     run(test)
 
 
+def test_a_worker_slower_than_start_timeout_fails_the_pools_start() -> None:
+    async def test() -> None:
+        with pytest.raises(trio_otp.ChildStartError) as raised:
+            await WorkerPool(1, start_timeout=0.001).run()
+        reason = raised.value.reason
+        assert isinstance(reason, TimeoutError)
+        assert "was not ready within start_timeout=0.001 s" in str(reason)
+        pid = int(str(reason).split("(process ")[1].split(")")[0])
+        assert is_gone(pid)  # killed and reaped, not left behind
+
+    run(test)
+
+
 # -- worker deaths --
 
 DEATHS = [

@@ -378,7 +378,7 @@ async def _run_slot(pool: _Pool, index: int, *, task_status: trio.TaskStatus[Non
                 msg = f"{worker.label} {describe_returncode(returncode)}"
                 raise WorkerCrashed(msg, worker.pid, returncode)
             if pool.stopping:
-                return
+                await trio.sleep_forever()  # stopped with the others, not ended on its own
             worker = await _spawn(pool, label)  # a stopped job's worker: replaced, not restarted
     finally:
         pool.fire(worker)
