@@ -144,6 +144,7 @@ def test_a_pool_is_found_by_name_and_its_name_is_one_of_the_namespace() -> None:
             with pytest.raises(trio_otp.NameTaken):
                 await nursery.start(trio_otp.Supervisor([], name="cpu").run)
             assert [info.kind for info in trio_otp.processes()] == ["worker_pool", "worker"]
+            assert (await ref.count_children()).active == 1
             await ref.stop()
             assert trio_otp.whereis("cpu") is None
             assert not ref.alive
@@ -209,6 +210,8 @@ def test_a_worker_killed_while_idle_is_restarted() -> None:
             os.kill(pid, signal.SIGKILL)
             await replaced(ref, pid, 1)
             assert await ref.run(jobs.add, 1, 2) == 3
+            [slot] = await ref.which_children()
+            assert (slot.id, slot.restarts) == ("worker 0", 1)
             nursery.cancel_scope.cancel()
 
     run(test)
@@ -277,7 +280,9 @@ def test_a_pool_under_a_supervisor_escalates_and_is_restarted_and_found_again_by
     async def test() -> None:
         pool = WorkerPool(1, name="cpu", max_restarts=0)
         async with trio.open_nursery() as nursery:
-            await nursery.start(trio_otp.Supervisor([pool.child_spec("pool")], max_restarts=1).run)
+            root = await nursery.start(trio_otp.Supervisor([pool.child_spec("pool")], max_restarts=1).run)
+            tree = trio_otp.format_tree(await trio_otp.snapshot(root))
+            assert "pool  worker_pool  running\n    └── worker 0  worker  running" in tree
             first = trio_otp.whereis("cpu", WorkerPoolRef)
             assert first is not None
             with pytest.raises(WorkerCrashed):
@@ -366,6 +371,8 @@ def test_timed_out_jobs_cost_no_restart_and_the_wait_for_a_worker_counts() -> No
             with pytest.raises(trio_otp.JobTimeout, match=r"no worker of pool .* was free within 0\.1 s"):
                 await ref.run(jobs.add, 1, 2, timeout=0.1)
             assert await ref.run(jobs.add, 1, 2, timeout=10) == 3
+            [slot] = await ref.which_children()
+            assert slot.restarts == 0
             nursery.cancel_scope.cancel()
 
     run(test)

@@ -60,7 +60,15 @@ from ._child_spec import BRUTAL_KILL, INFINITY, ChildSpec, ChildType, Restart, S
 from ._exceptions import JobTimeout, WorkerCrashed, WorkerPoolNotRunning
 from ._intensity import validate_max_restarts, validate_max_seconds
 from ._ki import protected, self_protecting
-from ._supervisor import Supervisor, SupervisorRef, _SupervisorState, child_label, run_supervisor
+from ._supervisor import (
+    ChildCounts,
+    ChildInfo,
+    Supervisor,
+    SupervisorRef,
+    _SupervisorState,
+    child_label,
+    run_supervisor,
+)
 from ._util import NoPublicConstructor, describe, name_validator, safe_repr
 from ._worker_process import HEADER
 
@@ -653,6 +661,20 @@ class WorkerPoolRef(metaclass=NoPublicConstructor):
         _add_note(raised, f"raised in {worker.label}:\n{remote_traceback.rstrip()}")
         raise raised
 
+    def _supervisor(self) -> SupervisorRef:
+        return SupervisorRef._create(self._state)
+
+    async def which_children(self) -> list[ChildInfo]:
+        """The worker slots (ids ``"worker 0"``, ``"worker 1"``, ...), newest first, as
+        :meth:`SupervisorRef.which_children`; each ``restarts`` counts that worker's
+        crashes. A checkpoint."""
+        return await self._supervisor().which_children()
+
+    async def count_children(self) -> ChildCounts:
+        """How many worker slots, and how many are running, as
+        :meth:`SupervisorRef.count_children`. A checkpoint."""
+        return await self._supervisor().count_children()
+
     async def stop(
         self,
         reason: Exception | None = None,
@@ -661,4 +683,4 @@ class WorkerPoolRef(metaclass=NoPublicConstructor):
     ) -> None:
         """Stop the pool and every worker, and wait until it has ended, as
         :meth:`SupervisorRef.stop`. A checkpoint."""
-        await SupervisorRef._create(self._state).stop(reason, timeout=timeout)
+        await self._supervisor().stop(reason, timeout=timeout)
