@@ -105,6 +105,26 @@ def test_a_job_returns_its_value_and_raises_its_exception_with_the_workers_trace
     run(test)
 
 
+def test_many_callers_on_few_workers_each_get_their_own_answer_and_big_ones_arrive_whole() -> None:
+    async def test() -> None:
+        answers: dict[int, object] = {}
+
+        async def caller(index: int) -> None:
+            answers[index] = await ref.run(jobs.add, index, 1000)
+
+        async with trio.open_nursery() as nursery:
+            ref = await start(nursery, WorkerPool(2))
+            async with trio.open_nursery() as callers:
+                for index in range(50):
+                    callers.start_soon(caller, index)
+            assert answers == {index: index + 1000 for index in range(50)}
+            big = bytes(range(256)) * 40_000  # 10 MB each way, many pipe reads
+            assert await ref.run(jobs.echo, big) == big
+            nursery.cancel_scope.cancel()
+
+    run(test)
+
+
 def test_wrong_calls_fail_at_the_call_and_harm_nothing() -> None:
     async def work() -> None:
         pass

@@ -75,3 +75,7 @@ def raise_unpicklable() -> None:
 
 def return_unpicklable() -> object:
     return lambda: None
+
+
+def echo(value: object) -> object:
+    return value

@@ -165,7 +165,8 @@ class _Worker:
         buffer = self._buffer
         while len(buffer) < size:
             try:
-                chunk = await self._replies.receive_some(max(_READ_SIZE, size - len(buffer)))
+                # A pipe holds 64 KiB: asking for more would only allocate more.
+                chunk = await self._replies.receive_some(_READ_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 chunk = b""
             if not chunk:
