@@ -27,6 +27,7 @@ from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildStartError as ChildStartError
 from ._exceptions import InitStopped as InitStopped
+from ._exceptions import JobTimeout as JobTimeout
 from ._exceptions import Killed as Killed
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
@@ -42,6 +43,8 @@ from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
 from ._exceptions import SupervisorTimeout as SupervisorTimeout
 from ._exceptions import TaskFailed as TaskFailed
 from ._exceptions import TaskTimeout as TaskTimeout
+from ._exceptions import WorkerCrashed as WorkerCrashed
+from ._exceptions import WorkerPoolNotRunning as WorkerPoolNotRunning
 from ._exit_signal import KILL as KILL
 from ._exit_signal import ExitMode as ExitMode
 from ._exit_signal import exit as exit  # noqa: A004 - OTP's name, as trio_otp.exit
@@ -105,6 +108,8 @@ from ._timers import Timer as Timer
 from ._timers import send_after as send_after
 from ._timers import send_interval as send_interval
 from ._version import __version__ as __version__
+from ._worker_pool import WorkerPool as WorkerPool
+from ._worker_pool import WorkerPoolRef as WorkerPoolRef
 
 __all__ = [
     "BRUTAL_KILL",
@@ -138,6 +143,7 @@ __all__ = [
     "GenServer",
     "IdleTimeout",
     "InitStopped",
+    "JobTimeout",
     "Keys",
     "Killed",
     "MailboxFull",
@@ -176,6 +182,10 @@ __all__ = [
     "Timer",
     "TreeNode",
     "Via",
+    "WorkerCrashed",
+    "WorkerPool",
+    "WorkerPoolNotRunning",
+    "WorkerPoolRef",
     "__version__",
     "agent",
     "agent_spec",
