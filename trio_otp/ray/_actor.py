@@ -25,7 +25,8 @@ One run of the child
    one that answers resumes the watch, ``ActorDiedError`` is a crash, and a grace that
    runs out is a crash with the unavailability error (the actor is killed, which fences
    it off if it was only unreachable). ``watch`` returns: the actor ended itself with
-   :func:`end_actor` (a normal exit, or :class:`trio_otp.Shutdown`).
+   :func:`end_actor` (a normal exit, or :class:`trio_otp.Shutdown`); a ``ready`` call
+   queued behind the method that asked lets that method's reply go out before the kill.
 5. Stopped by the supervisor (the child is cancelled): inside :func:`trio_otp.cleanup_scope`,
    so within the shutdown budget, the cooperative ``stop`` call runs the class's
    ``terminate()`` after the calls already queued; at the deadline, or at once for
@@ -78,6 +79,11 @@ _RESERVED_OPTIONS = {
     "concurrency_groups": "trio_otp uses a concurrency group of its own for its watch call",
     "max_concurrency": "the user's methods run one at a time, in order",
 }
+
+
+#: How long an actor that ended itself may take to send the reply of the call that
+#: asked, before it is killed.
+_REPLY_GRACE = 5.0
 
 
 class ActorStartTimeout(TimeoutError):
@@ -261,7 +267,13 @@ class ActorRef(Generic[ActorT], metaclass=NoPublicConstructor):
             msg = f"{self!r} did not reply to {method_name!r} within {seconds:g} s"
             raise CallTimeout(msg) from None
         except errors.RayActorError as error:
-            what = "could not be reached" if isinstance(error, errors.ActorUnavailableError) else "died"
+            if isinstance(error, errors.ActorUnavailableError):
+                what = "could not be reached"
+            else:
+                what = "died"
+                # Its name must not lead the next call here while the supervisor, told
+                # by its own watch call a moment later, has not yet begun the restart.
+                self._alive = False
             msg = f"{self!r} {what} before it replied to {method_name!r}"
             raise ServerExited(msg, error) from error
 
@@ -447,7 +459,7 @@ def end_actor(*, shutdown: bool = False) -> None:
     if host is None:
         msg = "trio_otp.ray.end_actor() must be called in a method of an actor that trio_otp supervises"
         raise RuntimeError(msg)
-    host.end(_host.SHUTDOWN if shutdown else _host.NORMAL)
+    host.end_after_call(_host.SHUTDOWN if shutdown else _host.NORMAL)
 
 
 async def _run_actor(config: _Config, *, task_status: trio.TaskStatus[ActorRef[Any]]) -> None:
@@ -489,6 +501,13 @@ async def _run_actor(config: _Config, *, task_status: trio.TaskStatus[ActorRef[A
             raise
         finally:
             ref._alive = False
+        # It ended itself: let the reply of the call that asked reach its caller first
+        # (a call queued behind it is answered once that reply has been sent).
+        with trio.move_on_after(_REPLY_GRACE):
+            try:
+                await wait_object_ref(handle.ready.remote())
+            except Exception:
+                pass  # dead meanwhile: killed next all the same
         if how == _host.SHUTDOWN:
             msg = f"the Ray actor {config.cls.__qualname__} ended itself with end_actor(shutdown=True)"
             raise Shutdown(msg)

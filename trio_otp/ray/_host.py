@@ -41,6 +41,7 @@ class ActorHost:
         global _current  # noqa: PLW0603 - one actor per worker process
         self._ended = threading.Event()
         self._how = NORMAL
+        self._end_after_call: str | None = None
         _current = self
         self._instance = cls(*args, **kwargs)
 
@@ -51,7 +52,16 @@ class ActorHost:
         """A probe in the control group, while the actor is unavailable."""
 
     def call(self, method: str, args: tuple[Any, ...]) -> Any:
-        return getattr(self._instance, method)(*args)
+        try:
+            return getattr(self._instance, method)(*args)
+        finally:
+            how, self._end_after_call = self._end_after_call, None
+            if how is not None:
+                self.end(how)
+
+    def end_after_call(self, how: str) -> None:
+        """:func:`trio_otp.ray.end_actor`: end once the method that asked returns."""
+        self._end_after_call = how
 
     def watch(self) -> str:
         self._ended.wait()
