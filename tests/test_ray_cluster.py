@@ -16,17 +16,24 @@ import pytest
 import trio
 
 import trio_otp
-from trio_otp.ray import ActorClient, actor_spec
+from trio_otp.ray import ActorClient, actor_spec, wait_object_ref
 
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
 from .ray_actors import FAST_HEALTH_CHECKS, Counter  # noqa: E402
-from .test_ray import eventually, running  # noqa: E402
+from .test_ray import running  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
 
 SMALL_STORE = 80 * 1024 * 1024
+
+
+def _where_am_i() -> str:
+    return str(ray.get_runtime_context().get_node_id())
+
+
+where_am_i = ray.remote(num_cpus=0)(_where_am_i)
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +59,24 @@ async def test_a_lost_node_is_a_crash_and_the_actor_restarts_on_the_node_left(cl
     head_id = ray.get_runtime_context().get_node_id()
     doomed = cluster.add_node(num_cpus=1, object_store_memory=SMALL_STORE)
     cluster.wait_for_nodes()
-    # Soft affinity falls back to any node while the scheduler does not yet see the new one.
-    await eventually(lambda: ray.available_resources().get("CPU", 0) >= 2)
+    # Soft affinity falls back to any node while the scheduler does not yet see the new
+    # one: a task pinned to the new node is the proof that it does.
+    pinned = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(doomed.node_id, soft=False)
+    with trio.fail_after(60):
+        await wait_object_ref(where_am_i.options(scheduling_strategy=pinned).remote())
     strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(doomed.node_id, soft=True)
-    spec = actor_spec("c", Counter, name="roaming", options={"num_cpus": 0, "scheduling_strategy": strategy})
+    options = {"num_cpus": 0, "scheduling_strategy": strategy}
+    spec = actor_spec("c", Counter, name="roaming", options=options)
     client = ActorClient("roaming", Counter)
     async with trio.open_nursery() as nursery:
-        supervisor = await nursery.start(trio_otp.Supervisor([spec]).run)
+        supervisor = await nursery.start(trio_otp.Supervisor([spec], max_restarts=10).run)
         first = await running(client)
+        for _ in range(5):  # placement is Ray's decision: crash it until it is on the doomed node
+            if await client.call(Counter.node_id) == doomed.node_id:
+                break
+            with pytest.raises(trio_otp.ServerExited):
+                await client.call(Counter.crash)
+            first = await running(client, first)
         assert await client.call(Counter.node_id) == doomed.node_id
         await client.call(Counter.add, 41)
         lost_at: list[float] = []

@@ -22,6 +22,7 @@ import trio
 from typing_extensions import assert_type
 
 import trio_otp
+import trio_otp.ray
 
 
 @attrs.define
@@ -204,3 +205,21 @@ async def looking_inside(ref: trio_otp.ServerRef[str, int]) -> None:
     assert_type(await trio_otp.get_state(ref), Any)
     assert_type(trio_otp.get_status(ref), trio_otp.ServerStatus)
     assert_type(trio_otp.processes(), list[trio_otp.ProcessInfo])
+
+
+class Abacus:
+    """A plain class for a Ray actor (trio_otp.ray)."""
+
+    def add(self, amount: int) -> int:
+        return amount
+
+
+async def ray_actors_are_typed(ref: trio_otp.ray.ActorRef[Abacus]) -> None:
+    spec = trio_otp.ray.actor_spec("abacus", Abacus, name="abacus")
+    assert_type(spec, trio_otp.ChildSpec[trio_otp.ray.ActorRef[Abacus]])
+    assert_type(await ref.call(Abacus.add, 1), int)
+    assert_type(await ref.call("add", 1), Any)
+    client = trio_otp.ray.ActorClient("abacus", Abacus)
+    assert_type(await client.call(Abacus.add, 2), int)
+    assert_type(client.whereis(), "trio_otp.ray.ActorRef[Abacus] | None")
+    await ref.call(Abacus.add, "one")  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
