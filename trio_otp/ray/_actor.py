@@ -59,6 +59,7 @@ from .._child import cleanup_scope
 from .._child_spec import ChildSpec, Restart, ShutdownPolicy
 from .._exceptions import CallTimeout, ServerExited, ServerNotRunning, Shutdown
 from .._gen_server import DEFAULT_CALL_TIMEOUT
+from .._ki import protected
 from .._names import check_name, name_label, register_name, unregister_name, whereis
 from .._util import NoPublicConstructor, describe
 from . import _host
@@ -524,6 +525,7 @@ class _PendingName:
         return "<a Ray actor being started>"
 
 
+@protected
 def _replace_name(name: Hashable, ref: ActorRef[Any]) -> None:
     unregister_name(name)
     register_name(name, ref)

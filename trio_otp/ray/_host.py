@@ -8,7 +8,7 @@ whole life and so must not take the user's thread. When the actor dies, Ray fail
 pending ``watch`` call (``ActorDiedError``): that is how the supervisor learns of the
 death without polling. ``watch`` returns only when the actor ends itself
 (:func:`trio_otp.ray.end_actor`) or the supervisor's cooperative stop has run the user's
-``terminate``.
+``terminate``, or a later ``watch`` (sent after the actor was unreachable) takes over.
 
 This module does not import Ray: the worker imports it to unpickle the class.
 """
@@ -21,14 +21,15 @@ from typing import Any
 
 #: The concurrency group of the supervisor's own calls.
 CONTROL_GROUP = "trio_otp"
-#: Threads in it: the one pending ``watch``, and the probes sent while an actor is
-#: unavailable (each returns at once).
+#: Threads in it: the one pending ``watch`` (a new one releases the old), and the probes
+#: sent while an actor is unavailable (each returns at once).
 CONTROL_THREADS = 4
 
 #: How the actor ended itself, as ``watch`` reports it.
 NORMAL = "normal"
 SHUTDOWN = "shutdown"
 STOPPED = "stopped"  # the supervisor's cooperative stop ran
+SUPERSEDED = "superseded"  # a later watch call took over (its caller no longer waits)
 
 # The host in this worker process (a Ray actor has a process of its own).
 _current: ActorHost | None = None
@@ -39,8 +40,10 @@ class ActorHost:
 
     def __init__(self, cls: type[Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
         global _current  # noqa: PLW0603 - one actor per worker process
-        self._ended = threading.Event()
+        self._ended = threading.Condition()
+        self._is_ended = False
         self._how = NORMAL
+        self._watches = 0  # a new watch (after an unavailability) releases the old one
         self._end_after_call: str | None = None
         _current = self
         self._instance = cls(*args, **kwargs)
@@ -64,8 +67,12 @@ class ActorHost:
         self._end_after_call = how
 
     def watch(self) -> str:
-        self._ended.wait()
-        return self._how
+        with self._ended:
+            self._watches += 1
+            mine = self._watches
+            self._ended.notify_all()
+            self._ended.wait_for(lambda: self._is_ended or self._watches != mine)
+            return self._how if self._is_ended else SUPERSEDED
 
     def stop(self) -> None:
         """The supervisor's cooperative stop: run after the calls already queued, in the
@@ -78,9 +85,11 @@ class ActorHost:
             self.end(STOPPED)
 
     def end(self, how: str) -> None:
-        if not self._ended.is_set():
-            self._how = how
-            self._ended.set()
+        with self._ended:
+            if not self._is_ended:
+                self._how = how
+                self._is_ended = True
+                self._ended.notify_all()
 
 
 def current_host() -> ActorHost | None:
