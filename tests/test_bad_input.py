@@ -21,6 +21,7 @@ import trio
 from trio.testing import MockClock
 
 import trio_otp
+import trio_otp.ray
 from trio_otp import testing
 
 from .harness import settle
@@ -1131,7 +1132,102 @@ WRONG: list[Wrong] = [
         TypeError,
         "play_schedule's root must be a SupervisorRef",
     ),
+    # trio_otp.ray: checked when the spec is built, so without Ray.
+    Wrong(
+        "actor_spec of an instance, not a class",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass()),  # type: ignore[arg-type]
+        TypeError,
+        "actor_spec's cls must be a class, got",
+    ),
+    Wrong(
+        "actor_spec of a class with an async method",
+        lambda t: trio_otp.ray.actor_spec("a", AsyncActorClass),
+        TypeError,
+        "has an async method 'handle': trio_otp runs Ray actors as threaded actors",
+    ),
+    Wrong(
+        "actor_spec with Ray's restarts",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, options={"max_restarts": 3}),
+        ValueError,
+        "actor_spec's options may not set 'max_restarts': trio_otp's supervisor does the restarts",
+    ),
+    Wrong(
+        "actor_spec of a detached actor",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, options={"lifetime": "detached"}),
+        ValueError,
+        "may not set 'lifetime': a supervised actor shares the fate of its driver",
+    ),
+    Wrong(
+        "actor_spec with a Ray actor name",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, options={"name": "x"}),
+        ValueError,
+        "use the trio_otp name (actor_spec's name=)",
+    ),
+    Wrong(
+        "actor_spec with options that are no mapping",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, options=[("num_cpus", 1)]),  # type: ignore[arg-type]
+        TypeError,
+        "actor_spec's options must be a mapping of Ray actor options",
+    ),
+    Wrong(
+        "actor_spec with a zero start timeout",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, start_timeout=0),
+        ValueError,
+        "actor_spec's start_timeout must be a number of seconds > 0, got 0",
+    ),
+    Wrong(
+        "actor_spec with a negative unavailable grace",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, unavailable_grace=-1),
+        ValueError,
+        "actor_spec's unavailable_grace must be a number of seconds >= 0, got -1",
+    ),
+    Wrong(
+        "actor_spec with args that are a string",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, args="xy"),  # type: ignore[arg-type]
+        TypeError,
+        "actor_spec's args must be a tuple of positional arguments",
+    ),
+    Wrong(
+        "actor_spec with an unhashable name",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, name=["a"]),
+        TypeError,
+        "name must be hashable",
+    ),
+    Wrong(
+        "actor_spec with a bad shutdown",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, shutdown=0),
+        ValueError,
+        "ChildSpec.shutdown must be a budget in seconds greater than 0",
+    ),
+    Wrong(
+        "ActorClient with an unhashable name",
+        lambda t: trio_otp.ray.ActorClient(["a"]),
+        TypeError,
+        "name must be hashable",
+    ),
+    Wrong(
+        "ActorClient call when no actor has the name",
+        lambda t: trio_otp.ray.ActorClient("no actor").call("add"),
+        trio_otp.ServerNotRunning,
+        "no Ray actor is running under the name 'no actor'",
+    ),
+    Wrong(
+        "ActorClient call of a name that is a server",
+        lambda t: trio_otp.ray.ActorClient("echo").call("add"),
+        TypeError,
+        "the process named 'echo' is",
+    ),
 ]
+
+
+class ActorClass:
+    def add(self, amount: int) -> int:
+        return amount
+
+
+class AsyncActorClass:
+    async def handle(self) -> None:
+        pass
 
 
 async def _coroutine() -> None:
@@ -1212,6 +1308,8 @@ def test_the_table_covers_the_public_api() -> None:
         # test_worker_pool.py.
         "WorkerPool", "WorkerPoolRef",
     }  # fmt: skip
+    # trio_otp.ray's callables have rows too (actor_spec, ActorClient); its other names are
+    # handles the runtime makes, a function for inside an actor, and the bridge.
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {
         "BRUTAL_KILL", "DEFAULT_CALL_TIMEOUT", "INFINITY", "NO_REPLY", "Caller", "ChildCounts",

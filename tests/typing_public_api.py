@@ -22,6 +22,7 @@ import trio
 from typing_extensions import assert_type
 
 import trio_otp
+import trio_otp.ray
 
 
 @attrs.define
@@ -230,3 +231,21 @@ async def worker_pools_are_typed(ref: trio_otp.WorkerPoolRef) -> None:
     assert_type(by_name, "trio_otp.WorkerPoolRef | None")
     spec = trio_otp.WorkerPool(name="cpu").child_spec("cpu")
     assert_type(spec, trio_otp.ChildSpec[trio_otp.WorkerPoolRef])
+
+
+class Abacus:
+    """A plain class for a Ray actor (trio_otp.ray)."""
+
+    def add(self, amount: int) -> int:
+        return amount
+
+
+async def ray_actors_are_typed(ref: trio_otp.ray.ActorRef[Abacus]) -> None:
+    spec = trio_otp.ray.actor_spec("abacus", Abacus, name="abacus")
+    assert_type(spec, trio_otp.ChildSpec[trio_otp.ray.ActorRef[Abacus]])
+    assert_type(await ref.call(Abacus.add, 1), int)
+    assert_type(await ref.call("add", 1), Any)
+    client = trio_otp.ray.ActorClient("abacus", Abacus)
+    assert_type(await client.call(Abacus.add, 2), int)
+    assert_type(client.whereis(), "trio_otp.ray.ActorRef[Abacus] | None")
+    await ref.call(Abacus.add, "one")  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
