@@ -108,6 +108,14 @@ PUBLIC = {
     "SupervisorRef",
     "__version__",
     "cleanup_scope",
+    # Supervised OS programs (ports).
+    "os_process_spec",
+    "OsProcessRef",
+    "OsProcessExited",
+    "ReadyAtExec",
+    "ReadyOnOutput",
+    "ReadyOnConnect",
+    "ReadyOnNotification",
 }
 
 
