@@ -148,7 +148,7 @@ class ReadyOnOutput:
     """
 
     pattern: re.Pattern[str] = attrs.field(converter=_compile, validator=_check_pattern)
-    stream: Stream = attrs.field(default="stdout", validator=_check_stream)  # pyright: ignore[reportAssignmentType]
+    stream: Literal["stdout", "stderr"] = attrs.field(default="stdout", validator=_check_stream)  # pyright: ignore[reportAssignmentType]
 
 
 def _check_port(_instance: object, _attribute: object, value: Any) -> None:
@@ -238,18 +238,28 @@ class OsProcessRef(metaclass=NoPublicConstructor):
     """A handle on one run of a supervised OS program: the reference of a child built by
     :func:`os_process_spec`. A restart runs a new program with a new handle."""
 
-    __slots__ = ("_run", "argv", "pid", "stdin")
+    __slots__ = ("_run", "_stdin")
 
     def __init__(self, run: _Run, stdin: trio.abc.SendStream | None) -> None:
         self._run = run
-        #: The program and its arguments.
-        self.argv: tuple[str, ...] = run.program.argv
-        #: Its process id, which is also its process group's.
-        self.pid: int = run.pid
-        #: The write end of its stdin (``None`` if ``stdin_lifeline=False``). Writing sends
-        #: it data; closing gives it end of file, which a program that honours the
-        #: lifeline takes as the order to exit.
-        self.stdin: trio.abc.SendStream | None = stdin
+        self._stdin = stdin
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """The program and its arguments."""
+        return self._run.program.argv
+
+    @property
+    def pid(self) -> int:
+        """Its process id, which is also its process group's and its session's."""
+        return self._run.pid
+
+    @property
+    def stdin(self) -> trio.abc.SendStream | None:
+        """The write end of its stdin (``None`` with ``stdin_lifeline=False``). Writing
+        sends it data; closing it gives the program end of file, which a program that
+        honours the lifeline takes as the order to exit."""
+        return self._stdin
 
     @property
     def running(self) -> bool:
@@ -415,11 +425,11 @@ def os_process_spec(
     *,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
-    ready: Readiness = ReadyAtExec(),
+    ready: ReadyAtExec | ReadyOnOutput | ReadyOnConnect | ReadyOnNotification = ReadyAtExec(),
     start_timeout: float | None = 10.0,
     stop_signal: int = signal.SIGTERM,
     clean_exit_statuses: Iterable[int] = (),
-    on_output: OutputHandler | None = None,
+    on_output: Callable[[str, str], object] | None = None,
     max_line_bytes: int = 64 * 1024,
     stdin_lifeline: bool = True,
     kill_when_owner_dies: bool = False,
@@ -556,20 +566,20 @@ class _Run:
     """One run of a program: spawn, readiness, exit, stop, output."""
 
     def __init__(self, program: _Program) -> None:
-        self.program = program
-        self.pid = 0
-        self.exited = False  # the pidfd said so; not reaped yet
-        self.reaped = False
-        self.killed = False  # we sent SIGKILL to stop it
-        self.stop_sent = False  # we sent the stop signal
+        self.program: _Program = program
+        self.pid: int = 0
+        self.exited: bool = False  # the pidfd said so; not reaped yet
+        self.reaped: bool = False
+        self.killed: bool = False  # we sent SIGKILL to stop it
+        self.stop_sent: bool = False  # we sent the stop signal
         self.pidfd: int | None = None
-        self.ready_seen = trio.Event()
+        self.ready_seen: trio.Event = trio.Event()
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self.readers: list[trio.CancelScope] = []
-        self.readers_done = 0
-        self.readers_finished = trio.Event()
-        self.notify_note = ""
-        self.started = False
+        self.readers_done: int = 0
+        self.readers_finished: trio.Event = trio.Event()
+        self.notify_note: str = ""
+        self.started: bool = False
         self.process: trio.Process
 
     # -- the run -------------------------------------------------------------------------
@@ -767,7 +777,7 @@ class _Run:
             await trio.to_thread.run_sync(
                 lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT), abandon_on_cancel=True
             )
-        else:  # pragma: no cover - neither pidfd nor waitid (macOS): trio's wait reaps
+        else:  # pragma: no cover - neither pidfd nor waitid: trio's wait reaps
             self.exited = True
             return
         self.exited = True
