@@ -665,3 +665,68 @@ def test_ctrl_c_stops_the_programs_in_order_and_ends_in_one_interrupt(tmp_path: 
 
     run(test)
     assert log.read_text().split() == ["web", "database"]
+
+
+# -- the guard (kill_when_owner_dies) is transparent -------------------------------------
+
+
+def test_under_the_guard_a_crash_keeps_its_status_and_stderr() -> None:
+    async def test() -> None:
+        exits = Exits()
+        spec = trio_otp.os_process_spec(
+            "p",
+            ["sh", "-c", "echo >&3; echo bad >&2; exit 5"],
+            ready=trio_otp.ReadyOnNotification(),
+            kill_when_owner_dies=True,
+            restart=trio_otp.Restart.TEMPORARY,
+        )
+
+        async def body(tree: trio_otp.SupervisorRef) -> None:
+            error = (await exits.next()).metadata["error"]
+            assert isinstance(error, trio_otp.OsProcessExited)
+            assert (error.exit_status, error.stderr_tail) == (5, ("bad",))
+
+        await with_tree([spec], body)
+
+    run(test)
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL])
+def test_under_the_guard_a_stop_is_a_shutdown(stop_signal: int, caplog: pytest.LogCaptureFixture) -> None:
+    async def test() -> None:
+        spec = trio_otp.os_process_spec(
+            "p", ["sleep", "60"], kill_when_owner_dies=True, stop_signal=stop_signal
+        )
+
+        async def body(tree: trio_otp.SupervisorRef) -> None:
+            (info,) = await tree.which_children()
+            pid = info.ref_as(trio_otp.OsProcessRef).pid
+            await tree.terminate_child("p")
+            assert gone(pid)
+
+        await with_tree([spec], body)
+
+    with caplog.at_level(logging.ERROR, logger="trio_otp"):
+        run(test)
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+def test_a_line_of_exactly_max_line_bytes_stays_whole() -> None:
+    async def test() -> None:
+        exits = Exits()
+        lines: list[str] = []
+        spec = trio_otp.os_process_spec(
+            "p",
+            ["sh", "-c", "echo 12345678; echo 123456789"],
+            max_line_bytes=8,
+            on_output=lambda stream, line: lines.append(line),
+            restart=trio_otp.Restart.TEMPORARY,
+        )
+
+        async def body(tree: trio_otp.SupervisorRef) -> None:
+            await exits.next()
+
+        await with_tree([spec], body)
+        assert lines == ["12345678", "12345678", "9"]
+
+    run(test)

@@ -717,6 +717,8 @@ class _Run:
                 race.start_soon(until_exit)
         if ready:
             self.started = True
+            if notify is not None:
+                await notify.aclose()  # nothing more to hear; a chatty program must not fill it
             return True
         if self.exited:
             return False
@@ -866,16 +868,18 @@ class _Run:
                             break
                         if pending:
                             pending += data[start:end]
-                            self._line(name, bytes(pending))
+                            line: bytes | bytearray = bytes(pending)
                             pending.clear()
                         else:
-                            self._line(name, bytes(data[start:end]))
+                            line = data[start:end]
+                        for piece in range(0, max(len(line), 1), limit):  # a long line in pieces
+                            self._line(name, line[piece : piece + limit])
                         start = end + 1
                         handled += 1
                         if handled % LINES_PER_YIELD == 0:
                             await trio.lowlevel.checkpoint()
                     rest = memoryview(data)[start:]
-                    while len(pending) + len(rest) >= limit:
+                    while len(pending) + len(rest) > limit:  # a line of exactly limit stays whole
                         take = limit - len(pending)
                         pending += rest[:take]
                         rest = rest[take:]
@@ -889,7 +893,7 @@ class _Run:
                 if self.readers_done == 2:
                     self.readers_finished.set()
 
-    def _line(self, name: Stream, raw: bytes) -> None:
+    def _line(self, name: Stream, raw: bytes | bytearray) -> None:
         text = raw.decode("utf-8", "replace")
         if text.endswith("\r"):
             text = text[:-1]

@@ -52,7 +52,8 @@ def _guard(lifeline: int, stop_signal: int, notify_from: int, notify_to: int, ar
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, _ignore)  # before the fork: an early exit still wakes us
-    signal.signal(stop_signal, _ignore)
+    if stop_signal not in (signal.SIGKILL, signal.SIGSTOP):  # those cannot be caught
+        signal.signal(stop_signal, _ignore)
     pid = os.fork()
     if pid == 0:  # the program: Python handlers become SIG_DFL at exec
         try:
