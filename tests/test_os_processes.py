@@ -624,6 +624,31 @@ def test_a_crashing_program_is_restarted_until_the_intensity_runs_out(tmp_path: 
     assert starts.read_text().count("x") == 4  # the first start and three restarts
 
 
+def test_rest_for_one_restarts_the_programs_started_after_the_crashed_one(tmp_path: pathlib.Path) -> None:
+    crashed = tmp_path / "crashed"
+    first = ["sh", "-c", f"if [ -e {crashed} ]; then exec sleep 60; fi; sleep 0.2; touch {crashed}; exit 1"]
+
+    async def test() -> None:
+        specs = [
+            trio_otp.os_process_spec("first", first),
+            trio_otp.os_process_spec("second", ["sleep", "60"]),
+        ]
+
+        async def body(tree: trio_otp.SupervisorRef) -> None:
+            children = await tree.which_children()  # newest first
+            before = children[0].ref_as(trio_otp.OsProcessRef).pid
+            await until(crashed.exists)
+            while (await tree.which_children())[0].restarts == 0:  # noqa: ASYNC110 - polling the tree
+                await trio.sleep(0.01)
+            (second, _) = await tree.which_children()
+            assert second.ref_as(trio_otp.OsProcessRef).pid != before
+            assert gone(before)
+
+        await with_tree(specs, body, strategy=trio_otp.RestartStrategy.REST_FOR_ONE, max_restarts=1)
+
+    run(test)
+
+
 def _stops_in_order(log: pathlib.Path, name: str) -> list[str]:
     return trapping(f"open({str(log)!r}, 'a').write({name!r} + ' '); sys.exit(0)")
 
