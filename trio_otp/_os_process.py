@@ -482,7 +482,8 @@ def os_process_spec(
         when its owner dies; ``False`` gives it ``/dev/null``.
       kill_when_owner_dies: run the program under a small guard process that kills its
         group when the owner dies, even by SIGKILL; for programs that do not read stdin.
-        Costs a Python interpreter's start (some 20 ms) and a process per program.
+        Costs a Python interpreter's start (tens of milliseconds) and a process of
+        some 10 MB per program.
       restart, shutdown, significant: as for :class:`ChildSpec`; ``shutdown`` is the
         program's budget between its stop signal and SIGKILL.
 

@@ -48,7 +48,9 @@ def _ignore(_signum: int, _frame: object) -> None:
 
 
 def _guard(lifeline: int, stop_signal: int, notify_from: int, notify_to: int, argv: list[str]) -> int:
+    os.fstat(lifeline)  # raises for a bad fd, before a pipe of ours could take its number
     wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, _ignore)  # before the fork: an early exit still wakes us
@@ -73,7 +75,10 @@ def _guard(lifeline: int, stop_signal: int, notify_from: int, notify_to: int, ar
         if lifeline in readable and not os.read(lifeline, 1):
             os.killpg(0, signal.SIGKILL)  # the owner is gone: the whole group goes
         if wake_read in readable:
-            os.read(wake_read, 512)
+            try:
+                os.read(wake_read, 512)
+            except BlockingIOError:
+                pass
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
