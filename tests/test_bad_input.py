@@ -1230,6 +1230,75 @@ class AsyncActorClass:
         pass
 
 
+def program(*argv: Any, **options: Any) -> Callable[[Tree], object]:
+    return lambda _tree: trio_otp.os_process_spec("p", list(argv) if argv else ["true"], **options)
+
+
+# Supervised OS programs: at construction.
+WRONG += [
+    Wrong(
+        "os_process_spec argv a command line",
+        lambda _t: trio_otp.os_process_spec("p", "sleep 10"),
+        TypeError,
+        "argv must be a list of the program and its arguments (['sleep', '10'], not 'sleep 10')",
+    ),
+    Wrong(
+        "os_process_spec argv empty",
+        lambda _t: trio_otp.os_process_spec("p", []),
+        ValueError,
+        "argv must start with the program to run",
+    ),
+    Wrong("os_process_spec argv item an int", program("sleep", 10), TypeError, "argv must hold only str"),
+    Wrong("os_process_spec id unhashable", lambda _t: trio_otp.os_process_spec(["p"], ["true"]), TypeError,
+          "os_process_spec's id must be hashable"),
+    Wrong("os_process_spec env value an int", program(env={"N": 1}), TypeError, "env must map str to str"),
+    Wrong("os_process_spec env a list", program(env=["A=1"]), TypeError, "env must be a mapping"),
+    Wrong("os_process_spec cwd an int", program(cwd=3), TypeError, "cwd must be a path"),
+    Wrong("os_process_spec ready a string", program(ready="listening"), TypeError,
+          "ready must be ReadyAtExec(), ReadyOnOutput(pattern)"),
+    Wrong("os_process_spec start_timeout 0", program(start_timeout=0), ValueError,
+          "start_timeout must be a number of seconds > 0 or None, got 0"),
+    Wrong("os_process_spec start_timeout a string", program(start_timeout="5"), TypeError,
+          "start_timeout must be a number of seconds"),
+    Wrong("os_process_spec stop_signal unknown", program(stop_signal=999), ValueError,
+          "stop_signal must be a signal of this system, got 999"),
+    Wrong("os_process_spec stop_signal a name", program(stop_signal="SIGTERM"), TypeError,
+          "stop_signal must be a signal number"),
+    Wrong("os_process_spec clean status 256", program(clean_exit_statuses=[256]), ValueError,
+          "clean_exit_statuses must hold exit statuses from 0 to 255, got 256"),
+    Wrong("os_process_spec clean statuses an int", program(clean_exit_statuses=3), TypeError,
+          "clean_exit_statuses must be a collection of ints"),
+    Wrong("os_process_spec on_output not callable", program(on_output="log"), TypeError,
+          "on_output must be a callable taking (stream, line)"),
+    Wrong("os_process_spec max_line_bytes 0", program(max_line_bytes=0), ValueError,
+          "max_line_bytes must be >= 1, got 0"),
+    Wrong("os_process_spec stdin_lifeline 1", program(stdin_lifeline=1), TypeError,
+          "stdin_lifeline must be True or False"),
+    Wrong("os_process_spec shutdown negative", program(shutdown=-1), ValueError,
+          "ChildSpec.shutdown must be a budget"),
+    Wrong("os_process_spec permanent significant", program(significant=True), ValueError,
+          "cannot be significant"),
+    Wrong("ReadyOnOutput bad regex", lambda _t: trio_otp.ReadyOnOutput("(unclosed"), ValueError,
+          "ReadyOnOutput.pattern must be a valid regular expression"),
+    Wrong("ReadyOnOutput bytes pattern", lambda _t: trio_otp.ReadyOnOutput(b"ready"), TypeError,
+          "ReadyOnOutput.pattern must be a str or a compiled str pattern"),
+    Wrong("ReadyOnOutput stream stdin", lambda _t: trio_otp.ReadyOnOutput("x", stream="stdin"), ValueError,
+          "ReadyOnOutput.stream must be 'stdout' or 'stderr'"),
+    Wrong("ReadyOnConnect neither port nor path", lambda _t: trio_otp.ReadyOnConnect(), ValueError,
+          "ReadyOnConnect needs exactly one of port="),
+    Wrong("ReadyOnConnect port and path", lambda _t: trio_otp.ReadyOnConnect(port=80, path="/s"), ValueError,
+          "ReadyOnConnect needs exactly one of port="),
+    Wrong("ReadyOnConnect port 0", lambda _t: trio_otp.ReadyOnConnect(port=0), ValueError,
+          "ReadyOnConnect.port must be from 1 to 65535, got 0"),
+    Wrong("ReadyOnConnect port a string", lambda _t: trio_otp.ReadyOnConnect(port="80"), TypeError,
+          "ReadyOnConnect.port must be an int"),
+    Wrong("ReadyOnNotification fd 1", lambda _t: trio_otp.ReadyOnNotification(1), ValueError,
+          "ReadyOnNotification.fd must be >= 3"),
+    Wrong("ReadyOnNotification fd a string", lambda _t: trio_otp.ReadyOnNotification("3"), TypeError,
+          "ReadyOnNotification.fd must be an int >= 3"),
+]  # fmt: skip
+
+
 async def _coroutine() -> None:
     pass
 
@@ -1307,6 +1376,7 @@ def test_the_table_covers_the_public_api() -> None:
         # WorkerPoolRef.run's wrong inputs need worker processes, so real time: they are in
         # test_worker_pool.py.
         "WorkerPool", "WorkerPoolRef",
+        "os_process_spec", "ReadyOnOutput", "ReadyOnConnect", "ReadyOnNotification",
     }  # fmt: skip
     # trio_otp.ray's callables have rows too (actor_spec, ActorClient); its other names are
     # handles the runtime makes, a function for inside an actor, and the bridge.
@@ -1318,6 +1388,7 @@ def test_the_table_covers_the_public_api() -> None:
         "RestartStrategy", "AutoShutdown", "RegistryEvent", "ShutdownMode", "Timer", "TreeNode",
         "__version__", "cleanup_scope", "KILL", "ExitMode", "processes", "ProcessInfo", "ServerStatus",
         "TaskOk", "TaskExit",
+        "ReadyAtExec", "OsProcessRef",
     }  # fmt: skip
     exceptions = {
         name

@@ -118,6 +118,14 @@ PUBLIC = {
     "WorkerCrashed",
     "WorkerPoolNotRunning",
     "JobTimeout",
+    # Supervised OS programs (ports).
+    "os_process_spec",
+    "OsProcessRef",
+    "OsProcessExited",
+    "ReadyAtExec",
+    "ReadyOnOutput",
+    "ReadyOnConnect",
+    "ReadyOnNotification",
 }
 
 

@@ -32,6 +32,7 @@ from ._exceptions import Killed as Killed
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
 from ._exceptions import NameTaken as NameTaken
+from ._exceptions import OsProcessExited as OsProcessExited
 from ._exceptions import ReplaceStateFailed as ReplaceStateFailed
 from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
 from ._exceptions import ServerError as ServerError
@@ -69,6 +70,12 @@ from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
 from ._names import Via as Via
 from ._names import whereis as whereis
+from ._os_process import OsProcessRef as OsProcessRef
+from ._os_process import ReadyAtExec as ReadyAtExec
+from ._os_process import ReadyOnConnect as ReadyOnConnect
+from ._os_process import ReadyOnNotification as ReadyOnNotification
+from ._os_process import ReadyOnOutput as ReadyOnOutput
+from ._os_process import os_process_spec as os_process_spec
 from ._processes import ProcessInfo as ProcessInfo
 from ._processes import processes as processes
 from ._registry import Entry as Entry
@@ -151,7 +158,13 @@ __all__ = [
     "Monitor",
     "NameTaken",
     "NoReply",
+    "OsProcessExited",
+    "OsProcessRef",
     "ProcessInfo",
+    "ReadyAtExec",
+    "ReadyOnConnect",
+    "ReadyOnNotification",
+    "ReadyOnOutput",
     "Registry",
     "RegistryEvent",
     "ReplaceStateFailed",
@@ -201,6 +214,7 @@ __all__ = [
     "get_state",
     "get_status",
     "monitor",
+    "os_process_spec",
     "processes",
     "replace_state",
     "restart_child",
