@@ -69,8 +69,10 @@ from ._introspection import to_mermaid as to_mermaid
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
+from ._names import Partition as Partition
 from ._names import Via as Via
 from ._names import whereis as whereis
+from ._partition_supervisor import PartitionSupervisor as PartitionSupervisor
 from ._processes import ProcessInfo as ProcessInfo
 from ._processes import processes as processes
 from ._registry import Entry as Entry
@@ -145,6 +147,8 @@ __all__ = [
     "Monitor",
     "NameTaken",
     "NoReply",
+    "Partition",
+    "PartitionSupervisor",
     "ProcessInfo",
     "Registry",
     "RegistryEvent",
