@@ -171,10 +171,12 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: ratios against raw Trio measured in the same run. Not a test.
 
-    ``nox -s bench -- --quick`` for a short run. Then runs the peer comparison with
+    ``nox -s bench -- --quick`` for a short run (``-- --quick --pools`` for the worker-pool
+    rows only). Installs trio-parallel, which trio_otp does not need, for the per-job
+    overhead row against ``trio_parallel.run_sync``. Then runs the peer comparison with
     triotp, which needs Python 3.13.
     """
-    session.install(".")
+    session.install(".", "trio-parallel")
     session.run("python", "bench/suite.py", *session.posargs)
     session.notify("bench_peer", session.posargs)
 

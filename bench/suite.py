@@ -1,6 +1,7 @@
 """The benchmark suite: every figure next to its raw-Trio baseline, measured in this run.
 
-``python -m nox -s bench`` runs it (``python bench/suite.py [--quick]`` by hand). Each
+``python -m nox -s bench`` runs it (``python bench/suite.py [--quick] [--pools]`` by hand;
+``--pools`` for the worker-pool rows only). Each
 figure is the median of several repetitions, printed with its baseline and the ratio,
 then written to ``bench/results/latest.json`` and ``latest.md``. The figures for 100,000
 processes are medians over fresh Python processes, one per measurement. Machines here
@@ -559,7 +560,136 @@ def restart_figures() -> dict[str, dict[str, float]]:
 # --- the table ------------------------------------------------------------------------------
 
 
+# --- 4. worker pools: CPU work on other cores ---------------------------------------------
+
+N_POOL_CALLS = 300 if QUICK else 2_000
+SPIN = 300_000  # about 15-30 ms of pure Python on this kind of machine
+
+
+def _pool_jobs() -> Any:
+    # suite.py's directory is on sys.path (it runs as a script), and the workers get the
+    # pool's sys.path: so they can import pool_jobs by name.
+    import pool_jobs  # noqa: PLC0415
+
+    return pool_jobs
+
+
+async def pool_cpu_stream(jobs: int) -> float:
+    """Jobs/s of a stream of CPU-bound jobs on a pool of os.cpu_count() workers, fed by as
+    many callers (the pool's start is not timed)."""
+    work = _pool_jobs()
+    cores = os.cpu_count() or 1
+    async with trio.open_nursery() as nursery:
+        pool: trio_otp.WorkerPoolRef = await nursery.start(trio_otp.WorkerPool(cores).run)
+        await pool.run(work.spin, 10)
+        queue = iter(range(jobs))
+
+        async def caller() -> None:
+            for _ in queue:
+                await pool.run(work.spin, SPIN)
+
+        start = time.perf_counter()
+        async with trio.open_nursery() as callers:
+            for _ in range(cores):
+                callers.start_soon(caller)
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return jobs / elapsed
+
+
+async def one_process_cpu_stream(jobs: int) -> float:
+    """The same jobs, one after another in this process."""
+    work = _pool_jobs()
+    start = time.perf_counter()
+    for _ in range(jobs):
+        work.spin(SPIN)
+    return jobs / (time.perf_counter() - start)
+
+
+async def pool_tiny_job_latency(n: int) -> float:
+    """Microseconds per tiny job through WorkerPoolRef.run, one call at a time."""
+    work = _pool_jobs()
+    async with trio.open_nursery() as nursery:
+        pool: trio_otp.WorkerPoolRef = await nursery.start(trio_otp.WorkerPool(os.cpu_count() or 1).run)
+        await pool.run(work.tiny)
+        start = time.perf_counter()
+        for _ in range(n):
+            await pool.run(work.tiny)
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return elapsed / n * 1e6
+
+
+async def trio_parallel_tiny_job_latency(n: int) -> float:
+    """The same through trio_parallel.run_sync (its default context, workers warmed up)."""
+    import trio_parallel  # noqa: PLC0415 - optional: the bench session installs it
+
+    work = _pool_jobs()
+    await trio_parallel.run_sync(work.tiny)
+    start = time.perf_counter()
+    for _ in range(n):
+        await trio_parallel.run_sync(work.tiny)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+async def to_thread_tiny_job_latency(n: int) -> float:
+    """The same through trio.to_thread.run_sync: no other process, the floor of a hop."""
+    work = _pool_jobs()
+    await trio.to_thread.run_sync(work.tiny)
+    start = time.perf_counter()
+    for _ in range(n):
+        await trio.to_thread.run_sync(work.tiny)
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def _have_trio_parallel() -> bool:
+    try:
+        import trio_parallel  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
+def pool_rows() -> list[Row]:
+    cores = os.cpu_count() or 1
+    jobs = 4 * cores if QUICK else 16 * cores
+    pool, alone = paired(pool_cpu_stream, one_process_cpu_stream, jobs)
+    ours, thread = paired(pool_tiny_job_latency, to_thread_tiny_job_latency, N_POOL_CALLS)
+    rows = [
+        Row(
+            f"CPU-bound job stream, pool of {cores} workers vs one process",
+            pool,
+            alone,
+            "jobs/s",
+            True,
+            f"speedup up to {cores}x ({cores} cores)",
+        ),
+        Row("tiny job round trip, WorkerPoolRef.run vs to_thread", ours, thread, "us", False, ""),
+    ]
+    if _have_trio_parallel():
+        theirs_job = trio_parallel_tiny_job_latency
+        theirs, thread_again = paired(theirs_job, to_thread_tiny_job_latency, N_POOL_CALLS)
+        # Measured against each other by turns too, not across the two pairs above.
+        ours_again, theirs_again = paired(pool_tiny_job_latency, theirs_job, N_POOL_CALLS)
+        rows += [
+            Row("  trio_parallel.run_sync vs to_thread (for scale)", theirs, thread_again, "us", False, ""),
+            Row(
+                "  WorkerPoolRef.run against trio_parallel.run_sync",
+                ours_again,
+                theirs_again,
+                "us",
+                False,
+                "<= 1.5x",
+            ),
+        ]
+    else:
+        print("trio-parallel is not installed: its row is left out (nox -s bench installs it)")
+    return rows
+
+
 def run_suite() -> list[Row]:
+    if "--pools" in sys.argv:  # only the worker-pool rows
+        return pool_rows()
     rows = [
         Row(
             "call round trips/s (1 caller, 1 server)",
@@ -661,6 +791,7 @@ def run_suite() -> list[Row]:
         Row("restart latency, 99th percentile", ours["p99"], loop["p99"], "us", False, ""),
         Row("one_for_one churn: crashes absorbed", ours["churn"], loop["churn"], "crashes/s", True, ""),
     ]
+    rows += pool_rows()
     return rows
 
 

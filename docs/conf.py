@@ -39,6 +39,7 @@ nitpicky = True
 # listed here: each must resolve. (Type variables are handled by _type_variable below.)
 _EXTERNAL = ["builtins", "collections", "contextlib", "enum", "exceptiongroup", "logging", "types"]
 _EXTERNAL += ["typing", "typing_extensions", "trio", "attrs", "attr", "hypothesis"]
+_EXTERNAL += ["pickle", "signal", "subprocess"]  # named by the worker pools
 nitpick_ignore_regex = [
     (r"py:.*", rf"(?:{'|'.join(_EXTERNAL)})(?:\..+)?"),
 ]
@@ -83,7 +84,7 @@ _TYPE_PARAMETERS = {"TypeVar", "TypeVarTuple", "ParamSpec"}
 
 def _type_parameter_name(target: str) -> str | None:
     """The short name of ``target`` if it is a type variable of trio_otp's (written in full,
-    ``trio_otp._gen_server.ReplyT``, or as an annotation spells it, ``ReplyT``)."""
+    ``trio_otp._server_ref.ReplyT``, or as an annotation spells it, ``ReplyT``)."""
     module_name, _, name = target.rpartition(".")
     if module_name:
         modules = [sys.modules.get(module_name)] if module_name.startswith("trio_otp") else []

@@ -243,6 +243,60 @@ WRONG: list[Wrong] = [
         TypeError,
         "TaskSupervisor.name must be hashable (a str, int, tuple, Via, ...) or None",
     ),
+    Wrong(
+        "WorkerPool no workers",
+        lambda _t: trio_otp.WorkerPool(0),
+        ValueError,
+        "WorkerPool.workers must be a whole number >= 1, got 0",
+    ),
+    Wrong(
+        "WorkerPool workers a float",
+        lambda _t: trio_otp.WorkerPool(2.0),  # type: ignore[arg-type]
+        TypeError,
+        "WorkerPool.workers must be a whole number >= 1, got 2.0 (of type float)",
+    ),
+    Wrong(
+        "WorkerPool cancel_grace negative",
+        lambda _t: trio_otp.WorkerPool(1, cancel_grace=-1),
+        ValueError,
+        "WorkerPool.cancel_grace must be a number of seconds >= 0, got -1",
+    ),
+    Wrong(
+        "WorkerPool cancel_grace infinite",
+        lambda _t: trio_otp.WorkerPool(1, cancel_grace=math.inf),
+        ValueError,
+        "WorkerPool.cancel_grace must be a finite number of seconds",
+    ),
+    Wrong(
+        "WorkerPool start_timeout zero",
+        lambda _t: trio_otp.WorkerPool(1, start_timeout=0),
+        ValueError,
+        "WorkerPool.start_timeout must be a number of seconds > 0, got 0",
+    ),
+    Wrong(
+        "WorkerPool max_restarts negative",
+        lambda _t: trio_otp.WorkerPool(1, max_restarts=-1),
+        ValueError,
+        "max_restarts must be >= 0",
+    ),
+    Wrong(
+        "WorkerPool max_seconds a string",
+        lambda _t: trio_otp.WorkerPool(1, max_seconds="5"),  # type: ignore[arg-type]
+        TypeError,
+        "max_seconds must be a number of seconds",
+    ),
+    Wrong(
+        "WorkerPool name unhashable",
+        lambda _t: trio_otp.WorkerPool(1, name=["cpu"]),
+        TypeError,
+        "WorkerPool.name must be hashable (a str, int, tuple, Via, ...) or None",
+    ),
+    Wrong(
+        "WorkerPool.child_spec shutdown negative",
+        lambda _t: trio_otp.WorkerPool(1).child_spec("cpu", shutdown=-1),
+        ValueError,
+        "shutdown must be a budget in seconds greater than 0",
+    ),
     # SupervisorRef requests
     Wrong(
         "start_child not a spec",
@@ -1229,6 +1283,9 @@ def test_the_table_covers_the_public_api() -> None:
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
         "await_many", "yield_many", "send_interval", "Partition", "PartitionSupervisor",
+        # WorkerPoolRef.run's wrong inputs need worker processes, so real time: they are in
+        # test_worker_pool.py.
+        "WorkerPool", "WorkerPoolRef",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {

@@ -115,6 +115,11 @@ PUBLIC = {
     "SupervisorRef",
     "__version__",
     "cleanup_scope",
+    "WorkerPool",
+    "WorkerPoolRef",
+    "WorkerCrashed",
+    "WorkerPoolNotRunning",
+    "JobTimeout",
 }
 
 

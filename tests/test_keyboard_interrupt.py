@@ -389,7 +389,7 @@ def only_interrupts(error: BaseException | None) -> bool:
 
 def between_queueing_and_parking() -> str | None:
     """Item 1: the Caller is in the mailbox, the caller has not parked yet."""
-    from trio_otp._gen_server import ServerRef  # noqa: PLC0415 - the code to aim at
+    from trio_otp._server_ref import ServerRef  # noqa: PLC0415 - the code to aim at
 
     call = ServerRef.call
     interrupt = LineInterrupt(

@@ -65,6 +65,7 @@ async def replies_keep_their_type(ref: trio_otp.ServerRef[str, int]) -> None:
         | trio_otp.SupervisorRef
         | trio_otp.DynamicSupervisorRef
         | trio_otp.TaskSupervisorRef
+        | trio_otp.WorkerPoolRef
         | None,
     )
     await ref.call(1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
@@ -227,3 +228,16 @@ async def looking_inside(ref: trio_otp.ServerRef[str, int]) -> None:
     assert_type(await trio_otp.get_state(ref), Any)
     assert_type(trio_otp.get_status(ref), trio_otp.ServerStatus)
     assert_type(trio_otp.processes(), list[trio_otp.ProcessInfo])
+
+
+def digits(text: str, base: int) -> int:
+    return int(text, base)
+
+
+async def worker_pools_are_typed(ref: trio_otp.WorkerPoolRef) -> None:
+    assert_type(await ref.run(digits, "ff", 16), int)
+    await ref.run(digits, "ff")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    by_name = trio_otp.whereis("cpu", trio_otp.WorkerPoolRef)
+    assert_type(by_name, "trio_otp.WorkerPoolRef | None")
+    spec = trio_otp.WorkerPool(name="cpu").child_spec("cpu")
+    assert_type(spec, trio_otp.ChildSpec[trio_otp.WorkerPoolRef])

@@ -7,6 +7,7 @@ from ._agent import agent_spec as agent_spec
 from ._agent import start_agent as start_agent
 from ._application import run_application as run_application
 from ._application import serve_application as serve_application
+from ._caller import Caller as Caller
 from ._child import cleanup_scope as cleanup_scope
 from ._child_spec import BRUTAL_KILL as BRUTAL_KILL
 from ._child_spec import INFINITY as INFINITY
@@ -26,6 +27,7 @@ from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildStartError as ChildStartError
 from ._exceptions import InitStopped as InitStopped
+from ._exceptions import JobTimeout as JobTimeout
 from ._exceptions import Killed as Killed
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
@@ -41,22 +43,18 @@ from ._exceptions import SupervisorNotRunning as SupervisorNotRunning
 from ._exceptions import SupervisorTimeout as SupervisorTimeout
 from ._exceptions import TaskFailed as TaskFailed
 from ._exceptions import TaskTimeout as TaskTimeout
+from ._exceptions import WorkerCrashed as WorkerCrashed
+from ._exceptions import WorkerPoolNotRunning as WorkerPoolNotRunning
 from ._exit_signal import KILL as KILL
 from ._exit_signal import ExitMode as ExitMode
 from ._exit_signal import exit as exit  # noqa: A004 - OTP's name, as trio_otp.exit
-from ._gen_server import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
 from ._gen_server import NO_REPLY as NO_REPLY
-from ._gen_server import Caller as Caller
 from ._gen_server import Continue as Continue
 from ._gen_server import GenServer as GenServer
 from ._gen_server import IdleTimeout as IdleTimeout
 from ._gen_server import NoReply as NoReply
 from ._gen_server import Reply as Reply
-from ._gen_server import ServerRef as ServerRef
 from ._gen_server import Stop as Stop
-from ._gen_server import call as call
-from ._gen_server import cast as cast
-from ._gen_server import send as send
 from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
@@ -79,6 +77,11 @@ from ._registry import Entry as Entry
 from ._registry import Keys as Keys
 from ._registry import Registry as Registry
 from ._registry import RegistryEvent as RegistryEvent
+from ._server_ref import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
+from ._server_ref import ServerRef as ServerRef
+from ._server_ref import call as call
+from ._server_ref import cast as cast
+from ._server_ref import send as send
 from ._supervisor import AutoShutdown as AutoShutdown
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
@@ -107,6 +110,8 @@ from ._timers import Timer as Timer
 from ._timers import send_after as send_after
 from ._timers import send_interval as send_interval
 from ._version import __version__ as __version__
+from ._worker_pool import WorkerPool as WorkerPool
+from ._worker_pool import WorkerPoolRef as WorkerPoolRef
 
 __all__ = [
     "BRUTAL_KILL",
@@ -140,6 +145,7 @@ __all__ = [
     "GenServer",
     "IdleTimeout",
     "InitStopped",
+    "JobTimeout",
     "Keys",
     "Killed",
     "MailboxFull",
@@ -180,6 +186,10 @@ __all__ = [
     "Timer",
     "TreeNode",
     "Via",
+    "WorkerCrashed",
+    "WorkerPool",
+    "WorkerPoolNotRunning",
+    "WorkerPoolRef",
     "__version__",
     "agent",
     "agent_spec",

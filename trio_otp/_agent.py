@@ -13,17 +13,11 @@ from typing import Any, Generic, TypeVar, cast, final, overload
 
 import trio
 
+from ._caller import Caller
 from ._checks import check_callable
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
-from ._gen_server import (
-    DEFAULT_CALL_TIMEOUT,
-    Caller,
-    GenServer,
-    ServerRef,
-    _lookup,
-    server_spec,
-    start_server,
-)
+from ._gen_server import GenServer, server_spec, start_server
+from ._server_ref import DEFAULT_CALL_TIMEOUT, ServerRef, lookup
 from ._util import NoPublicConstructor
 
 StateT = TypeVar("StateT")
@@ -157,4 +151,4 @@ def agent(server: ServerRef[Any, Any] | Hashable) -> AgentRef[Any]:
     Raises:
       ServerNotRunning: a name that no server has.
     """
-    return cast("AgentRef[Any]", AgentRef._create(_lookup(server)))
+    return cast("AgentRef[Any]", AgentRef._create(lookup(server)))

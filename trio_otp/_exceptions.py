@@ -10,6 +10,7 @@ could not be carried out, one class per outcome that OTP spells as ``{error, ...
 
 from __future__ import annotations
 
+import signal as _signal
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -208,3 +209,40 @@ class TaskFailed(Exception):
 class TaskTimeout(TimeoutError):
     """A wait for a task gave up (``TaskHandle.result``, :func:`await_many`: the task is
     still running), or a ``map`` item ran past its ``timeout`` (it was stopped)."""
+
+
+class WorkerCrashed(Exception):
+    """A :class:`WorkerPool`'s worker process died on its own: a segfault, ``os._exit``,
+    ``sys.exit`` in a job, the OOM killer, a SIGKILL from outside.
+
+    Raised by the call whose job was running on it, and by the worker's slot as its exit
+    reason, which its pool's supervisor counts against the restart intensity.
+    ``returncode`` is as :attr:`subprocess.Popen.returncode`: the exit status, or minus
+    the number of the signal that killed it.
+    """
+
+    def __init__(self, message: str, pid: int, returncode: int | None) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.returncode = returncode
+
+    @property
+    def signal(self) -> _signal.Signals | None:
+        """The signal that killed the worker, if one did."""
+        if self.returncode is None or self.returncode >= 0:
+            return None
+        try:
+            return _signal.Signals(-self.returncode)
+        except ValueError:
+            return None
+
+
+class JobTimeout(TimeoutError):
+    """A :meth:`WorkerPoolRef.run` call had no result within its timeout. Unlike
+    :class:`CallTimeout`, nothing goes on running: the job, if it had started, was
+    stopped and its worker replaced."""
+
+
+class WorkerPoolNotRunning(Exception):
+    """A job for a :class:`WorkerPool` that is stopping or has ended, or that stopped
+    the job's worker while it ran."""

@@ -20,8 +20,8 @@ from ._agent import AgentRef
 from ._child import ChildTask, ExitSignal, child_of_task
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisorRef
 from ._exceptions import ChildNotFound, Killed
-from ._gen_server import ServerRef
 from ._names import check_name, whereis
+from ._server_ref import ServerRef
 from ._supervisor import ChildInfo, SupervisorRef
 from ._task_supervisor import TaskHandle, TaskSupervisorRef
 from ._util import describe, safe_repr

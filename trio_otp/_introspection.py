@@ -28,7 +28,8 @@ class TreeNode:
     """One process of a supervision tree, as :func:`snapshot` saw it."""
 
     id: Hashable
-    #: ``"supervisor"``, ``"dynamic_supervisor"``, ``"task_supervisor"``, ``"server"`` or ``"worker"``.
+    #: ``"supervisor"``, ``"dynamic_supervisor"``, ``"task_supervisor"``, ``"worker_pool"``,
+    #: ``"server"`` or ``"worker"``.
     kind: str
     #: ``"running"``, ``"restarting"`` or ``"stopped"``.
     state: str
@@ -92,6 +93,7 @@ def _check_node(node: object, function: str) -> None:
 async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int) -> TreeNode:
     from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415 - import cycle
     from ._task_supervisor import TaskSupervisorRef  # noqa: PLC0415
+    from ._worker_pool import WorkerPoolRef  # noqa: PLC0415
 
     supervisor: SupervisorRef | DynamicSupervisorRef | None
     if isinstance(ref, TaskSupervisorRef):
@@ -100,6 +102,8 @@ async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int
         kind, supervisor = "dynamic_supervisor", ref
     elif isinstance(ref, SupervisorRef):
         kind, supervisor = "supervisor", ref
+    elif isinstance(ref, WorkerPoolRef):
+        kind, supervisor = "worker_pool", ref._supervisor()
     else:
         fields = status_fields(ref)
         if fields is None:

@@ -26,9 +26,10 @@ import trio
 from ._checks import check_instance
 from ._dynamic_supervisor import DynamicSupervisorRef
 from ._exceptions import MailboxFull, ServerNotRunning, Shutdown, TaskFailed
-from ._gen_server import ServerRef, _lookup, logger
+from ._gen_server import logger
 from ._ki import protected
 from ._names import whereis
+from ._server_ref import ServerRef, lookup
 from ._supervisor import SupervisorRef, _SupervisorState
 from ._task_supervisor import TaskHandle, TaskSupervisorRef
 from ._util import NoPublicConstructor
@@ -183,7 +184,7 @@ def monitor(target: MonitorTarget | Hashable, *, notify: ServerRef[Any, Any] | N
             given = found
     if isinstance(given, (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef)):
         return _monitor_supervisor(given, notify)
-    ref: ServerRef[Any, Any] = _lookup(cast("ServerRef[Any, Any] | Hashable", given))  # type: ignore[redundant-cast]  # for pyright
+    ref: ServerRef[Any, Any] = lookup(cast("ServerRef[Any, Any] | Hashable", given))  # type: ignore[redundant-cast]  # for pyright
     made = Monitor._create(ref, notify)
     process = ref._process
     if process.closed:

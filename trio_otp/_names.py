@@ -32,12 +32,15 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from ._dynamic_supervisor import DynamicSupervisorRef
-    from ._gen_server import ServerRef
+    from ._server_ref import ServerRef
     from ._supervisor import SupervisorRef
     from ._task_supervisor import TaskSupervisorRef
+    from ._worker_pool import WorkerPoolRef
 
     #: What a name can stand for.
-    ProcessRef: TypeAlias = "ServerRef[Any, Any] | SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef"
+    ProcessRef: TypeAlias = (
+        "ServerRef[Any, Any] | SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef | WorkerPoolRef"
+    )
 
 RefT = TypeVar("RefT")
 
@@ -206,7 +209,7 @@ def whereis(name: Hashable, kind: type[Any] | None = None) -> Any:
     :class:`Via`, or a :class:`Partition`) in this Trio run, or ``None``. Not a checkpoint.
 
     With ``kind`` (:class:`ServerRef`, :class:`SupervisorRef`,
-    :class:`DynamicSupervisorRef`, :class:`TaskSupervisorRef`), the result is typed as
+    :class:`DynamicSupervisorRef`, :class:`TaskSupervisorRef`, :class:`WorkerPoolRef`), the result is typed as
     that class, and a process of another kind under that name is an error rather than a
     result; without it, check the result with ``isinstance``. ``ServerRef[str, int]``
     types the reply too (its type arguments are checked by type checkers only).

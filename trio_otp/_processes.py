@@ -101,7 +101,7 @@ class ProcessInfo:
     """One live process of the Trio run, as :func:`processes` saw it."""
 
     #: ``"server"``, ``"agent"``, ``"supervisor"``, ``"dynamic_supervisor"``,
-    #: ``"task_supervisor"`` or ``"worker"`` (a supervised child that is none of these,
+    #: ``"task_supervisor"``, ``"worker_pool"`` or ``"worker"`` (a supervised child that is none of these,
     #: such as a plain function or a TaskSupervisor's task).
     kind: str
     #: How reports and log records name it: a server's class and name
@@ -135,9 +135,11 @@ def processes() -> list[ProcessInfo]:
     """
     from ._agent import _AgentServer  # noqa: PLC0415 - import cycle
     from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415
-    from ._gen_server import ServerRef, _Process  # noqa: PLC0415
+    from ._process import Process  # noqa: PLC0415
+    from ._server_ref import ServerRef  # noqa: PLC0415
     from ._supervisor import SupervisorRef  # noqa: PLC0415
     from ._task_supervisor import TaskSupervisorRef  # noqa: PLC0415
+    from ._worker_pool import WorkerPoolRef  # noqa: PLC0415
 
     if not trio.lowlevel.in_trio_run():
         msg = "trio_otp.processes() lists the processes of a Trio run; call it inside trio.run"
@@ -151,11 +153,11 @@ def processes() -> list[ProcessInfo]:
     def process_of(ref: object) -> Any:
         return ref._process if isinstance(ref, ServerRef) else None
 
-    supervisor_refs = (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef)
+    supervisor_refs = (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef, WorkerPoolRef)
 
     infos: list[ProcessInfo] = []
     for entry in list(_table.get({})):
-        if isinstance(entry, _Process):
+        if isinstance(entry, Process):
             if not entry.ended:
                 parent = parent_label(child_of(entry.task))
                 infos.append(server(entry, None, parent, cast("object", ServerRef._create(entry))))

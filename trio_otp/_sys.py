@@ -63,22 +63,14 @@ import trio
 
 from ._agent import AgentRef
 from ._call_timer import call_timer
+from ._caller import Caller, TimedOut, new_caller
 from ._checks import check_callable, check_hashable, check_timeout
 from ._exceptions import CallTimeout, ServerError, ServerNotRunning
-from ._gen_server import (
-    DEFAULT_CALL_TIMEOUT,
-    Caller,
-    GenServer,
-    ServerRef,
-    _Cast,
-    _Info,
-    _lookup,
-    _new_caller,
-    _StopRequest,
-    _TimedOut,
-)
+from ._gen_server import GenServer
 from ._ki import protected
+from ._process import Cast, Info, StopRequest
 from ._processes import child_of, supervisor_path
+from ._server_ref import DEFAULT_CALL_TIMEOUT, ServerRef, lookup
 from ._system_messages import SystemRequest, time_source
 from ._util import describe, safe_repr
 
@@ -92,7 +84,7 @@ def _resolve(server: object, function: str) -> ServerRef[Any, Any]:
     if isinstance(server, ServerRef):
         return cast("ServerRef[Any, Any]", server)  # type: ignore[redundant-cast]  # for pyright
     check_hashable(server, f"{function}'s server (a ServerRef or a server name)")
-    return _lookup(server)
+    return lookup(server)
 
 
 @protected  # from queueing the request to parking on it, as ServerRef.call
@@ -110,14 +102,14 @@ async def _system_call(
         raise ServerError(msg)
     await trio.lowlevel.checkpoint_if_cancelled()
     deadline = math.inf if seconds == math.inf else trio.current_time() + seconds
-    caller = _new_caller(what, task)
+    caller = new_caller(what, task)
     process.post_system(SystemRequest(function, caller))  # raises ServerNotRunning
     if deadline != math.inf:
         timer = caller._timer = call_timer()
         timer.add(caller, deadline)
     try:
         return await trio.lowlevel.wait_task_rescheduled(caller._abort)
-    except _TimedOut:
+    except TimedOut:
         msg = f"{what} of server {process.label} got no reply within {timeout:g} s"
         raise CallTimeout(msg) from None
 
@@ -273,11 +265,11 @@ def describe_message(item: object) -> tuple[str, object] | None:
     """A mailbox item as ``(kind, content)``, as crash reports show the last message."""
     if isinstance(item, Caller):
         return ("call", item._request)
-    if isinstance(item, _Cast):
+    if isinstance(item, Cast):
         return ("cast", item.request)
-    if isinstance(item, _Info):
+    if isinstance(item, Info):
         return ("info", item.message)
-    if isinstance(item, _StopRequest):
+    if isinstance(item, StopRequest):
         return ("stop", item.reason)
     return None
 

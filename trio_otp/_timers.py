@@ -26,10 +26,11 @@ import trio
 from ._call_timer import call_timer
 from ._checks import check_seconds
 from ._exceptions import MailboxFull, ServerNotRunning
-from ._gen_server import ServerRef, _lookup, logger
+from ._gen_server import logger
 from ._ki import protected
 from ._names import check_name
 from ._registry import Keys, Registry, RegistryEvent
+from ._server_ref import ServerRef, lookup
 from ._util import NoPublicConstructor
 
 
@@ -90,7 +91,7 @@ class Timer(metaclass=NoPublicConstructor):
 
     def _deliver(self) -> None:
         try:
-            _lookup(self.destination).send(self.message)
+            lookup(self.destination).send(self.message)
         except ServerNotRunning:
             pass  # the destination (by name) is gone: OTP drops such a message too
         except MailboxFull:
