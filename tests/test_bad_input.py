@@ -738,6 +738,81 @@ WRONG: list[Wrong] = [
         TypeError,
         "Registry.meta's key must be hashable",
     ),
+    # PartitionSupervisor and Partition
+    Wrong(
+        "PartitionSupervisor spec not a spec",
+        lambda _t: trio_otp.PartitionSupervisor(parked, name="p"),  # type: ignore[arg-type]
+        TypeError,
+        "PartitionSupervisor spec must be a ChildSpec, got <function parked",
+    ),
+    Wrong(
+        "PartitionSupervisor without a name",
+        lambda _t: trio_otp.PartitionSupervisor(trio_otp.ChildSpec("w", parked), name=None),
+        TypeError,
+        "PartitionSupervisor.name is required",
+    ),
+    Wrong(
+        "PartitionSupervisor partitions 0",
+        lambda _t: trio_otp.PartitionSupervisor(trio_otp.ChildSpec("w", parked), name="p", partitions=0),
+        ValueError,
+        "PartitionSupervisor partitions must be a whole number >= 1, got 0",
+    ),
+    Wrong(
+        "PartitionSupervisor partitions a float",
+        lambda _t: trio_otp.PartitionSupervisor(trio_otp.ChildSpec("w", parked), name="p", partitions=2.0),  # type: ignore[arg-type]
+        TypeError,
+        "PartitionSupervisor partitions must be a whole number >= 1, got 2.0 (of type float)",
+    ),
+    Wrong(
+        "PartitionSupervisor with_arguments not callable",
+        lambda _t: trio_otp.PartitionSupervisor(
+            trio_otp.ChildSpec("w", parked),
+            name="p",
+            with_arguments=(1,),  # type: ignore[arg-type]
+        ),
+        TypeError,
+        "PartitionSupervisor with_arguments must be None or a callable",
+    ),
+    Wrong(
+        "PartitionSupervisor with_arguments returns a number",
+        lambda _t: trio_otp.PartitionSupervisor(
+            trio_otp.ChildSpec("w", parked),
+            name="p",
+            with_arguments=lambda args, partition: partition,  # type: ignore[arg-type,return-value]
+        ),
+        TypeError,
+        "PartitionSupervisor with_arguments must return the partition's args (a tuple), got 0 (of type int)",
+    ),
+    Wrong(
+        "PartitionSupervisor max_restarts negative",
+        lambda _t: trio_otp.PartitionSupervisor(trio_otp.ChildSpec("w", parked), name="p", max_restarts=-1),
+        ValueError,
+        "max_restarts",
+    ),
+    Wrong(
+        "Partition key unhashable",
+        lambda _t: trio_otp.Partition("p", []),
+        TypeError,
+        "Partition.key must be hashable",
+    ),
+    Wrong(
+        "Partition of a Partition",
+        lambda _t: trio_otp.Partition(trio_otp.Partition("p", 1), 2),
+        TypeError,
+        "Partition.name names a PartitionSupervisor, not another partition",
+    ),
+    Wrong(
+        "Partition of a plain supervisor",
+        lambda _t: trio_otp.whereis(trio_otp.Partition("root", 1)),
+        TypeError,
+        "the process named 'root' is <SupervisorRef 'root' (running)>, not a PartitionSupervisor",
+    ),
+    Wrong(
+        "Supervisor named by a Partition",
+        lambda _t: trio_otp.Supervisor([], name=trio_otp.Partition("p", 1)),
+        TypeError,
+        "Supervisor.name cannot be a Partition",
+    ),
     # Monitors and timers
     Wrong(
         "monitor notify not a server",
@@ -1372,7 +1447,7 @@ def test_the_table_covers_the_public_api() -> None:
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
-        "await_many", "yield_many", "send_interval",
+        "await_many", "yield_many", "send_interval", "Partition", "PartitionSupervisor",
         # WorkerPoolRef.run's wrong inputs need worker processes, so real time: they are in
         # test_worker_pool.py.
         "WorkerPool", "WorkerPoolRef",

@@ -60,6 +60,8 @@ PUBLIC = {
     "Entry",
     "RegistryEvent",
     "Via",
+    "Partition",
+    "PartitionSupervisor",
     "AlreadyRegistered",
     "call",
     "cast",

@@ -174,6 +174,17 @@ async def agents_are_typed(nursery: trio.Nursery) -> None:
     assert_type(trio_otp.agent("agent"), trio_otp.AgentRef[Any])
 
 
+async def partitions_are_typed(spec: trio_otp.ChildSpec[trio_otp.ServerRef[str, int]]) -> None:
+    shards = trio_otp.PartitionSupervisor(spec, name="shards", partitions=4)
+    assert_type(shards, trio_otp.PartitionSupervisor[trio_otp.ServerRef[str, int]])
+    assert_type(shards.child_spec("shards"), trio_otp.ChildSpec[trio_otp.SupervisorRef])
+    shard = trio_otp.Partition("shards", "user-1")
+    assert_type(trio_otp.whereis(shard, trio_otp.ServerRef[str, int]), "trio_otp.ServerRef[str, int] | None")
+    assert_type(await trio_otp.call(shard, "add"), Any)
+    assert_type(trio_otp.monitor(shard), trio_otp.Monitor)
+    assert_type(trio_otp.send_interval(1.0, shard, "tick"), trio_otp.Timer)
+
+
 async def supervisors_by_name_are_typed(
     root: trio_otp.SupervisorRef,
     pool: trio_otp.DynamicSupervisorRef,

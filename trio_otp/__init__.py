@@ -68,6 +68,7 @@ from ._introspection import to_mermaid as to_mermaid
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
+from ._names import Partition as Partition
 from ._names import Via as Via
 from ._names import whereis as whereis
 from ._os_process import OsProcessRef as OsProcessRef
@@ -76,6 +77,7 @@ from ._os_process import ReadyOnConnect as ReadyOnConnect
 from ._os_process import ReadyOnNotification as ReadyOnNotification
 from ._os_process import ReadyOnOutput as ReadyOnOutput
 from ._os_process import os_process_spec as os_process_spec
+from ._partition_supervisor import PartitionSupervisor as PartitionSupervisor
 from ._processes import ProcessInfo as ProcessInfo
 from ._processes import processes as processes
 from ._registry import Entry as Entry
@@ -160,6 +162,8 @@ __all__ = [
     "NoReply",
     "OsProcessExited",
     "OsProcessRef",
+    "Partition",
+    "PartitionSupervisor",
     "ProcessInfo",
     "ReadyAtExec",
     "ReadyOnConnect",

@@ -76,6 +76,7 @@ from ._exceptions import (
     ChildStartError,
     NameTaken,
     RestartIntensityExceeded,
+    Shutdown,
     SupervisorError,
     SupervisorNotRunning,
     SupervisorTimeout,
@@ -479,6 +480,7 @@ async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[A
     supervisor's nursery, and this task waiting in the nursery's exit (see the module
     docstring for why)."""
     state.run_task = trio.lowlevel.current_task()
+    ending: BaseException | None = None
     try:
         try:
             async with trio.open_nursery() as nursery:
@@ -490,8 +492,12 @@ async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[A
             if interrupt is not None:
                 raise interrupt from None
             raise
+    except BaseException as error:
+        ending = error
+        raise
     finally:
         state.ended.set()
+        state.tell_monitors(ending)
     if state.exit_error is not None:
         raise state.exit_error
 
@@ -656,6 +662,19 @@ class _SupervisorState:
         # The child the loop waits for, to start or to stop; its requests are refused.
         self.waiting_for: ChildTask | None = None
         self.stop_request: _StopRequest | None = None  # the stop() that ended it, if one did
+        self.monitors: dict[Any, None] | None = None  # trio_otp.monitor()s of it, oldest first
+        self.exit_reason: BaseException | None = None  # as monitors were told, once ended
+
+    @protected
+    def tell_monitors(self, ending: BaseException | None) -> None:
+        """Once it has ended: its exit reason, as a monitor's Down gives it (``None``
+        normal, a Shutdown, or the error), to each monitor, once."""
+        reason = self.exit_error
+        if reason is None and ending is not None:
+            reason = Shutdown(f"supervisor {self.label} was cancelled")
+        self.exit_reason = reason
+        for monitor in list(self.monitors or ()):
+            monitor._fire(reason)
 
     def phase(self) -> str:
         """For reprs: running, stopping (its children) or ended."""
