@@ -304,8 +304,11 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         """
         check_instance(specs, Iterable, "start_children", "given an iterable of ChildSpec")
         batch = list(specs)
+        checked: set[int] = set()  # by identity: ``[spec] * 1000`` is checked once
         for spec in batch:
-            _check_dynamic_spec(spec)
+            if id(spec) not in checked:
+                _check_dynamic_spec(spec)
+                checked.add(id(spec))
         return await self._start(batch, batch=True)
 
     @protected
