@@ -429,6 +429,31 @@ async def bare_processes(n: int, *, cancelled: bool = False) -> tuple[float, flo
     return started / n, memory / n, time.perf_counter() - stop
 
 
+async def scoped_processes(n: int) -> tuple[float, float, float]:
+    """What a supervisor's design costs at the floor: bare tasks, each in a shielded
+    cancel scope of its own (as every supervised child is, so that the supervisor decides
+    the stop order and budgets), started with start_soon and cancelled one by one."""
+    event = trio.Event()
+    scopes: list[trio.CancelScope] = []
+
+    async def scoped() -> None:
+        with trio.CancelScope(shield=True) as scope:
+            scopes.append(scope)
+            await event.wait()
+
+    async with trio.open_nursery() as nursery:
+        gc.collect()
+        base, start = _rss(), time.perf_counter()
+        for _ in range(n):
+            nursery.start_soon(scoped)
+        await _all_parked(event, n)
+        started, memory = time.perf_counter() - start, _rss() - base
+        stop = time.perf_counter()
+        for scope in scopes:
+            scope.cancel()
+    return started / n, memory / n, time.perf_counter() - stop
+
+
 async def _parked_child(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     task_status.started()
     await trio.sleep_forever()
@@ -501,6 +526,7 @@ PROCESS_KINDS: dict[str, Callable[[], Awaitable[tuple[float, ...]]]] = {
     "bare": lambda: bare_processes(N_PROCESSES),
     "cancelled": lambda: bare_processes(N_PROCESSES, cancelled=True),
     "cancelled tenth": lambda: bare_processes(N_PROCESSES // 10, cancelled=True),
+    "scoped": lambda: scoped_processes(N_PROCESSES),
     "started": lambda: started_processes(N_PROCESSES),
     "servers": lambda: gen_server_processes(N_PROCESSES),
     "batched": lambda: gen_server_processes(N_PROCESSES, 1000),
@@ -798,6 +824,15 @@ def run_suite() -> list[Row]:
             bare_task,
         ),
         Row(
+            "  bare tasks each in a shielded scope of their own (for scale: the design's floor)",
+            fresh["scoped"][0] * 1e6,
+            bare[0] * 1e6,
+            "us",
+            False,
+            "",
+            bare_task,
+        ),
+        Row(
             f"  start time per server, {N_PROCESSES:,} against {tenth_n:,} (batched, GC on)",
             batched[0] * 1e6,
             tenth[0] * 1e6,
@@ -841,6 +876,15 @@ def run_suite() -> list[Row]:
             "s",
             False,
             "<= 1.5x",
+            "the bare tasks cancelled with their nursery",
+        ),
+        Row(
+            "  bare tasks each in a shielded scope, cancelled one by one (for scale: the design's floor)",
+            fresh["scoped"][2],
+            cancelled[2],
+            "s",
+            False,
+            "",
             "the bare tasks cancelled with their nursery",
         ),
         Row(
