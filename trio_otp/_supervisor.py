@@ -841,10 +841,12 @@ class _SupervisorState:
         # From the supervisor's own context, whichever task spawns it (the control loop, an
         # exiting child restarting itself, a DynamicSupervisor caller): a child never
         # inherits the context variables of the task that happened to start it.
-        name = f"trio_otp child {child.spec.id!r}"
-        # pyright cannot follow partial() through start_soon's TypeVarTuple; mypy checks it.
-        self.spawn_context.run(functools.partial(self.nursery.start_soon, task.run, self, child, name=name))  # pyright: ignore[reportCallIssue, reportArgumentType]
+        self.spawn_context.run(self._start_task, task, child)
         return task
+
+    def _start_task(self, task: ChildTask, child: _Child) -> None:
+        assert self.nursery is not None
+        self.nursery.start_soon(task.run, self, child, name=child.spec.task_name())
 
     def check_started(self, child: _Child, task: ChildTask) -> None:
         """Once ``task.ready``: raise _StartFailed (and log) if the start failed."""
