@@ -41,6 +41,7 @@ from ._util import describe, safe_repr, safe_str
 if TYPE_CHECKING:
     from ._gen_server import GenServer
     from ._server_ref import ServerRef
+    from ._state_machine import StateMachine
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -124,7 +125,9 @@ class Process:
         self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
-        self.server: GenServer[Any, Any] | None = None  # the state, for get_status (see _sys.py)
+        self.server: GenServer[Any, Any] | StateMachine[Any, Any, Any, Any] | None = (
+            None  # the state, for get_status (see _sys.py)
+        )
         # When the scheduling step in which the server took ``current`` began, by
         # _system_messages.time_source() (see _sys.py).
         self.step_time: float = 0.0
