@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 import trio
+from hypothesis import given, settings
 from trio.testing import MockClock
 
 import trio_otp
@@ -42,6 +43,8 @@ from trio_otp import (
 )
 
 from .harness import settle
+from .statem_model import Model, Scenario, run_in_trio
+from .strategies import statem_scenarios
 
 
 class Boom(Exception):
@@ -782,3 +785,15 @@ async def test_replace_state_takes_and_gives_state_and_data(autojump_clock: Mock
             await trio_otp.replace_state(ref, lambda sd: "not a pair")  # type: ignore[type-var]
         assert await trio_otp.get_state(ref) == ("z", [1])
         await ref.stop()
+
+
+# --- the queue rules, against a model --------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(statem_scenarios())
+def test_random_events_and_timeouts_follow_the_model_of_gen_statems_queue_rules(scenario: Scenario) -> None:
+    """Postpone, inserted events, the three timeouts (zero ones too), enter calls and
+    replies, in any mix: trio_otp handles the same events in the same states in the same
+    order as the model, and the calls get the same answers."""
+    assert run_in_trio(scenario) == Model(scenario).run()
