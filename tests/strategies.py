@@ -96,53 +96,9 @@ def schedules(draw: st.DrawFn, tree: SupSpec, max_events: int = 12) -> list[tupl
 
 # --- state machine scenarios (tests/statem_model.py) ---------------------------------------
 
-STATES = ("a", "b", "c")
-OUTSIDE_KEYS = ("x", "y", "z", "call")
 
+def statem_scenarios(max_events: int = 8) -> st.SearchStrategy[Any]:
+    """Scenarios of ``statem_model.random_scenario``, drawn through hypothesis's Random."""
+    from .statem_model import random_scenario  # noqa: PLC0415 - it imports trio_otp
 
-@st.composite
-def _reaction(draw: st.DrawFn, key: str) -> tuple[str | None, tuple[tuple[Any, ...], ...]]:
-    """What one (state, key) does. Only outside events may insert events or start zero
-    timeouts, and a postponing reaction keeps the state: anything else could loop for
-    ever at one instant."""
-    outside = key in OUTSIDE_KEYS
-    enter = key == "enter"
-    next_state = None if enter else draw(st.sampled_from((None, *STATES)))
-    seconds = st.sampled_from((0, 1, 2) if outside else (1, 2))
-    choices: list[st.SearchStrategy[tuple[Any, ...]]] = [
-        st.tuples(st.sampled_from(("st", "gt", "et")), seconds),
-        st.sampled_from((("st_cancel",), ("gt_cancel",))),
-    ]
-    if outside:
-        choices += [st.just(("next",)), st.just(("st_update",))]
-    if key == "call":
-        choices.append(st.just(("reply",)))
-    actions = draw(st.lists(st.one_of(choices), max_size=3))
-    if not enter and draw(st.integers(0, 2)) == 0:  # a third of the reactions postpone
-        return None, (*actions, ("postpone",))
-    return next_state, tuple(actions)
-
-
-@st.composite
-def statem_scenarios(draw: st.DrawFn, max_events: int = 8) -> Any:
-    """A reaction table and outside events at times whose fractions differ, so that no
-    outside event ever coincides with a timeout (timeouts last whole seconds)."""
-    from .statem_model import Scenario  # noqa: PLC0415 - it imports trio_otp
-
-    keys = (*OUTSIDE_KEYS, "i", "st", "et", "gt", "enter")
-    table = {}
-    for state in STATES:
-        for key in keys:
-            if draw(st.booleans()):
-                table[(state, key)] = draw(_reaction(key))
-    kinds = draw(st.lists(st.sampled_from(OUTSIDE_KEYS), min_size=2, max_size=max_events))
-    seconds = sorted(draw(st.lists(st.integers(0, 4), min_size=len(kinds), max_size=len(kinds))))
-    schedule = tuple(
-        (
-            whole + (index + 1) / 10,
-            "call" if kind == "call" else "cast",
-            f"q{index}" if kind == "call" else kind,
-        )
-        for index, (whole, kind) in enumerate(zip(seconds, kinds, strict=True))
-    )
-    return Scenario(table, schedule, draw(st.booleans()), end=seconds[-1] + 3.95)
+    return st.randoms(use_true_random=False).map(lambda rng: random_scenario(rng, max_events))

@@ -442,6 +442,29 @@ async def test_an_event_timeout_does_not_start_while_events_are_queued(autojump_
     assert events(machine) == [("a", "go"), ("a", ("internal", "next"))]
 
 
+@pytest.mark.parametrize(
+    ("actions", "delivered"),
+    [
+        ((EventTimeout(0, "et"), StateTimeout(0, "st")), [("event_timeout", "et"), ("state_timeout", "st")]),
+        ((StateTimeout(0, "st"), EventTimeout(0, "et")), [("state_timeout", "st")]),
+        ((StateTimeout(0, "st"), StateTimeout(5, "st"), EventTimeout(1, "et")), [("event_timeout", "et")]),
+    ],
+    ids=["event-timeout-first", "state-timeout-first-cancels-it", "replaced-zero-timeout-is-no-event"],
+)
+async def test_an_event_timeout_counts_the_events_queued_before_its_transitions_zero_timeouts(
+    autojump_clock: MockClock, actions: tuple[Any, ...], delivered: list[Any]
+) -> None:
+    """As gen_statem (found by the OTP agreement): a zero timeout is an ordinary event that
+    cancels an event timeout queued behind it, and a replaced one leaves the queue."""
+    machine = Script({("a", "go"): KeepState([], *actions)})
+    async with trio.open_nursery() as nursery:
+        ref = await start(nursery, machine)
+        ref.cast("go")
+        await trio.sleep(2)
+        await ref.stop()
+    assert [event for _, event in events(machine)][1:] == delivered
+
+
 async def test_a_timeout_that_fired_while_the_machine_was_busy_is_dropped_once_cancelled(
     autojump_clock: MockClock,
 ) -> None:

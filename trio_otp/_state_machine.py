@@ -20,9 +20,10 @@ gen_statem's order (checked against OTP 25 by ``tests/test_otp_agreement.py``):
    count as if appended to the callback's, and it may not postpone, insert or change
    the state;
 5. inserted events (:class:`NextEvent`) go to the very front, in the order given;
-6. timeouts: a zero one is queued last (after inserted and postponed events, before any
-   message not yet taken); the event timeout starts only if the queue is then empty,
-   since any event would cancel it.
+6. timeouts, in the order given (the last of each kind wins): a zero one is queued
+   after the inserted and postponed events, before any message not yet taken; the event
+   timeout starts only if no event was queued before these zero timeouts, and any event
+   handled, a queued zero timeout too, cancels it.
 
 Timeouts are entries in the run's deadline heap (``_call_timer.py``), as
 :func:`send_after` is: one that fires puts itself in the mailbox, so it arrives behind the
@@ -323,7 +324,7 @@ class _Run:
 
     def _cancel_state_timeout(self) -> None:
         if self.state_timeout is not None:
-            self.state_timeout.cancel()
+            self.drop(self.state_timeout)
             self.state_timeout = None
 
     async def after(self, actions: tuple[Any, ...], old_state: object, *, enter: bool) -> None:
@@ -367,14 +368,14 @@ class _Run:
             self._carry_out(enter_actions, inserted, timeouts)
         if inserted:
             self.queue.extendleft(reversed(inserted))
-        event_timeout: _TimeoutAction | None = None
+        # gen_statem's test for the event timeout: events queued before this transition's
+        # zero timeouts (those are ordinary events, and the first one cancels it).
+        events_queued = bool(self.queue)
         for action in timeouts:
             if type(action) is EventTimeout:
-                event_timeout = action  # the last one wins; it starts only on an empty queue
+                self._set_event_timeout(action, events_queued)
             else:
                 self._set_timeout(action)
-        if event_timeout is not None:
-            self._set_event_timeout(event_timeout)
 
     @staticmethod
     def _carry_out(
@@ -398,7 +399,7 @@ class _Run:
             current.content = action.content
             return
         if current is not None:
-            current.cancel()
+            self.drop(current)
         if action.mode == _CANCEL or action.seconds == math.inf:
             timeout = None
         else:
@@ -414,13 +415,13 @@ class _Run:
         else:
             self.generic[action.name] = timeout
 
-    def _set_event_timeout(self, action: _TimeoutAction) -> None:
+    def _set_event_timeout(self, action: _TimeoutAction, events_queued: bool) -> None:
         current = self.event_timeout
         if action.mode == _UPDATE and current is not None and current.status != _CANCELLED:
             current.content = action.content
             return
         self.cancel_event_timeout()
-        if action.mode == _CANCEL or action.seconds == math.inf or self.queue:
+        if action.mode == _CANCEL or action.seconds == math.inf or events_queued:
             return  # an event is queued, and it would cancel the timeout at once
         timeout = self.event_timeout = _Timeout(_EVENT, None, action.content, self.process)
         if action.seconds == 0:
@@ -428,9 +429,16 @@ class _Run:
         else:
             timeout.start(trio.current_time() + action.seconds)
 
+    def drop(self, timeout: _Timeout) -> None:
+        """Cancel a timeout; a queued zero one leaves the queue, which may then be empty
+        for an event timeout (gen_statem removes the queued event too)."""
+        if timeout.status == _QUEUED:
+            self.queue.remove(timeout)
+        timeout.cancel()
+
     def cancel_event_timeout(self) -> None:
         if self.event_timeout is not None:
-            self.event_timeout.cancel()
+            self.drop(self.event_timeout)
             self.event_timeout = None
 
     def timeout_event(self, timeout: _Timeout) -> Event[Any, Any] | None:
@@ -498,8 +506,8 @@ class _Run:
                 else:
                     self.system(item)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
                     continue
-                if self.event_timeout is not None:
-                    self.cancel_event_timeout()  # any event cancels it
+            if self.event_timeout is not None:
+                self.cancel_event_timeout()  # any event cancels it, a queued one too
             assert event is not None
             try:
                 await self.handle(event)
