@@ -283,7 +283,11 @@ class _Run:
 
     async def handle(self, event: Event[Any, Any]) -> None:
         self.event = event
-        result: Transition[Any, Any] = await self.dispatch(event)
+        # dispatch() inlined: one coroutine frame less per event
+        if self.by_state:
+            result: Transition[Any, Any] = await self.machine._state_function(self.state)(event, self.data)
+        else:
+            result = await self.machine.handle_event(event, self.state, self.data)
         if result is None:
             return  # keep state and data: nothing to do, not even for the event timeout
         postpone = False
@@ -320,7 +324,8 @@ class _Run:
                 self.queue.extendleft(reversed(self.postponed))
                 self.postponed = []
             self._cancel_state_timeout()
-        await self.after(actions, old, enter=changed or repeat)
+        if actions or changed or repeat:  # else there is nothing to carry out
+            await self.after(actions, old, enter=changed or repeat)
 
     def _cancel_state_timeout(self) -> None:
         if self.state_timeout is not None:
