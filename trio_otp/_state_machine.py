@@ -44,6 +44,7 @@ import math
 import typing
 from collections import deque
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 import trio
@@ -55,7 +56,6 @@ from ._checks import check_callable, check_instance
 from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._exceptions import InitStopped, ReplaceStateFailed
-from ._exit import ExitKind, exit_kind
 from ._ki import protected, self_protecting, unprotected
 from ._names import check_name
 from ._process import (
@@ -65,6 +65,7 @@ from ._process import (
     StopRequest,
     check_mailbox_size,
     defer,
+    end_after_error,
     exit_signal_of,
     exited,
     reason_of,
@@ -542,6 +543,12 @@ class _Run:
         self.state, self.data = new
         request.caller.reply(new)
 
+    def fail_current(self, reason: BaseException | None) -> None:
+        """Fail the call being handled, if the event is one and still waits (before terminate)."""
+        event = self.event
+        if isinstance(event, CallEvent) and not event.caller.done:
+            event.caller._fail(exited(self.process.label, reason))
+
     def last_event(self) -> object:
         event = self.event
         if isinstance(event, CallEvent):
@@ -628,21 +635,13 @@ async def serve_state_machine(
         except _Stopped as stopped_in_begin:
             stop = stopped_in_begin.stop
         except BaseException as error:
-            crash_reason = process.stop_accepting(error)
-            signal = exit_signal_of(process, error)
-            if signal is not None:
-                crash_reason = signal.reason
-            elif isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
-                _crash_report(run, error)
-            event = run.event
-            if isinstance(event, CallEvent) and not event.caller.done:
-                event.caller._fail(exited(process.label, crash_reason))
-            if signal is None or not signal.killed:
-                await _terminate(run, crash_reason)
-                signal = exit_signal_of(process, error)  # a kill may have come meanwhile
-                if signal is not None:
-                    crash_reason = signal.reason
-            process.close(crash_reason)
+            await end_after_error(
+                process,
+                error,
+                report=partial(_crash_report, run),
+                fail_current=run.fail_current,
+                terminate=partial(_terminate, run),
+            )
             raise
         reason = stop.reason
         if stop.data is not _KEEP:
