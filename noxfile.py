@@ -222,7 +222,7 @@ def signals(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def otp(session: nox.Session) -> None:
-    """Generated scenarios through real Erlang/OTP supervisors, the model and trio_otp.
+    """Generated scenarios through real Erlang/OTP supervisors and gen_statem, the models and trio_otp.
 
     Needs ``escript`` (Debian: ``apt-get install -y erlang-base``); fails without it.
     """

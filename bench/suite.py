@@ -157,9 +157,13 @@ async def channel_call_rate(n: int) -> float:
     return n / elapsed
 
 
-async def gen_server_call_rate(n: int) -> float:
+Starter = Callable[[trio.Nursery], Awaitable[trio_otp.ServerRef[Any, Any]]]
+
+
+async def echo_call_rate(start_echo: Starter, n: int) -> float:
+    """Calls each answered with its request, one caller, on the server ``start_echo`` starts."""
     async with trio.open_nursery() as nursery:
-        ref = await trio_otp.start_server(nursery, Echo)
+        ref = await start_echo(nursery)
         start = time.perf_counter()
         for i in range(n):
             assert await ref.call(i) == i
@@ -194,6 +198,10 @@ async def gen_server_call_by_name_rate(n: int) -> float:
         elapsed = time.perf_counter() - start
         nursery.cancel_scope.cancel()
     return n / elapsed
+
+
+async def gen_server_call_rate(n: int) -> float:
+    return await echo_call_rate(lambda nursery: trio_otp.start_server(nursery, Echo), n)
 
 
 # --- 2. cast throughput -----------------------------------------------------------------
@@ -278,9 +286,10 @@ class Sink(trio_otp.GenServer[int, int]):
         return self.count
 
 
-async def gen_server_cast_rate(n: int) -> float:
+async def counted_cast_rate(start_sink: Starter, n: int) -> float:
+    """Casts that the server ``start_sink`` starts counts, then a call for the count."""
     async with trio.open_nursery() as nursery:
-        ref = await trio_otp.start_server(nursery, Sink)
+        ref = await start_sink(nursery)
         start = time.perf_counter()
         for i in range(n):
             ref.cast(i)
@@ -288,6 +297,38 @@ async def gen_server_cast_rate(n: int) -> float:
         elapsed = time.perf_counter() - start
         nursery.cancel_scope.cancel()
     return n / elapsed
+
+
+async def gen_server_cast_rate(n: int) -> float:
+    return await counted_cast_rate(lambda nursery: trio_otp.start_server(nursery, Sink), n)
+
+
+# --- 2b. a StateMachine against a GenServer doing the same work ----------------------------
+
+
+class CountingMachine(trio_otp.StateMachine[str, int, int, int]):
+    """Echo's and Sink's work as events, in one state: a call gets its request back (a
+    call of 0, the count of casts so far, as Sink answers), a cast counts."""
+
+    async def init(self) -> trio_otp.NextState[str, int]:
+        return trio_otp.NextState("counting", 0)
+
+    async def handle_event(
+        self, event: trio_otp.Event[int, int], state: str, data: int
+    ) -> trio_otp.Transition[str, int]:
+        if type(event) is trio_otp.CastEvent:
+            return trio_otp.KeepState(data + 1)
+        if isinstance(event, trio_otp.CallEvent):
+            return trio_otp.KeepState(data, trio_otp.ReplyTo(event.caller, event.request or data))
+        return None
+
+
+async def state_machine_call_rate(n: int) -> float:
+    return await echo_call_rate(lambda nursery: trio_otp.start_state_machine(nursery, CountingMachine), n)
+
+
+async def state_machine_cast_rate(n: int) -> float:
+    return await counted_cast_rate(lambda nursery: trio_otp.start_state_machine(nursery, CountingMachine), n)
 
 
 # --- 3. many callers --------------------------------------------------------------------
@@ -899,6 +940,22 @@ def run_suite() -> list[Row]:
             True,
             "",
             "send_nowait; the consumer yields after every message",
+        ),
+        Row(
+            "StateMachine call round trips/s, against a GenServer",
+            *paired(state_machine_call_rate, gen_server_call_rate, N_CALLS),
+            "calls/s",
+            True,
+            ">= 0.6x GenServer",
+            "a GenServer doing the same work: an echo call, a counting cast",
+        ),
+        Row(
+            "StateMachine cast (event) throughput, against a GenServer",
+            *paired(state_machine_cast_rate, gen_server_cast_rate, N_CALLS * 5),
+            "casts/s",
+            True,
+            ">= 0.5x GenServer",
+            "a GenServer doing the same work: an echo call, a counting cast",
         ),
         Row(
             "1,000 callers on one server",

@@ -41,6 +41,11 @@ async def work(x: int) -> int:
     return x
 
 
+class _Machine(trio_otp.StateMachine[str, None, Any, Any]):
+    async def init(self) -> trio_otp.NextState[str, None]:
+        return trio_otp.NextState("idle", None)
+
+
 @attrs.define
 class Tree:
     """The running tree every wrong call is made beside."""
@@ -1201,6 +1206,98 @@ WRONG: list[Wrong] = [
         trio_otp.ChildNotFound,
         "is not a running supervised child",
     ),
+    # StateMachine: its starts, specs and what its callbacks return, checked when built
+    Wrong(
+        "start_state_machine factory builds no StateMachine",
+        lambda t: trio_otp.start_state_machine(t.nursery, Echo),  # type: ignore[arg-type]
+        TypeError,
+        "a state machine factory must return a StateMachine instance, got",
+    ),
+    Wrong(
+        "start_state_machine factory not callable",
+        lambda t: trio_otp.start_state_machine(t.nursery, 5),  # type: ignore[arg-type]
+        TypeError,
+        "factory must be a callable that builds the state machine",
+    ),
+    Wrong(
+        "start_state_machine name taken",
+        lambda t: trio_otp.start_state_machine(t.nursery, _Machine, name="echo"),
+        trio_otp.NameTaken,
+        "echo",
+    ),
+    Wrong(
+        "state_machine_spec mailbox_size 0",
+        lambda _t: trio_otp.state_machine_spec("m", _Machine, mailbox_size=0),
+        ValueError,
+        "mailbox_size must be a whole number >= 1 or math.inf, got 0",
+    ),
+    Wrong(
+        "serve_state_machine name unhashable",
+        lambda t: t.nursery.start(trio_otp.serve_state_machine, _Machine, ["n"]),
+        TypeError,
+        "must be hashable",
+    ),
+    Wrong(
+        "StateTimeout negative",
+        lambda _t: trio_otp.StateTimeout(-1),
+        ValueError,
+        "StateTimeout's seconds (>= 0; math.inf cancels) must be",
+    ),
+    Wrong(
+        "EventTimeout a string",
+        lambda _t: trio_otp.EventTimeout("5"),  # type: ignore[arg-type]
+        TypeError,
+        "EventTimeout's seconds (>= 0; math.inf cancels) must be",
+    ),
+    Wrong(
+        "GenericTimeout name unhashable",
+        lambda _t: trio_otp.GenericTimeout(["retry"], 1),
+        TypeError,
+        "GenericTimeout's name must be hashable",
+    ),
+    Wrong(
+        "NextEvent of no event",
+        lambda _t: trio_otp.NextEvent("go"),  # type: ignore[arg-type]
+        TypeError,
+        "NextEvent's event must be an InternalEvent, CastEvent, InfoEvent, CallEvent or a timeout event",
+    ),
+    Wrong(
+        "NextEvent of an EnterEvent",
+        lambda _t: trio_otp.NextEvent(trio_otp.EnterEvent("a")),
+        TypeError,
+        "(not an EnterEvent)",
+    ),
+    Wrong(
+        "ReplyTo without a Caller",
+        lambda _t: trio_otp.ReplyTo("caller", 1),  # type: ignore[arg-type]
+        TypeError,
+        "ReplyTo's caller must be the Caller of a CallEvent",
+    ),
+    Wrong(
+        "NextState with an action that is none",
+        lambda _t: trio_otp.NextState("a", None, "postpone"),  # type: ignore[arg-type]
+        TypeError,
+        "NextState's actions must be Postpone, NextEvent, ReplyTo, StateTimeout, EventTimeout or "
+        "GenericTimeout",
+    ),
+    Wrong(
+        "KeepState with a timeout class, not an instance",
+        lambda _t: trio_otp.KeepState(None, trio_otp.StateTimeout),  # type: ignore[arg-type]
+        TypeError,
+        "KeepState's actions must be",
+    ),
+    Wrong(
+        "StopMachine reason a string",
+        lambda _t: trio_otp.StopMachine("done"),  # type: ignore[arg-type]
+        TypeError,
+        "StopMachine's reason must be None (a normal exit) or an exception instance, got 'done'",
+    ),
+    Wrong(
+        "StopMachine reply not a ReplyTo",
+        lambda _t: trio_otp.StopMachine(None, "bye"),  # type: ignore[arg-type]
+        TypeError,
+        "StopMachine's replies must be ReplyTo actions",
+    ),
     Wrong(
         "play_schedule of something that is no supervisor",
         lambda t: testing.play_schedule("root", []),  # type: ignore[arg-type]
@@ -1452,6 +1549,8 @@ def test_the_table_covers_the_public_api() -> None:
         # test_worker_pool.py.
         "WorkerPool", "WorkerPoolRef",
         "os_process_spec", "ReadyOnOutput", "ReadyOnConnect", "ReadyOnNotification",
+        "start_state_machine", "state_machine_spec", "serve_state_machine", "StateTimeout", "EventTimeout",
+        "GenericTimeout", "NextEvent", "ReplyTo", "NextState", "KeepState", "RepeatState", "StopMachine",
     }  # fmt: skip
     # trio_otp.ray's callables have rows too (actor_spec, ActorClient); its other names are
     # handles the runtime makes, a function for inside an actor, and the bridge.
@@ -1464,6 +1563,8 @@ def test_the_table_covers_the_public_api() -> None:
         "__version__", "cleanup_scope", "KILL", "ExitMode", "processes", "ProcessInfo", "ServerStatus",
         "TaskOk", "TaskExit",
         "ReadyAtExec", "OsProcessRef",
+        "StateMachine", "Postpone", "Event", "Action", "Transition", "CallEvent", "CastEvent", "InfoEvent",
+        "InternalEvent", "EnterEvent", "StateTimeoutEvent", "EventTimeoutEvent", "GenericTimeoutEvent",
     }  # fmt: skip
     exceptions = {
         name

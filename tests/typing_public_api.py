@@ -260,3 +260,29 @@ async def ray_actors_are_typed(ref: trio_otp.ray.ActorRef[Abacus]) -> None:
     assert_type(await client.call(Abacus.add, 2), int)
     assert_type(client.whereis(), "trio_otp.ray.ActorRef[Abacus] | None")
     await ref.call(Abacus.add, "one")  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+
+
+class Light(trio_otp.StateMachine[str, int, str, int]):
+    """A state machine typed by state, data, request and reply."""
+
+    async def init(self) -> trio_otp.NextState[str, int]:
+        return trio_otp.NextState("off", 0)
+
+    async def handle_event(
+        self, event: trio_otp.Event[str, int], state: str, data: int
+    ) -> trio_otp.Transition[str, int]:
+        if isinstance(event, trio_otp.CallEvent):
+            assert_type(event.request, str)
+            assert_type(event.caller, trio_otp.Caller[int])
+            return trio_otp.KeepState(data, trio_otp.ReplyTo(event.caller, data))
+        if state == "off":
+            return trio_otp.NextState("on", data + 1, trio_otp.StateTimeout(5, "off again"))
+        return trio_otp.NextState(1, data)  # type: ignore[arg-type]  # pyright: ignore[reportReturnType]
+
+
+async def state_machines_are_typed(nursery: trio.Nursery, sup: trio_otp.SupervisorRef) -> None:
+    ref = await trio_otp.start_state_machine(nursery, Light)
+    assert_type(ref, trio_otp.ServerRef[str, int])
+    assert_type(await ref.call("switch"), int)
+    child = await sup.start_child(trio_otp.state_machine_spec("light", Light))
+    assert_type(child, trio_otp.ServerRef[str, int])

@@ -89,6 +89,10 @@ from ._server_ref import ServerRef as ServerRef
 from ._server_ref import call as call
 from ._server_ref import cast as cast
 from ._server_ref import send as send
+from ._state_machine import StateMachine as StateMachine
+from ._state_machine import serve_state_machine as serve_state_machine
+from ._state_machine import start_state_machine as start_state_machine
+from ._state_machine import state_machine_spec as state_machine_spec
 from ._supervisor import AutoShutdown as AutoShutdown
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
@@ -116,6 +120,27 @@ from ._task_supervisor import yield_many as yield_many
 from ._timers import Timer as Timer
 from ._timers import send_after as send_after
 from ._timers import send_interval as send_interval
+from ._transitions import Action as Action
+from ._transitions import CallEvent as CallEvent
+from ._transitions import CastEvent as CastEvent
+from ._transitions import EnterEvent as EnterEvent
+from ._transitions import Event as Event
+from ._transitions import EventTimeout as EventTimeout
+from ._transitions import EventTimeoutEvent as EventTimeoutEvent
+from ._transitions import GenericTimeout as GenericTimeout
+from ._transitions import GenericTimeoutEvent as GenericTimeoutEvent
+from ._transitions import InfoEvent as InfoEvent
+from ._transitions import InternalEvent as InternalEvent
+from ._transitions import KeepState as KeepState
+from ._transitions import NextEvent as NextEvent
+from ._transitions import NextState as NextState
+from ._transitions import Postpone as Postpone
+from ._transitions import RepeatState as RepeatState
+from ._transitions import ReplyTo as ReplyTo
+from ._transitions import StateTimeout as StateTimeout
+from ._transitions import StateTimeoutEvent as StateTimeoutEvent
+from ._transitions import StopMachine as StopMachine
+from ._transitions import Transition as Transition
 from ._version import __version__ as __version__
 from ._worker_pool import WorkerPool as WorkerPool
 from ._worker_pool import WorkerPoolRef as WorkerPoolRef
@@ -126,11 +151,14 @@ __all__ = [
     "INFINITY",
     "KILL",
     "NO_REPLY",
+    "Action",
     "AgentRef",
     "AlreadyRegistered",
     "AutoShutdown",
+    "CallEvent",
     "CallTimeout",
     "Caller",
+    "CastEvent",
     "ChildAlreadyPresent",
     "ChildAlreadyStarted",
     "ChildCounts",
@@ -147,23 +175,35 @@ __all__ = [
     "DynamicChild",
     "DynamicSupervisor",
     "DynamicSupervisorRef",
+    "EnterEvent",
     "Entry",
+    "Event",
+    "EventTimeout",
+    "EventTimeoutEvent",
     "ExitMode",
     "GenServer",
+    "GenericTimeout",
+    "GenericTimeoutEvent",
     "IdleTimeout",
+    "InfoEvent",
     "InitStopped",
+    "InternalEvent",
     "JobTimeout",
+    "KeepState",
     "Keys",
     "Killed",
     "MailboxFull",
     "MaxChildrenReached",
     "Monitor",
     "NameTaken",
+    "NextEvent",
+    "NextState",
     "NoReply",
     "OsProcessExited",
     "OsProcessRef",
     "Partition",
     "PartitionSupervisor",
+    "Postpone",
     "ProcessInfo",
     "ReadyAtExec",
     "ReadyOnConnect",
@@ -171,8 +211,10 @@ __all__ = [
     "ReadyOnOutput",
     "Registry",
     "RegistryEvent",
+    "RepeatState",
     "ReplaceStateFailed",
     "Reply",
+    "ReplyTo",
     "Restart",
     "RestartIntensityExceeded",
     "RestartStrategy",
@@ -183,7 +225,11 @@ __all__ = [
     "ServerStatus",
     "Shutdown",
     "ShutdownMode",
+    "StateMachine",
+    "StateTimeout",
+    "StateTimeoutEvent",
     "Stop",
+    "StopMachine",
     "Supervisor",
     "SupervisorError",
     "SupervisorNotRunning",
@@ -197,6 +243,7 @@ __all__ = [
     "TaskSupervisorRef",
     "TaskTimeout",
     "Timer",
+    "Transition",
     "TreeNode",
     "Via",
     "WorkerCrashed",
@@ -228,11 +275,14 @@ __all__ = [
     "send_interval",
     "serve",
     "serve_application",
+    "serve_state_machine",
     "server_spec",
     "snapshot",
     "start_agent",
     "start_child",
     "start_server",
+    "start_state_machine",
+    "state_machine_spec",
     "terminate_child",
     "to_dot",
     "to_json",
