@@ -41,6 +41,7 @@ from ._backend import require_trio
 from ._dynamic_supervisor import DynamicSupervisor
 from ._exceptions import ChildStartError, RestartIntensityExceeded
 from ._ki import protected
+from ._log_fields import error_fields
 from ._supervisor import Supervisor
 from ._task_supervisor import TaskSupervisor
 from ._util import describe, safe_repr
@@ -202,6 +203,21 @@ async def _flush_signal_deliveries() -> None:
         await flushed.wait()
 
 
+def _failure_fields(failure: BaseException, innermost: BaseException) -> dict[str, object]:
+    """The report's raw fields: the chain of (supervisor, child id) from the root down,
+    and the type and message of the error it started from."""
+    chain: list[dict[str, object]] = []
+    cause: BaseException | None = failure
+    while isinstance(cause, (RestartIntensityExceeded, ChildStartError)):
+        chain.append({"supervisor": cause.supervisor, "child_id": cause.child_id})
+        next_cause = cause.__cause__
+        if next_cause is None and isinstance(cause, ChildStartError):
+            next_cause = cause.reason
+        cause = next_cause
+    root = chain[0] if chain else {"supervisor": None, "child_id": None}
+    return {**root, "failure_chain": chain, **error_fields(innermost)}
+
+
 def _report(failure: BaseException, out: TextIO) -> None:
     why = "could not start" if isinstance(failure, ChildStartError) else "gave up"
     lines = [f"trio_otp: the application stopped because its root supervisor {why}."]
@@ -226,7 +242,7 @@ def _report(failure: BaseException, out: TextIO) -> None:
         cause = next_cause
         depth += 1
     text = "\n".join(lines)
-    logger.error(text, extra={"otp_report": "application_failed"})
+    logger.error(text, extra={"otp_report": "application_failed", **_failure_fields(failure, innermost)})
     print(text, file=out)
     if innermost is not failure:
         print("".join(traceback.format_exception(innermost)).rstrip(), file=out)
