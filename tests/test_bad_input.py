@@ -733,6 +733,61 @@ WRONG: list[Wrong] = [
         TypeError,
         "shutdown_signals must be an iterable of signal numbers",
     ),
+    Wrong(
+        "run_application with an observer that is no endpoint",
+        lambda _t: run_application_in(trio_otp.Supervisor([]), observer=7777),
+        TypeError,
+        "observer must be None, a socket path or an ObserverEndpoint, got 7777",
+    ),
+    Wrong(
+        "ObserverEndpoint with neither a path nor a port",
+        lambda _t: trio_otp.ObserverEndpoint(),
+        ValueError,
+        "ObserverEndpoint needs exactly one of path (a Unix socket) and port (TCP)",
+    ),
+    Wrong(
+        "ObserverEndpoint with both a path and a port",
+        lambda _t: trio_otp.ObserverEndpoint("/tmp/x.sock", port=1),
+        ValueError,
+        "needs exactly one of path",
+    ),
+    Wrong(
+        "ObserverEndpoint with an empty path",
+        lambda _t: trio_otp.ObserverEndpoint(""),
+        ValueError,
+        "ObserverEndpoint's path must name a socket file, got ''",
+    ),
+    Wrong(
+        "ObserverEndpoint with a path that is no path",
+        lambda _t: trio_otp.ObserverEndpoint(b"/tmp/x.sock"),  # type: ignore[arg-type]
+        TypeError,
+        "ObserverEndpoint's path must be a str or os.PathLike naming a socket file, got b'/tmp/x.sock'",
+    ),
+    Wrong(
+        "ObserverEndpoint with a port out of range",
+        lambda _t: trio_otp.ObserverEndpoint(port=70000),
+        ValueError,
+        "ObserverEndpoint's port must be within 0..65535 (0: any free port), got 70000",
+    ),
+    Wrong(
+        "ObserverEndpoint with a port that is no int",
+        lambda _t: trio_otp.ObserverEndpoint(port="7777"),  # type: ignore[arg-type]
+        TypeError,
+        "ObserverEndpoint's port must be an int, got '7777'",
+    ),
+    Wrong(
+        "ObserverEndpoint on a host beyond this machine without allow_remote",
+        lambda _t: trio_otp.ObserverEndpoint(port=7777, host="0.0.0.0"),
+        ValueError,
+        "host '0.0.0.0' is not a loopback address; the observer has no authentication, "
+        "so listening beyond this machine needs allow_remote=True",
+    ),
+    Wrong(
+        "ObserverEndpoint with allow_remote that is no bool",
+        lambda _t: trio_otp.ObserverEndpoint(port=7777, allow_remote="yes"),  # type: ignore[arg-type]
+        TypeError,
+        "ObserverEndpoint's allow_remote must be a bool, got 'yes'",
+    ),
     # Events and the testing kit
     Wrong(
         "events.attach not callable",
@@ -971,6 +1026,7 @@ def test_the_table_covers_the_public_api() -> None:
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
+        "ObserverEndpoint",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {

@@ -71,6 +71,7 @@ from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
 from ._names import Via as Via
 from ._names import whereis as whereis
+from ._observer import ObserverEndpoint as ObserverEndpoint
 from ._processes import ProcessInfo as ProcessInfo
 from ._processes import processes as processes
 from ._registry import Entry as Entry
@@ -140,6 +141,7 @@ __all__ = [
     "Monitor",
     "NameTaken",
     "NoReply",
+    "ObserverEndpoint",
     "ProcessInfo",
     "Registry",
     "RegistryEvent",
