@@ -3,6 +3,7 @@ serves, who may connect, and the command line that reads it."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pathlib
@@ -230,3 +231,19 @@ async def test_a_socket_another_program_listens_on_is_left_alone(
         with pytest.raises(OSError, match="another program listens on the observer's socket"):
             await trio_otp.serve_application(tree, observer=socket_path)
     assert await trio.Path(socket_path).exists()
+
+
+async def test_listening_costs_the_call_path_nothing(socket_path: str, autojump_clock: MockClock) -> None:
+    """The observer's crash log is a lifecycle-only handler: calls do not start measuring
+    their durations for it, as they do for an attached events handler."""
+    tree = trio_otp.Supervisor([trio_otp.server_spec("echo", Echo, name="echo")])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(trio_otp.serve_application, tree, observer=socket_path))
+        assert await trio_otp.call("echo", "hi") == "hi"
+        assert not trio_otp._events.attached()
+        nursery.cancel_scope.cancel()
+
+
+class Echo(trio_otp.GenServer[str, str]):
+    async def handle_call(self, request: str, caller: trio_otp.Caller[str]) -> str:
+        return request

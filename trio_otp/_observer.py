@@ -51,7 +51,7 @@ from typing import Any, cast, final
 import attrs
 import trio
 
-from ._events import Event, attach
+from ._events import Event, attach_lifecycle
 from ._exceptions import ServerNotRunning, SupervisorNotRunning
 from ._introspection import snapshot
 from ._log_fields import error_fields
@@ -330,7 +330,7 @@ async def observing(
             await extra.aclose()
         identity = None
     try:
-        with attach(application.on_event):
+        with attach_lifecycle(application.on_event):
             yield listener
     finally:
         with trio.CancelScope(shield=True):
