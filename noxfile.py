@@ -113,6 +113,15 @@ def observer(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def otel(session: nox.Session) -> None:
+    """The otel extra, read back through the OpenTelemetry SDK's in-memory exporters; then
+    mypy --strict over the module that imports OpenTelemetry."""
+    session.install(".[testing,otel]", *TEST_DEPS, "opentelemetry-sdk>=1.20", "mypy>=1.15")
+    session.run("pytest", "tests/test_otel.py", *session.posargs)
+    session.run("mypy", "trio_otp/otel")
+
+
+@nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff: lint rules and formatting."""
     session.install("ruff>=0.6")

@@ -158,6 +158,15 @@ def test_the_observer_subpackage_needs_no_extra() -> None:
     assert trio_otp.observer.ObserverRequestFailed.__module__ == "trio_otp.observer"
 
 
+def test_the_otel_subpackage_imports_opentelemetry_only_when_used() -> None:
+    code = (
+        "import sys, trio_otp.otel; print(trio_otp.otel.__all__); "
+        "assert not any(m.startswith('opentelemetry') for m in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['instrument']"
+
+
 def test_trio_otp_imports_no_optional_integration() -> None:
     code = "import sys, trio_otp; print(sorted(m for m in sys.modules if m.startswith('trio_otp.')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
