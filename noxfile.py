@@ -117,8 +117,8 @@ def otel(session: nox.Session) -> None:
     """The otel extra, read back through the OpenTelemetry SDK's in-memory exporters; then
     mypy --strict over the module that imports OpenTelemetry."""
     session.install(".[testing,otel]", *TEST_DEPS, "opentelemetry-sdk>=1.20", "mypy>=1.15")
-    session.run("pytest", "tests/test_otel.py", *session.posargs)
-    session.run("mypy", "trio_otp/otel")
+    session.run("pytest", "tests/test_otel.py", "tests/test_docs_examples.py", *session.posargs)
+    session.run("mypy", "trio_otp/otel", "docs/examples/tracing_calls.py")
 
 
 @nox.session(python="3.11")

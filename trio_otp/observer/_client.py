@@ -77,12 +77,14 @@ def request(address: str, message: dict[str, object], *, timeout: float = 5.0) -
 
 
 def fetch_snapshot(address: str, *, timeout: float = 5.0) -> dict[str, Any]:
-    """The application's snapshot: ``phase``, ``tree`` (as :meth:`TreeNode.as_dict`, or
+    """The application's snapshot: ``phase``, ``tree`` (as :meth:`trio_otp.TreeNode.as_dict`, or
     ``None`` before the root has started), ``crashes`` and more (see :ref:`observer`).
     Blocks.
 
     Raises:
-      OSError, TimeoutError, ObserverRequestFailed: as :func:`request`.
+      OSError: the endpoint cannot be reached, or it closed the connection early.
+      TimeoutError: no answer within ``timeout`` seconds.
+      ObserverRequestFailed: the endpoint refused the request.
     """
     answer: dict[str, Any] = request(address, {"request": "snapshot"}, timeout=timeout)["snapshot"]
     return answer
@@ -94,7 +96,8 @@ def fetch_status(address: str, path: Sequence[str], *, timeout: float = 5.0) -> 
     it, its mailbox and current message. Blocks.
 
     Raises:
-      OSError, TimeoutError: as :func:`request`.
+      OSError: the endpoint cannot be reached, or it closed the connection early.
+      TimeoutError: no answer within ``timeout`` seconds.
       ObserverRequestFailed: no such node, or it ended while being looked at.
     """
     answer: dict[str, Any] = request(address, {"request": "status", "path": list(path)}, timeout=timeout)[

@@ -11,7 +11,7 @@ that records, through the OpenTelemetry API:
 - ``trio_otp.call.duration``, a histogram in seconds: ``trio_otp.server``,
   ``trio_otp.outcome`` (``reply``, or the exception's class name);
 
-and, for every :meth:`ServerRef.call`, a span ``trio_otp call`` (kind CLIENT) in the
+and, for every :meth:`trio_otp.ServerRef.call`, a span ``trio_otp call`` (kind CLIENT) in the
 caller's trace: a child of the span current in the calling task, from the moment the
 call was made to its reply, with status ERROR if it raised. It needs the ``otel`` extra
 (``pip install 'trio_otp[otel]'``: ``opentelemetry-api``); OpenTelemetry is imported only
