@@ -788,6 +788,13 @@ WRONG: list[Wrong] = [
         TypeError,
         "ObserverEndpoint's allow_remote must be a bool, got 'yes'",
     ),
+    Wrong(
+        "propagate_context of something that is no context variable",
+        lambda _t: trio_otp.propagate_context("request_id"),  # type: ignore[arg-type]
+        TypeError,
+        "propagate_context takes contextvars.ContextVar objects or ContextCarriers "
+        "(with capture, enter and exit), got 'request_id'",
+    ),
     # Events and the testing kit
     Wrong(
         "events.attach not callable",
@@ -1026,7 +1033,7 @@ def test_the_table_covers_the_public_api() -> None:
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
-        "ObserverEndpoint",
+        "ObserverEndpoint", "propagate_context",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {
@@ -1035,6 +1042,7 @@ def test_the_table_covers_the_public_api() -> None:
         "GenServer", "IdleTimeout", "Keys", "Monitor", "NoReply", "Reply", "Restart",
         "RestartStrategy", "AutoShutdown", "RegistryEvent", "ShutdownMode", "Timer", "TreeNode",
         "__version__", "cleanup_scope", "KILL", "ExitMode", "processes", "ProcessInfo", "ServerStatus",
+        "ContextCarrier",
     }  # fmt: skip
     exceptions = {
         name

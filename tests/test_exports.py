@@ -25,6 +25,8 @@ PUBLIC = {
     "run_application",
     "serve_application",
     "ObserverEndpoint",
+    "propagate_context",
+    "ContextCarrier",
     "snapshot",
     "get_state",
     "replace_state",
@@ -164,7 +166,7 @@ def test_the_otel_subpackage_imports_opentelemetry_only_when_used() -> None:
         "assert not any(m.startswith('opentelemetry') for m in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "['instrument']"
+    assert done.stdout.strip() == "['context_carrier', 'instrument']"
 
 
 def test_trio_otp_imports_no_optional_integration() -> None:

@@ -3,6 +3,7 @@ exporters."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -153,3 +154,33 @@ async def test_detached_it_records_nothing(autojump_clock: MockClock) -> None:
 def test_a_bad_spans_flag() -> None:
     with pytest.raises(TypeError, match="instrument's spans must be a bool, got 'yes'"):
         trio_otp.otel.instrument(spans="yes")  # type: ignore[arg-type]
+
+
+class Traced(trio_otp.GenServer[str, str]):
+    def __init__(self, tracer: Any) -> None:
+        self.tracer = tracer
+
+    async def handle_call(self, request: str, caller: trio_otp.Caller[str]) -> str:
+        with self.tracer.start_as_current_span("look up"):
+            return request
+
+
+async def test_with_the_context_carried_the_handlers_spans_join_the_callers_trace(
+    autojump_clock: MockClock,
+) -> None:
+    telemetry = Telemetry()
+    tracer = telemetry.tracers.get_tracer("the application")
+    trio_otp.propagate_context(trio_otp.otel.context_carrier())
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, functools.partial(Traced, tracer))
+        with tracer.start_as_current_span("handle request") as request_span:
+            await ref.call("hi")
+        trio_otp.propagate_context()
+        await ref.call("untraced")
+        nursery.cancel_scope.cancel()
+    traced, untraced = [span for span in telemetry.exporter.get_finished_spans() if span.name == "look up"]
+    parent = request_span.get_span_context()
+    assert traced.parent is not None
+    assert traced.parent.span_id == parent.span_id
+    assert traced.context.trace_id == parent.trace_id
+    assert untraced.parent is None  # the server's own context: a trace of its own

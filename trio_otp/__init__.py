@@ -14,6 +14,8 @@ from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import ChildType as ChildType
 from ._child_spec import Restart as Restart
 from ._child_spec import ShutdownMode as ShutdownMode
+from ._context import ContextCarrier as ContextCarrier
+from ._context import propagate_context as propagate_context
 from ._dynamic_supervisor import DynamicChild as DynamicChild
 from ._dynamic_supervisor import DynamicSupervisor as DynamicSupervisor
 from ._dynamic_supervisor import DynamicSupervisorRef as DynamicSupervisorRef
@@ -124,6 +126,7 @@ __all__ = [
     "ChildStartError",
     "ChildState",
     "ChildType",
+    "ContextCarrier",
     "Continue",
     "Down",
     "DynamicChild",
@@ -186,6 +189,7 @@ __all__ = [
     "get_status",
     "monitor",
     "processes",
+    "propagate_context",
     "replace_state",
     "restart_child",
     "run_application",

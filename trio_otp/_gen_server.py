@@ -49,6 +49,7 @@ import attrs
 import outcome
 import trio
 
+from . import _context
 from ._backend import require_trio
 from ._call_timer import CallTimer, call_timer
 from ._checks import (
@@ -274,8 +275,9 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
     Keep it to reply later (OTP's ``From`` and ``gen_server:reply/2``).
     """
 
-    __slots__ = ("_process", "_request", "_state", "_task", "_timer")
+    __slots__ = ("_context", "_process", "_request", "_state", "_task", "_timer")
 
+    _context: list[tuple[Any, object]] | None  # what propagate_context carries, if on
     _process: _Process | None  # set while the reply is deferred
     _request: Any  # the request's type is the server's, which a Caller does not carry
     _state: int
@@ -339,6 +341,7 @@ def _new_caller(request: object, task: trio.lowlevel.Task) -> Caller[Any]:
     caller._state = _WAITING
     caller._process = None
     caller._timer = None
+    caller._context = _context.capture() if _context.active else None
     return caller
 
 
@@ -347,10 +350,11 @@ class _TimedOut(Exception):
 
 
 class _Cast:
-    __slots__ = ("request",)
+    __slots__ = ("_context", "request")
 
     def __init__(self, request: object) -> None:
         self.request = request
+        self._context = _context.capture() if _context.active else None
 
 
 class _Info:
@@ -998,6 +1002,8 @@ async def serve(
                     if task.custom_sleep_data is not process:
                         process.step_time = now()
                         task.custom_sleep_data = process
+                    if _context.active:
+                        _context.enter(item)
                     kind = type(item)
                     if kind is Caller:
                         caller: Caller[Any] = item  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]

@@ -15,17 +15,47 @@ and, for every :meth:`trio_otp.ServerRef.call`, a span ``trio_otp call`` (kind C
 caller's trace: a child of the span current in the calling task, from the moment the
 call was made to its reply, with status ERROR if it raised. It needs the ``otel`` extra
 (``pip install 'trio_otp[otel]'``: ``opentelemetry-api``); OpenTelemetry is imported only
-when :func:`instrument` is called.
+when :func:`instrument` or :func:`context_carrier` is called.
+
+:func:`context_carrier` carries the caller's OpenTelemetry context into the server's
+callbacks (see :func:`trio_otp.propagate_context`), so that the spans they open join
+the caller's trace.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from .._context import ContextCarrier
     from ..events import Attachment
 
-__all__ = ["instrument"]
+__all__ = ["context_carrier", "instrument"]
+
+
+def _load_adapter() -> Any:
+    try:
+        from . import _adapter  # noqa: PLC0415 - OpenTelemetry is optional
+    except ModuleNotFoundError as missing:
+        if missing.name is None or not missing.name.startswith("opentelemetry"):
+            raise
+        msg = "trio_otp.otel needs OpenTelemetry: pip install 'trio_otp[otel]'"
+        raise ModuleNotFoundError(msg, name=missing.name) from missing
+    return _adapter
+
+
+def context_carrier() -> ContextCarrier:
+    """OpenTelemetry's current context as a :class:`~trio_otp.ContextCarrier`: with
+    ``trio_otp.propagate_context(trio_otp.otel.context_carrier())``, a server's callbacks
+    run in the context of the task that called or cast, so the spans they open are
+    children of the caller's span and the trace goes on across the GenServer hop. Not a
+    checkpoint.
+
+    Raises:
+      ModuleNotFoundError: OpenTelemetry is not installed (the ``otel`` extra).
+    """
+    carrier: ContextCarrier = _load_adapter().ContextCarrier()
+    return carrier
 
 
 def instrument(
@@ -54,13 +84,7 @@ def instrument(
     if not isinstance(given, bool):
         msg = f"instrument's spans must be a bool, got {given!r}"
         raise TypeError(msg)
-    try:
-        from ._adapter import Recorder  # noqa: PLC0415 - OpenTelemetry is optional
-    except ModuleNotFoundError as missing:
-        if missing.name is None or not missing.name.startswith("opentelemetry"):
-            raise
-        msg = "trio_otp.otel needs OpenTelemetry: pip install 'trio_otp[otel]'"
-        raise ModuleNotFoundError(msg, name=missing.name) from missing
+    recorder = _load_adapter().Recorder(meter_provider, tracer_provider, spans=spans)
     from ..events import attach  # noqa: PLC0415
 
-    return attach(Recorder(meter_provider, tracer_provider, spans=spans))
+    return attach(recorder)

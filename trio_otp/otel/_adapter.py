@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -91,3 +92,16 @@ class Recorder:
             span.set_status(Status(StatusCode.ERROR, outcome))
             span.set_attribute("error.type", outcome)
         span.end(end_time=end)
+
+
+class ContextCarrier:
+    """OpenTelemetry's current context, for :func:`trio_otp.propagate_context`."""
+
+    def capture(self) -> object:
+        return otel_context.get_current()
+
+    def enter(self, value: Any) -> object:
+        return otel_context.attach(value)
+
+    def exit(self, token: Any) -> None:
+        otel_context.detach(token)
