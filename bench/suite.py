@@ -9,6 +9,7 @@ are shared and noisy: read the ratios, not the absolute numbers.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import gc
 import json
@@ -219,6 +220,23 @@ async def observed_call_rate(n: int) -> float:
 
 async def unobserved_call_rate(n: int) -> float:
     return await _application_call_rate(n, None)
+
+
+# Context propagation, on (one ContextVar carried into each call) against off, in the
+# same process. Off costs one attribute test per call and per message, which the call
+# round-trip row above includes.
+_REQUEST_ID: contextvars.ContextVar[int] = contextvars.ContextVar("bench_request_id")
+
+
+async def propagating_call_rate(n: int) -> float:
+    trio_otp.propagate_context(_REQUEST_ID)
+    _REQUEST_ID.set(1)
+    return await gen_server_call_rate(n)
+
+
+async def plain_call_rate(n: int) -> float:
+    trio_otp.propagate_context()
+    return await gen_server_call_rate(n)
 
 
 # --- 2. cast throughput -----------------------------------------------------------------
@@ -642,6 +660,13 @@ def run_suite() -> list[Row]:
             "calls/s",
             True,
             ">= 0.95x no observer",
+        ),
+        Row(
+            "calls/s, one ContextVar propagated against none",
+            *paired(propagating_call_rate, plain_call_rate, N_CALLS),
+            "calls/s",
+            True,
+            "",
         ),
         Row(
             "cast throughput",
