@@ -98,6 +98,31 @@ def interpreters(session: nox.Session) -> None:
 
 
 @nox.session(python="3.11")
+def observer(session: nox.Session) -> None:
+    """The observer extra: the terminal view driven by Textual's Pilot, next to the
+    endpoint and log-field tests (structlog too); then mypy --strict over the module that
+    imports Textual, which the typecheck session sees without it."""
+    session.install(".[testing,observer]", *TEST_DEPS, "structlog>=24.1", "mypy>=1.15", "exceptiongroup")
+    session.run(
+        "pytest",
+        "tests/test_observer_view.py",
+        "tests/test_observer.py",
+        "tests/test_log_fields.py",
+        *session.posargs,
+    )
+    session.run("mypy", "trio_otp/observer")
+
+
+@nox.session(python="3.11")
+def otel(session: nox.Session) -> None:
+    """The otel extra, read back through the OpenTelemetry SDK's in-memory exporters; then
+    mypy --strict over the module that imports OpenTelemetry."""
+    session.install(".[testing,otel]", *TEST_DEPS, "opentelemetry-sdk>=1.20", "mypy>=1.15", "exceptiongroup")
+    session.run("pytest", "tests/test_otel.py", "tests/test_docs_examples.py", *session.posargs)
+    session.run("mypy", "trio_otp/otel", "docs/examples/tracing_calls.py")
+
+
+@nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff: lint rules and formatting."""
     session.install("ruff>=0.6")

@@ -12,6 +12,8 @@ are shared and noisy: read the ratios, not the absolute numbers.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import gc
 import json
 import logging
@@ -189,6 +191,57 @@ async def raw_call_by_name_rate(n: int) -> float:
     return n / elapsed
 
 
+# The observer: the same application, calls from one caller, with an observer endpoint
+# polled by another process (a snapshot and a server's status, POLL_HZ times a second)
+# against the same without one. The poller runs in its own process, as the terminal view
+# does; what is measured is what answering it costs the application.
+POLL_HZ = 20
+POLLER = """
+import sys, time
+from trio_otp.observer import fetch_snapshot, fetch_status
+address, period = sys.argv[1], 1 / float(sys.argv[2])
+fetch_snapshot(address)
+print("polling", flush=True)
+while True:
+    fetch_snapshot(address)
+    fetch_status(address, ["echo"])
+    time.sleep(period)
+"""
+
+
+def _observed_tree() -> trio_otp.Supervisor:
+    workers = [trio_otp.ChildSpec(f"worker {i}", _parked_child) for i in range(20)]
+    return trio_otp.Supervisor([trio_otp.server_spec("echo", Echo, name="echo"), *workers], name="bench")
+
+
+async def _application_call_rate(n: int, observer: str | None) -> float:
+    poller: subprocess.Popen[str] | None = None
+    async with trio.open_nursery() as nursery:
+        serve = functools.partial(trio_otp.serve_application, _observed_tree(), observer=observer)
+        await nursery.start(serve)
+        if observer is not None:
+            poller = subprocess.Popen(  # noqa: ASYNC220 - once, before the measurement
+                [sys.executable, "-c", POLLER, observer, str(POLL_HZ)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            stdout = poller.stdout
+            assert stdout is not None
+            assert await trio.to_thread.run_sync(stdout.readline) == "polling\n"
+        ref = trio_otp.whereis("echo")
+        assert isinstance(ref, trio_otp.ServerRef)
+        start = time.perf_counter()
+        for i in range(n):
+            assert await ref.call(i) == i
+        elapsed = time.perf_counter() - start
+        if poller is not None:
+            poller.kill()
+            poller.communicate()
+        nursery.cancel_scope.cancel()
+    return n / elapsed
+
+
 async def gen_server_call_by_name_rate(n: int) -> float:
     async with trio.open_nursery() as nursery:
         await trio_otp.start_server(nursery, Echo, name="echo")
@@ -202,6 +255,32 @@ async def gen_server_call_by_name_rate(n: int) -> float:
 
 async def gen_server_call_rate(n: int) -> float:
     return await echo_call_rate(lambda nursery: trio_otp.start_server(nursery, Echo), n)
+
+
+async def observed_call_rate(n: int) -> float:
+    path = f"/tmp/trio-otp-bench-{os.getpid()}.sock"
+    return await _application_call_rate(n, path)
+
+
+async def unobserved_call_rate(n: int) -> float:
+    return await _application_call_rate(n, None)
+
+
+# Context propagation, on (one ContextVar carried into each call) against off, in the
+# same process. Off costs one attribute test per call and per message, which the call
+# round-trip row above includes.
+_REQUEST_ID: contextvars.ContextVar[int] = contextvars.ContextVar("bench_request_id")
+
+
+async def propagating_call_rate(n: int) -> float:
+    trio_otp.propagate_context(_REQUEST_ID)
+    _REQUEST_ID.set(1)
+    return await gen_server_call_rate(n)
+
+
+async def plain_call_rate(n: int) -> float:
+    trio_otp.propagate_context()
+    return await gen_server_call_rate(n)
 
 
 # --- 2. cast throughput -----------------------------------------------------------------
@@ -923,6 +1002,20 @@ def run_suite() -> list[Row]:
             True,
             "",
             floor,
+        ),
+        Row(
+            f"calls/s, observer polled {POLL_HZ}x/s against none",
+            *paired(observed_call_rate, unobserved_call_rate, N_CALLS * 10),
+            "calls/s",
+            True,
+            ">= 0.95x no observer",
+        ),
+        Row(
+            "calls/s, one ContextVar propagated against none",
+            *paired(propagating_call_rate, plain_call_rate, N_CALLS),
+            "calls/s",
+            True,
+            "",
         ),
         Row(
             "cast throughput",

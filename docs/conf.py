@@ -39,7 +39,7 @@ nitpicky = True
 # listed here: each must resolve. (Type variables are handled by _type_variable below.)
 _EXTERNAL = ["builtins", "collections", "contextlib", "enum", "exceptiongroup", "logging", "types"]
 _EXTERNAL += ["typing", "typing_extensions", "trio", "attrs", "attr", "hypothesis"]
-_EXTERNAL += ["os", "pickle", "re", "signal", "subprocess"]  # named by the OS-process pages
+_EXTERNAL += ["contextvars", "os", "pickle", "re", "signal", "subprocess"]
 nitpick_ignore_regex = [
     (r"py:.*", rf"(?:{'|'.join(_EXTERNAL)})(?:\..+)?"),
 ]

@@ -1036,6 +1036,68 @@ WRONG: list[Wrong] = [
         TypeError,
         "shutdown_signals must be an iterable of signal numbers",
     ),
+    Wrong(
+        "run_application with an observer that is no endpoint",
+        lambda _t: run_application_in(trio_otp.Supervisor([]), observer=7777),
+        TypeError,
+        "observer must be None, a socket path or an ObserverEndpoint, got 7777",
+    ),
+    Wrong(
+        "ObserverEndpoint with neither a path nor a port",
+        lambda _t: trio_otp.ObserverEndpoint(),
+        ValueError,
+        "ObserverEndpoint needs exactly one of path (a Unix socket) and port (TCP)",
+    ),
+    Wrong(
+        "ObserverEndpoint with both a path and a port",
+        lambda _t: trio_otp.ObserverEndpoint("/tmp/x.sock", port=1),
+        ValueError,
+        "needs exactly one of path",
+    ),
+    Wrong(
+        "ObserverEndpoint with an empty path",
+        lambda _t: trio_otp.ObserverEndpoint(""),
+        ValueError,
+        "ObserverEndpoint's path must name a socket file, got ''",
+    ),
+    Wrong(
+        "ObserverEndpoint with a path that is no path",
+        lambda _t: trio_otp.ObserverEndpoint(b"/tmp/x.sock"),  # type: ignore[arg-type]
+        TypeError,
+        "ObserverEndpoint's path must be a str or os.PathLike naming a socket file, got b'/tmp/x.sock'",
+    ),
+    Wrong(
+        "ObserverEndpoint with a port out of range",
+        lambda _t: trio_otp.ObserverEndpoint(port=70000),
+        ValueError,
+        "ObserverEndpoint's port must be within 0..65535 (0: any free port), got 70000",
+    ),
+    Wrong(
+        "ObserverEndpoint with a port that is no int",
+        lambda _t: trio_otp.ObserverEndpoint(port="7777"),  # type: ignore[arg-type]
+        TypeError,
+        "ObserverEndpoint's port must be an int, got '7777'",
+    ),
+    Wrong(
+        "ObserverEndpoint on a host beyond this machine without allow_remote",
+        lambda _t: trio_otp.ObserverEndpoint(port=7777, host="0.0.0.0"),
+        ValueError,
+        "host '0.0.0.0' is not a loopback address; the observer has no authentication, "
+        "so listening beyond this machine needs allow_remote=True",
+    ),
+    Wrong(
+        "ObserverEndpoint with allow_remote that is no bool",
+        lambda _t: trio_otp.ObserverEndpoint(port=7777, allow_remote="yes"),  # type: ignore[arg-type]
+        TypeError,
+        "ObserverEndpoint's allow_remote must be a bool, got 'yes'",
+    ),
+    Wrong(
+        "propagate_context of something that is no context variable",
+        lambda _t: trio_otp.propagate_context("request_id"),  # type: ignore[arg-type]
+        TypeError,
+        "propagate_context takes contextvars.ContextVar objects or ContextCarriers "
+        "(with capture, enter and exit), got 'request_id'",
+    ),
     # Events and the testing kit
     Wrong(
         "events.attach not callable",
@@ -1551,6 +1613,7 @@ def test_the_table_covers_the_public_api() -> None:
         "os_process_spec", "ReadyOnOutput", "ReadyOnConnect", "ReadyOnNotification",
         "start_state_machine", "state_machine_spec", "serve_state_machine", "StateTimeout", "EventTimeout",
         "GenericTimeout", "NextEvent", "ReplyTo", "NextState", "KeepState", "RepeatState", "StopMachine",
+        "ObserverEndpoint", "propagate_context",
     }  # fmt: skip
     # trio_otp.ray's callables have rows too (actor_spec, ActorClient); its other names are
     # handles the runtime makes, a function for inside an actor, and the bridge.
@@ -1565,6 +1628,7 @@ def test_the_table_covers_the_public_api() -> None:
         "ReadyAtExec", "OsProcessRef",
         "StateMachine", "Postpone", "Event", "Action", "Transition", "CallEvent", "CastEvent", "InfoEvent",
         "InternalEvent", "EnterEvent", "StateTimeoutEvent", "EventTimeoutEvent", "GenericTimeoutEvent",
+        "ContextCarrier",
     }  # fmt: skip
     exceptions = {
         name

@@ -4,6 +4,7 @@ that."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import pathlib
 import re
@@ -30,6 +31,8 @@ def test_example_runs(
 ) -> None:
     if path.stem in NEEDS_EXTRA:
         pytest.importorskip(NEEDS_EXTRA[path.stem])
+    for requirement in _requires(path):  # an example of an optional extra
+        pytest.importorskip(requirement)
     monkeypatch.syspath_prepend(str(path.parent))  # tutorial steps import the step before
     spec = importlib.util.spec_from_file_location(f"docs_example_{path.stem}", path)
     assert spec is not None
@@ -48,6 +51,19 @@ def test_example_runs(
     expected = path.with_suffix(".out")
     if expected.exists():
         assert _lines(printed) == _lines(expected.read_text()), f"{path.name} now prints otherwise"
+
+
+def _requires(path: pathlib.Path) -> tuple[str, ...]:
+    """The modules an example names in its top-level ``REQUIRES = (...)``, read without
+    running it (its imports would fail without them)."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(target, "id", None) for target in node.targets] == [
+            "REQUIRES"
+        ]:
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, tuple), f"{path.name}: REQUIRES must be a tuple of module names"
+            return tuple(str(name) for name in value)
+    return ()
 
 
 def _lines(text: str) -> list[str]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import subprocess
+import sys
 
 import trio_otp
+import trio_otp.observer
 
 PUBLIC = {
     "KILL",
@@ -21,6 +24,9 @@ PUBLIC = {
     "count_children",
     "run_application",
     "serve_application",
+    "ObserverEndpoint",
+    "propagate_context",
+    "ContextCarrier",
     "snapshot",
     "get_state",
     "replace_state",
@@ -191,6 +197,34 @@ def test_the_events_module() -> None:
     assert set(trio_otp.events.__all__) == {"Attachment", "Event", "attach"}
     assert trio_otp.events.Attachment.__module__ == "trio_otp.events"
     assert trio_otp.events.Event.__module__ == "trio_otp.events"
+
+
+def test_the_observer_subpackage_needs_no_extra() -> None:
+    code = (
+        "import sys, trio_otp.observer; print(sorted(trio_otp.observer.__all__)); "
+        "assert 'textual' not in sys.modules and 'rich' not in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == str(
+        ["ObserverRequestFailed", "fetch_snapshot", "fetch_status", "run_terminal_view"]
+    )
+    assert trio_otp.observer.ObserverRequestFailed.__module__ == "trio_otp.observer"
+
+
+def test_the_otel_subpackage_imports_opentelemetry_only_when_used() -> None:
+    code = (
+        "import sys, trio_otp.otel; print(trio_otp.otel.__all__); "
+        "assert not any(m.startswith('opentelemetry') for m in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['context_carrier', 'instrument']"
+
+
+def test_trio_otp_imports_no_optional_integration() -> None:
+    code = "import sys, trio_otp; print(sorted(m for m in sys.modules if m.startswith('trio_otp.')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "trio_otp.observer" not in done.stdout
+    assert "trio_otp.otel" not in done.stdout
 
 
 def test_the_pytest_plugin_module() -> None:

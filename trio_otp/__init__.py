@@ -15,6 +15,8 @@ from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import ChildType as ChildType
 from ._child_spec import Restart as Restart
 from ._child_spec import ShutdownMode as ShutdownMode
+from ._context import ContextCarrier as ContextCarrier
+from ._context import propagate_context as propagate_context
 from ._dynamic_supervisor import DynamicChild as DynamicChild
 from ._dynamic_supervisor import DynamicSupervisor as DynamicSupervisor
 from ._dynamic_supervisor import DynamicSupervisorRef as DynamicSupervisorRef
@@ -71,6 +73,7 @@ from ._monitor import monitor as monitor
 from ._names import Partition as Partition
 from ._names import Via as Via
 from ._names import whereis as whereis
+from ._observer import ObserverEndpoint as ObserverEndpoint
 from ._os_process import OsProcessRef as OsProcessRef
 from ._os_process import ReadyAtExec as ReadyAtExec
 from ._os_process import ReadyOnConnect as ReadyOnConnect
@@ -170,6 +173,7 @@ __all__ = [
     "ChildStartError",
     "ChildState",
     "ChildType",
+    "ContextCarrier",
     "Continue",
     "Down",
     "DynamicChild",
@@ -199,6 +203,7 @@ __all__ = [
     "NextEvent",
     "NextState",
     "NoReply",
+    "ObserverEndpoint",
     "OsProcessExited",
     "OsProcessRef",
     "Partition",
@@ -267,6 +272,7 @@ __all__ = [
     "monitor",
     "os_process_spec",
     "processes",
+    "propagate_context",
     "replace_state",
     "restart_child",
     "run_application",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -41,6 +42,16 @@ from ._backend import require_trio
 from ._dynamic_supervisor import DynamicSupervisor
 from ._exceptions import ChildStartError, RestartIntensityExceeded
 from ._ki import protected
+from ._log_fields import error_fields
+from ._observer import (
+    ObservedApplication,
+    ObserverEndpoint,
+    as_endpoint,
+    forwarding,
+    listening_address,
+    observing,
+    serve_observer,
+)
 from ._supervisor import Supervisor
 from ._task_supervisor import TaskSupervisor
 from ._util import describe, safe_repr
@@ -85,21 +96,27 @@ def run_application(
     *,
     shutdown_signals: Iterable[int] = SHUTDOWN_SIGNALS,
     report: TextIO | None = None,
+    observer: ObserverEndpoint | str | os.PathLike[str] | None = None,
 ) -> int:
     """Run ``tree`` as the program's root supervisor; return the exit status.
 
     Use it as ``sys.exit(trio_otp.run_application(tree))``. Runs :func:`trio.run`, so call
     it from the main thread outside Trio. ``report`` (default standard error) receives the
-    failure report when the root gives up or cannot start.
+    failure report when the root gives up or cannot start. ``observer`` (off by default):
+    a Unix socket path or an :class:`ObserverEndpoint` on which the live tree is served
+    as JSON, for ``python -m trio_otp observe`` (see :ref:`observer`); it listens before
+    the root starts and until the tree has shut down.
 
     Raises:
       TypeError, ValueError: a bad argument, before anything runs.
+      OSError: the observer cannot listen on its endpoint, before the tree starts.
     """
     signals = _check_arguments(tree, shutdown_signals, report)
+    endpoint = as_endpoint(observer)
     statuses: list[int] = []
 
     async def main() -> None:
-        statuses.append(await serve_application(tree, signals, report))
+        statuses.append(await serve_application(tree, signals, report, observer=endpoint))
 
     try:
         trio.run(main)
@@ -117,39 +134,59 @@ async def serve_application(
     shutdown_signals: Iterable[int] = SHUTDOWN_SIGNALS,
     report: TextIO | None = None,
     *,
+    observer: ObserverEndpoint | str | os.PathLike[str] | None = None,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
 ) -> int:
     """:func:`run_application` inside a running Trio program; returns the exit status.
 
     Reports the root's reference through ``task_status`` once the root has started; if a
     signal stops the root before that, it returns 0 without reporting one. Call it from
-    the main thread (Python's signal handlers live there).
+    the main thread (Python's signal handlers live there). ``observer`` as
+    :func:`run_application`'s.
 
     Raises:
       TypeError, ValueError: a bad argument, before anything runs.
+      OSError: the observer cannot listen on its endpoint, before the tree starts.
     """
     require_trio("trio_otp.serve_application")
     signals = _check_arguments(tree, shutdown_signals, report)
+    endpoint = as_endpoint(observer)
     failure: BaseException | None = None
     tree_scope = trio.CancelScope()
-    with _signals_absorbed(signals) as early:
-        with trio.open_signal_receiver(*signals) as receiver:
-            if early:  # arrived in the instant before the receiver listened
-                _shutdown_requested(early[0], tree_scope)
+    async with contextlib.AsyncExitStack() as stack:
+        application: ObservedApplication | None = None
+        listener: trio.SocketListener | None = None
+        if endpoint is not None:
+            # Listening before anything starts: a bad endpoint fails the call, not the tree.
+            application = ObservedApplication(tree_scope, tree.name)
+            listener = await stack.enter_async_context(observing(endpoint, application))
+            address = listening_address(endpoint, listener)
+            logger.info(
+                "observer listening on %s",
+                address,
+                extra={"otp_report": "observer_listening", "address": address},
+            )
+            task_status = forwarding(task_status, application)
+        with _signals_absorbed(signals) as early:
+            with trio.open_signal_receiver(*signals) as receiver:
+                if early:  # arrived in the instant before the receiver listened
+                    _shutdown_requested(early[0], tree_scope)
 
-            async def watch() -> None:
-                async for signum in receiver:
-                    _shutdown_requested(signum, tree_scope)
+                async def watch() -> None:
+                    async for signum in receiver:
+                        _shutdown_requested(signum, tree_scope)
 
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(watch, name="trio_otp application signals")
-                with tree_scope:
-                    try:
-                        await tree.run(task_status=task_status)
-                    except (RestartIntensityExceeded, ChildStartError) as error:
-                        failure = error
-                nursery.cancel_scope.cancel()
-        await _flush_signal_deliveries()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(watch, name="trio_otp application signals")
+                    if listener is not None and application is not None:
+                        nursery.start_soon(serve_observer, listener, application, name="trio_otp observer")
+                    with tree_scope:
+                        try:
+                            await tree.run(task_status=task_status)
+                        except (RestartIntensityExceeded, ChildStartError) as error:
+                            failure = error
+                    nursery.cancel_scope.cancel()
+            await _flush_signal_deliveries()
     if failure is None:
         return 0
     _report(failure, report if report is not None else sys.stderr)
@@ -202,6 +239,21 @@ async def _flush_signal_deliveries() -> None:
         await flushed.wait()
 
 
+def _failure_fields(failure: BaseException, innermost: BaseException) -> dict[str, object]:
+    """The report's raw fields: the chain of (supervisor, child id) from the root down,
+    and the type and message of the error it started from."""
+    chain: list[dict[str, object]] = []
+    cause: BaseException | None = failure
+    while isinstance(cause, (RestartIntensityExceeded, ChildStartError)):
+        chain.append({"supervisor": cause.supervisor, "child_id": cause.child_id})
+        next_cause = cause.__cause__
+        if next_cause is None and isinstance(cause, ChildStartError):
+            next_cause = cause.reason
+        cause = next_cause
+    root = chain[0] if chain else {"supervisor": None, "child_id": None}
+    return {**root, "failure_chain": chain, **error_fields(innermost)}
+
+
 def _report(failure: BaseException, out: TextIO) -> None:
     why = "could not start" if isinstance(failure, ChildStartError) else "gave up"
     lines = [f"trio_otp: the application stopped because its root supervisor {why}."]
@@ -226,7 +278,7 @@ def _report(failure: BaseException, out: TextIO) -> None:
         cause = next_cause
         depth += 1
     text = "\n".join(lines)
-    logger.error(text, extra={"otp_report": "application_failed"})
+    logger.error(text, extra={"otp_report": "application_failed", **_failure_fields(failure, innermost)})
     print(text, file=out)
     if innermost is not failure:
         print("".join(traceback.format_exception(innermost)).rstrip(), file=out)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 import outcome
 import trio
 
+from . import _context
 from ._ki import protected
 from ._util import NoPublicConstructor, safe_repr
 
@@ -37,8 +38,9 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
     Keep it to reply later (OTP's ``From`` and ``gen_server:reply/2``).
     """
 
-    __slots__ = ("_process", "_request", "_state", "_task", "_timer")
+    __slots__ = ("_context", "_process", "_request", "_state", "_task", "_timer")
 
+    _context: list[tuple[Any, object]] | None  # what propagate_context carries, if on
     _process: Process | None  # set while the reply is deferred
     _request: Any  # the request's type is the server's, which a Caller does not carry
     _state: int
@@ -102,6 +104,7 @@ def new_caller(request: object, task: trio.lowlevel.Task) -> Caller[Any]:
     caller._state = _WAITING
     caller._process = None
     caller._timer = None
+    caller._context = _context.capture() if _context.active else None
     return caller
 
 

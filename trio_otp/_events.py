@@ -136,23 +136,78 @@ def attach(handler: Handler) -> Attachment:
 
 
 def attached() -> bool:
-    """Whether any handler would see an event emitted now."""
+    """Whether any handler would see a ``call_completed`` event emitted now (the call
+    path measures durations only then; lifecycle-only handlers do not count)."""
     if _process_handlers:
         return True
     return _attached_in_runs > 0 and bool(_current_run_handlers())
 
 
+# Handlers of the current run that see every event but ``call_completed`` (the observer's
+# crash log): attaching one must not make every call measure and emit its duration.
+_lifecycle_handlers: trio.lowlevel.RunVar[list[Handler]] = trio.lowlevel.RunVar(
+    "trio_otp_lifecycle_event_handlers"
+)
+_lifecycle_in_runs = 0
+
+
+def attach_lifecycle(handler: Handler) -> _LifecycleAttachment:
+    """Inside a Trio run: call ``handler`` for every event of this run except
+    ``call_completed``. Private: trio_otp's own observer uses it."""
+    global _lifecycle_in_runs  # noqa: PLW0603 - the module's other counter
+    try:
+        handlers = _lifecycle_handlers.get()
+    except LookupError:
+        handlers = list[Handler]()
+        _lifecycle_handlers.set(handlers)
+    handlers.append(handler)
+    _lifecycle_in_runs += 1
+    return _LifecycleAttachment(handler, handlers)
+
+
+@final
+class _LifecycleAttachment:
+    __slots__ = ("_handler", "_handlers")
+
+    def __init__(self, handler: Handler, handlers: list[Handler]) -> None:
+        self._handler = handler
+        self._handlers = handlers
+
+    def __call__(self) -> None:
+        global _lifecycle_in_runs  # noqa: PLW0603 - the module's other counter
+        if self._handler in self._handlers:
+            self._handlers.remove(self._handler)
+            _lifecycle_in_runs -= 1
+
+    def __enter__(self) -> _LifecycleAttachment:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self()
+
+
+def _current_lifecycle_handlers() -> list[Handler]:
+    try:
+        return _lifecycle_handlers.get()
+    except (LookupError, RuntimeError):
+        return []
+
+
 def emit(name: str, measurements: Mapping[str, float], metadata: Mapping[str, Any]) -> None:
-    if not _process_handlers and _attached_in_runs == 0:
+    if not _process_handlers and _attached_in_runs == 0 and _lifecycle_in_runs == 0:
         return
     run_handlers = _current_run_handlers() if _attached_in_runs else None
-    if not _process_handlers and not run_handlers:
+    lifecycle = _current_lifecycle_handlers() if _lifecycle_in_runs and name != "call_completed" else []
+    if not _process_handlers and not run_handlers and not lifecycle:
         return
     event = Event(name, measurements, metadata)
-    for handlers in (_process_handlers, run_handlers or []):
+    for handlers in (_process_handlers, run_handlers or [], lifecycle):
         for handler in list(handlers):
             try:
                 handler(event)
             except Exception:
-                Attachment(handler, handlers, in_run=handlers is not _process_handlers)()
+                if handlers is lifecycle:
+                    _LifecycleAttachment(handler, handlers)()
+                else:
+                    Attachment(handler, handlers, in_run=handlers is not _process_handlers)()
                 logger.exception("event handler %r raised and was detached", handler)

@@ -28,6 +28,7 @@ from typing import Any, Final, Generic, TypeVar, final
 import attrs
 import trio
 
+from . import _context
 from ._backend import require_trio
 from ._caller import Caller
 from ._checks import check_callable, check_exit_reason, check_instance, check_seconds
@@ -35,6 +36,7 @@ from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._exceptions import InitStopped
 from ._ki import self_protecting, unprotected
+from ._log_fields import error_fields
 from ._names import check_name
 from ._process import (
     Cast,
@@ -47,7 +49,7 @@ from ._process import (
     exit_signal_of,
     reason_of,
 )
-from ._processes import list_process
+from ._processes import child_of, list_process, supervisor_path
 from ._server_ref import ServerRef
 from ._system_messages import handle_system, time_source
 from ._util import describe, safe_repr
@@ -349,6 +351,8 @@ async def serve(
                     if task.custom_sleep_data is not process:
                         process.step_time = now()
                         task.custom_sleep_data = process
+                    if _context.active:
+                        _context.enter(item)
                     kind = type(item)
                     if kind is Caller:
                         caller: Caller[Any] = item  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
@@ -453,6 +457,10 @@ def _crash_report(server: GenServer[Any, Any], process: Process, error: Exceptio
             "reason": safe_repr(error),
             "last_message": last_message,
             "state": status,
+            # Raw values beside the display strings, as the supervisors' reports have.
+            "server_name": process.name,
+            "supervisor_path": list(supervisor_path(child_of(process.task))),
+            **error_fields(error),
         },
     )
 

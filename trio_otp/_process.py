@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from . import _context
 from ._caller import Caller
 from ._child import ExitSignal, child_of_task
 from ._exceptions import MailboxFull, ServerExited, ServerNotRunning, Shutdown
@@ -49,10 +50,11 @@ if sys.version_info < (3, 11):
 
 
 class Cast:
-    __slots__ = ("request",)
+    __slots__ = ("_context", "request")
 
     def __init__(self, request: object) -> None:
         self.request = request
+        self._context = _context.capture() if _context.active else None
 
 
 class Info:

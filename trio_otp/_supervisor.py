@@ -84,6 +84,7 @@ from ._exceptions import (
 from ._exit import ExitKind, describe_exit, exit_kind
 from ._intensity import RestartIntensity, validate_max_restarts, validate_max_seconds
 from ._ki import first_interrupt, protected, self_protecting
+from ._log_fields import error_fields, supervisor_fields
 from ._names import NamedRef, name_label, register_name
 from ._processes import forget_process, list_process
 from ._util import NoPublicConstructor, describe, enum_validator, name_validator, safe_repr
@@ -940,12 +941,16 @@ class _SupervisorState:
     def report(
         self, kind: str, child: _Child | Hashable | None, error: BaseException | None
     ) -> dict[str, object]:
-        """Structured fields attached to every log record, for log processors."""
+        """Structured fields attached to every log record, for log processors: the
+        display strings (``supervisor``, ``reason``) and the raw values beside them (see
+        ``_log_fields``)."""
         return {
             "otp_report": kind,
             "supervisor": self.label,
+            **supervisor_fields(self),
             "child_id": child.spec.id if isinstance(child, _Child) else child,
             "reason": describe_exit(error),
+            **error_fields(error),
         }
 
     # -- exits and restarts --

@@ -1,0 +1,249 @@
+"""The observer endpoint of a real application in a subprocess, on real time: what it
+serves, who may connect, and the command line that reads it."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pathlib
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import trio
+from trio.testing import MockClock
+
+import trio_otp
+from trio_otp.observer import ObserverRequestFailed, fetch_snapshot, fetch_status
+
+APP = pathlib.Path(__file__).parent / "observed_app.py"
+ROOT = pathlib.Path(__file__).parent.parent
+
+
+class Application:
+    def __init__(self, address: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            [sys.executable, str(APP), address],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.address = ""
+        for line in self.lines_until("ready"):
+            if line.startswith("listening "):
+                self.address = line.split(" ", 1)[1]
+
+    def lines_until(self, wanted: str) -> Iterator[str]:
+        assert self.process.stdout is not None
+        while True:
+            line = self.process.stdout.readline()
+            assert line, f"the application ended early: {self.stderr()}"
+            yield line.strip()
+            if line.strip() == wanted:
+                return
+
+    def stderr(self) -> str:
+        self.process.kill()
+        return self.process.communicate(timeout=10)[1]
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.communicate(timeout=20)
+        return self.process.returncode
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate(timeout=10)
+
+
+@pytest.fixture
+def socket_path(tmp_path: pathlib.Path) -> Iterator[str]:
+    # AF_UNIX paths are short (108 bytes): pytest's tmp_path can be longer.
+    short = pathlib.Path("/tmp") / f"trio-otp-obs-{os.getpid()}-{tmp_path.name}.sock"
+    yield str(short)
+    short.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def application(socket_path: str) -> Iterator[Application]:
+    app = Application(socket_path)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def nodes(tree: dict[str, Any], path: tuple[str, ...] = ()) -> dict[tuple[str, ...], dict[str, Any]]:
+    found = {path: tree}
+    for child in tree["children"]:
+        found.update(nodes(child, (*path, child["id"])))
+    return found
+
+
+def test_the_snapshot_shows_the_tree_restarts_crashes_and_a_stuck_server(application: Application) -> None:
+    snapshot = fetch_snapshot(application.address)
+    assert snapshot["protocol"] == 1
+    assert snapshot["pid"] == application.process.pid
+    assert snapshot["phase"] == "running"
+    tree = nodes(snapshot["tree"])
+    assert sorted(tree) == [(), ("clerk",), ("storage",), ("storage", "flaky"), ("storage", "inventory")]
+    assert (tree[()]["id"], tree[()]["kind"]) == ("shop", "supervisor")
+    assert tree[("storage", "flaky")]["restarts"] == 1
+    inventory = tree[("storage", "inventory")]
+    assert (inventory["kind"], inventory["state"], inventory["mailbox"]) == ("server", "running", 2)
+    assert inventory["message"] == "call 'reorder'"
+    assert inventory["handling_for"] > 0
+    [crash] = snapshot["crashes"]
+    assert (crash["event"], crash["supervisor"], crash["child_id"]) == ("crash", "'storage'", "flaky")
+    assert (crash["error_type"], crash["error_message"]) == ("ValueError", "flaky start")
+    assert application.stop() == 0
+
+
+def test_a_servers_status_is_what_format_status_shows(application: Application) -> None:
+    status = fetch_status(application.address, ["storage", "inventory"])
+    assert status["kind"] == "server"
+    assert status["server_class"].endswith("Inventory")
+    assert "<redacted>" in status["state"]
+    assert "s3cret" not in json.dumps(status)
+    assert (status["mailbox"], status["message"]) == (2, ["call", "'reorder'"])
+    assert status["supervisors"] == ["shop", "storage"]
+    supervisor = fetch_status(application.address, ["storage"])
+    assert (supervisor["kind"], supervisor["specs"], supervisor["active"]) == ("supervisor", 2, 2)
+    assert fetch_status(application.address, [])["kind"] == "supervisor"
+    assert fetch_status(application.address, ["storage", "flaky"]) == {
+        "kind": "worker",
+        "state": "running",
+        "restarts": 1,
+        "ref": "None",
+    }
+    assert application.stop() == 0
+
+
+def test_bad_requests_are_refused_and_the_application_carries_on(application: Application) -> None:
+    with pytest.raises(ObserverRequestFailed, match="no child 'nope' under storage"):
+        fetch_status(application.address, ["storage", "nope"])
+    with pytest.raises(ObserverRequestFailed, match="has no children"):
+        fetch_status(application.address, ["clerk", "deeper"])
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.settimeout(10)
+        raw.connect(application.address)
+        raw.sendall(b"not json\n" + b'{"request": "stop"}\n' + b"[1]\n")
+        answers = b""
+        while answers.count(b"\n") < 3:
+            answers += raw.recv(65536)
+    refusals = [json.loads(line) for line in answers.splitlines()]
+    assert [refusal["ok"] for refusal in refusals] == [False, False, False]
+    assert "unknown request 'stop'" in refusals[1]["error"]
+    assert fetch_snapshot(application.address)["phase"] == "running"
+    assert application.stop() == 0
+
+
+def test_the_socket_is_private_and_removed_at_the_end(application: Application) -> None:
+    mode = os.stat(application.address).st_mode
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o600
+    assert application.stop() == 0
+    assert not os.path.exists(application.address)
+
+
+def test_the_command_line_prints_json(application: Application) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "trio_otp", "observe", application.address, "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30, check=True)
+    assert json.loads(done.stdout)["tree"]["id"] == "shop"
+    done = subprocess.run(
+        [*command, "--node", "storage/inventory"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=True,
+    )
+    assert json.loads(done.stdout)["mailbox"] == 2
+    missing = subprocess.run(
+        [*command, "--node", "storage/nope"], capture_output=True, text=True, env=env, timeout=30, check=False
+    )
+    assert missing.returncode == 1
+    assert "no child 'nope'" in missing.stderr
+    assert application.stop() == 0
+    gone = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30, check=False)
+    assert gone.returncode == 1
+    assert "cannot reach the observer" in gone.stderr
+
+
+def test_loopback_tcp() -> None:
+    app = Application("tcp:127.0.0.1:0")
+    try:
+        assert app.address.startswith("tcp:127.0.0.1:")
+        assert int(app.address.rsplit(":", 1)[1]) > 0
+        assert fetch_snapshot(app.address)["tree"]["id"] == "shop"
+        assert app.stop() == 0
+    finally:
+        app.close()
+
+
+def test_a_stale_socket_is_replaced(socket_path: str) -> None:
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(socket_path)
+    stale.close()  # bound, never listened, closed: what a killed program leaves
+    app = Application(socket_path)
+    try:
+        assert fetch_snapshot(app.address)["phase"] == "running"
+        assert app.stop() == 0
+    finally:
+        app.close()
+
+
+async def test_a_path_that_is_no_socket_fails_before_the_tree_starts(
+    tmp_path: pathlib.Path, autojump_clock: MockClock
+) -> None:
+    path = tmp_path / "precious.txt"
+    path.write_text("keep me")
+    started: list[str] = []
+
+    async def worker(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        started.append("worker")
+        task_status.started()
+
+    tree = trio_otp.Supervisor([trio_otp.ChildSpec("w", worker)])
+    with pytest.raises(OSError, match="exists and is not a socket; refusing to replace it"):
+        await trio_otp.serve_application(tree, observer=path)
+    assert path.read_text() == "keep me"
+    assert started == []
+
+
+async def test_a_socket_another_program_listens_on_is_left_alone(
+    socket_path: str, autojump_clock: MockClock
+) -> None:
+    with socket.socket(socket.AF_UNIX) as other:
+        other.bind(socket_path)
+        other.listen()
+        tree = trio_otp.Supervisor([])
+        with pytest.raises(OSError, match="another program listens on the observer's socket"):
+            await trio_otp.serve_application(tree, observer=socket_path)
+    assert await trio.Path(socket_path).exists()
+
+
+async def test_listening_costs_the_call_path_nothing(socket_path: str, autojump_clock: MockClock) -> None:
+    """The observer's crash log is a lifecycle-only handler: calls do not start measuring
+    their durations for it, as they do for an attached events handler."""
+    tree = trio_otp.Supervisor([trio_otp.server_spec("echo", Echo, name="echo")])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(trio_otp.serve_application, tree, observer=socket_path))
+        assert await trio_otp.call("echo", "hi") == "hi"
+        assert not trio_otp._events.attached()
+        nursery.cancel_scope.cancel()
+
+
+class Echo(trio_otp.GenServer[str, str]):
+    async def handle_call(self, request: str, caller: trio_otp.Caller[str]) -> str:
+        return request
