@@ -573,6 +573,37 @@ WRONG: list[Wrong] = [
         TypeError,
         "send_after's destination (a ServerRef or a name) must be hashable",
     ),
+    # GenServer timeouts as OTP returns them
+    Wrong(
+        "Timeout negative", lambda _t: trio_otp.Timeout(-1), ValueError, "Timeout's seconds must be a number"
+    ),
+    Wrong(
+        "Timeout NaN", lambda _t: trio_otp.Timeout(math.nan), ValueError, "Timeout's seconds must be a number"
+    ),
+    Wrong(
+        "Timeout None",
+        lambda _t: trio_otp.Timeout(None),  # type: ignore[arg-type]
+        TypeError,
+        "Timeout's seconds must be a number of seconds >= 0, got None",
+    ),
+    Wrong(
+        "Reply timeout a string",
+        lambda _t: trio_otp.Reply(1, timeout="1"),  # type: ignore[arg-type]
+        TypeError,
+        "Reply's timeout must be a number of seconds >= 0 or None",
+    ),
+    Wrong(
+        "NoReply timeout negative",
+        lambda _t: trio_otp.NoReply(timeout=-1),
+        ValueError,
+        "NoReply's timeout must be a number of seconds >= 0 or None",
+    ),
+    Wrong(
+        "Reply timeout with continue_with",
+        lambda _t: trio_otp.Reply(1, continue_with="x", timeout=1),
+        ValueError,
+        "Reply takes continue_with or timeout, not both",
+    ),
     # Agents
     Wrong(
         "start_agent initial not callable",
@@ -971,6 +1002,7 @@ def test_the_table_covers_the_public_api() -> None:
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
+        "Timeout", "Reply", "NoReply",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {

@@ -79,6 +79,7 @@ PUBLIC = {
     "Reply",
     "ServerRef",
     "Stop",
+    "Timeout",
     "serve",
     "server_spec",
     "start_server",

@@ -52,6 +52,7 @@ from ._gen_server import IdleTimeout as IdleTimeout
 from ._gen_server import NoReply as NoReply
 from ._gen_server import Reply as Reply
 from ._gen_server import Stop as Stop
+from ._gen_server import Timeout as Timeout
 from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
@@ -166,6 +167,7 @@ __all__ = [
     "TaskSupervisor",
     "TaskSupervisorRef",
     "TaskTimeout",
+    "Timeout",
     "Timer",
     "TreeNode",
     "Via",
