@@ -604,6 +604,31 @@ WRONG: list[Wrong] = [
         ValueError,
         "Reply takes continue_with or timeout, not both",
     ),
+    # Channels in and out of a mailbox
+    Wrong(
+        "feed channel a list",
+        lambda t: trio_otp.feed(t.server, []),  # type: ignore[arg-type]
+        TypeError,
+        "feed's channel must be a trio.abc.ReceiveChannel, got",
+    ),
+    Wrong(
+        "feed unhashable destination",
+        lambda _t: trio_otp.feed([], trio.open_memory_channel[int](0)[1]),
+        TypeError,
+        "feed's destination (a ServerRef or a name) must be hashable",
+    ),
+    Wrong(
+        "mailbox_channel kind wrong",
+        lambda t: trio_otp.mailbox_channel(t.server, kind="call"),  # type: ignore[arg-type]
+        ValueError,
+        "mailbox_channel's kind must be 'info' or 'cast', got 'call'",
+    ),
+    Wrong(
+        "mailbox_channel unhashable destination",
+        lambda _t: trio_otp.mailbox_channel([]),
+        TypeError,
+        "mailbox_channel's destination (a ServerRef or a name) must be hashable",
+    ),
     # Agents
     Wrong(
         "start_agent initial not callable",
@@ -1003,6 +1028,7 @@ def test_the_table_covers_the_public_api() -> None:
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
         "Timeout", "Reply", "NoReply",
+        "feed", "mailbox_channel", "MailboxChannel", "ChannelClosed",
     }  # fmt: skip
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {

@@ -8,6 +8,10 @@ import pathlib
 import trio_otp
 
 PUBLIC = {
+    "ChannelClosed",
+    "MailboxChannel",
+    "feed",
+    "mailbox_channel",
     "KILL",
     "ExitMode",
     "Killed",

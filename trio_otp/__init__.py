@@ -8,6 +8,10 @@ from ._agent import start_agent as start_agent
 from ._application import run_application as run_application
 from ._application import serve_application as serve_application
 from ._caller import Caller as Caller
+from ._channels import ChannelClosed as ChannelClosed
+from ._channels import MailboxChannel as MailboxChannel
+from ._channels import feed as feed
+from ._channels import mailbox_channel as mailbox_channel
 from ._child import cleanup_scope as cleanup_scope
 from ._child_spec import BRUTAL_KILL as BRUTAL_KILL
 from ._child_spec import INFINITY as INFINITY
@@ -113,6 +117,7 @@ __all__ = [
     "AutoShutdown",
     "CallTimeout",
     "Caller",
+    "ChannelClosed",
     "ChildAlreadyPresent",
     "ChildAlreadyStarted",
     "ChildCounts",
@@ -136,6 +141,7 @@ __all__ = [
     "InitStopped",
     "Keys",
     "Killed",
+    "MailboxChannel",
     "MailboxFull",
     "MaxChildrenReached",
     "Monitor",
@@ -181,9 +187,11 @@ __all__ = [
     "delete_child",
     "events",
     "exit",
+    "feed",
     "format_tree",
     "get_state",
     "get_status",
+    "mailbox_channel",
     "monitor",
     "processes",
     "replace_state",
