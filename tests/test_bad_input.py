@@ -604,6 +604,19 @@ WRONG: list[Wrong] = [
         ValueError,
         "Reply takes continue_with or timeout, not both",
     ),
+    # start_timeout, an init deadline
+    Wrong(
+        "start_server start_timeout negative",
+        lambda t: trio_otp.start_server(t.nursery, Echo, start_timeout=-1),
+        ValueError,
+        "start_timeout must be a number of seconds >= 0 or None, got -1",
+    ),
+    Wrong(
+        "server_spec start_timeout a string",
+        lambda _t: trio_otp.server_spec("s", Echo, start_timeout="5"),  # type: ignore[arg-type]
+        TypeError,
+        "server_spec's start_timeout must be a number of seconds >= 0 or None",
+    ),
     # Channels in and out of a mailbox
     Wrong(
         "feed channel a list",

@@ -69,6 +69,7 @@ PUBLIC = {
     "MaxChildrenReached",
     "CallTimeout",
     "InitStopped",
+    "InitTimeout",
     "MailboxFull",
     "NameTaken",
     "ServerError",

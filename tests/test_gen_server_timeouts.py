@@ -178,3 +178,48 @@ async def test_a_bad_return_from_a_callback_names_timeout_among_the_choices(
         async with trio.open_nursery() as nursery:
             ref = await trio_otp.start_server(nursery, Bad)
             ref.cast("x")
+
+
+# --- start_timeout: an init deadline, as OTP's start {timeout, T} ---------------------
+
+
+@attrs.define
+class SlowInit(trio_otp.GenServer[Any, Any]):
+    seconds: float
+    terminated: list[Any] = attrs.field(factory=list[Any])
+
+    async def init(self) -> None:
+        await trio.sleep(self.seconds)
+
+    async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
+        return request
+
+    async def terminate(self, reason: BaseException | None) -> None:
+        self.terminated.append(reason)
+
+
+async def test_an_init_past_start_timeout_fails_the_start(autojump_clock: MockClock) -> None:
+    state = SlowInit(10)
+    async with trio.open_nursery() as nursery:
+        t0 = trio.current_time()
+        with pytest.raises(trio_otp.InitTimeout, match=r"SlowInit 'slow': init did not return within 2 s"):
+            await trio_otp.start_server(nursery, lambda: state, name="slow", start_timeout=2)
+        assert trio.current_time() - t0 == 2.0
+        assert state.terminated == []  # OTP kills it: no terminate
+        assert trio_otp.whereis("slow") is None  # the name is free again
+
+
+async def test_an_init_within_start_timeout_starts(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, lambda: SlowInit(1.5), start_timeout=2)
+        await trio.sleep(5)  # the deadline was for init only
+        assert await ref.call("up") == "up"
+        await ref.stop()
+
+
+async def test_a_supervised_start_past_start_timeout_is_a_failed_start(autojump_clock: MockClock) -> None:
+    spec = trio_otp.server_spec("slow", lambda: SlowInit(10), start_timeout=1)
+    async with trio.open_nursery() as nursery:
+        with pytest.raises(trio_otp.ChildStartError) as raised:
+            await nursery.start(trio_otp.Supervisor([spec]).run)
+        assert isinstance(raised.value.reason, trio_otp.InitTimeout)

@@ -31,6 +31,7 @@ from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildStartError as ChildStartError
 from ._exceptions import InitStopped as InitStopped
+from ._exceptions import InitTimeout as InitTimeout
 from ._exceptions import Killed as Killed
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
@@ -139,6 +140,7 @@ __all__ = [
     "GenServer",
     "IdleTimeout",
     "InitStopped",
+    "InitTimeout",
     "Keys",
     "Killed",
     "MailboxChannel",

@@ -29,10 +29,10 @@ import trio
 
 from ._backend import require_trio
 from ._caller import Caller
-from ._checks import check_callable, check_exit_reason, check_instance, check_seconds
+from ._checks import check_callable, check_exit_reason, check_instance, check_seconds, check_timeout
 from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
-from ._exceptions import InitStopped
+from ._exceptions import InitStopped, InitTimeout
 from ._exit import ExitKind, exit_kind
 from ._ki import self_protecting, unprotected
 from ._names import check_name
@@ -301,6 +301,7 @@ async def serve(
     factory: Callable[[], GenServer[RequestT, ReplyT]],
     name: Hashable | None = None,
     mailbox_size: float = math.inf,
+    start_timeout: float | None = None,
     *,
     task_status: trio.TaskStatus[ServerRef[RequestT, ReplyT]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -310,10 +311,13 @@ async def serve(
     Builds the state with ``factory()``, registers ``name``, runs ``init``, reports a
     :class:`ServerRef` through ``task_status``, then handles messages. Returns when the
     server stops normally; raises the stop reason or the crash otherwise.
+    ``start_timeout`` (seconds, or ``None`` to wait for ever) bounds ``init``, as OTP's
+    start ``timeout`` option does.
 
     Raises:
       NameTaken: before ``init``, if another server runs under ``name``.
       InitStopped: ``init`` returned :class:`Stop`.
+      InitTimeout: ``init`` had not returned within ``start_timeout``; it was cancelled.
       TypeError, ValueError: a bad argument, a factory that builds no GenServer, a bad
         ``idle_timeout``, or ``init`` returning something other than None, Continue or Stop.
       Exception: whatever ``factory`` or ``init`` raised (before ``started``).
@@ -325,6 +329,7 @@ async def serve(
     _check_factory(factory)
     if name is not None:
         check_name(name)
+    init_seconds = check_timeout(start_timeout, "start_timeout")
     server: object = factory()
     if not isinstance(server, GenServer):  # pyright: ignore[reportUnnecessaryIsInstance] - untyped callers
         msg = f"a server factory must return a GenServer instance, got {describe(server)}"
@@ -345,7 +350,15 @@ async def serve(
         result: object
         try:
             # As object, not as init is typed: not every subclass is type-checked.
-            result = typing.cast("object", await server.init())
+            if init_seconds == math.inf:
+                result = typing.cast("object", await server.init())
+            else:
+                result = _NOTHING
+                with trio.move_on_after(init_seconds):
+                    result = typing.cast("object", await server.init())
+                if result is _NOTHING:
+                    msg = f"server {process.label}: init did not return within {init_seconds:g} s"
+                    raise InitTimeout(msg)
         except BaseException as init_error:
             signal = exit_signal_of(process, init_error)
             process.close(reason_of(init_error) if signal is None else signal.reason)
@@ -559,12 +572,15 @@ async def start_server(
     *,
     name: Hashable | None = None,
     mailbox_size: float = math.inf,
+    start_timeout: float | None = None,
 ) -> ServerRef[RequestT, ReplyT]:
     """Start a server in ``nursery`` and return its reference once ``init`` has finished.
 
     ``factory`` builds the state, e.g. ``Counter`` or ``functools.partial(Counter, total=5)``.
     ``mailbox_size`` bounds the mailbox (default unbounded, as OTP's): when it is full,
-    calls wait for room and casts and sends raise :class:`MailboxFull`. A checkpoint.
+    calls wait for room and casts and sends raise :class:`MailboxFull`. ``start_timeout``
+    (seconds, default ``None``: for ever) bounds ``init`` (OTP's start ``timeout``): past
+    it, ``init`` is cancelled and the start raises :class:`InitTimeout`. A checkpoint.
 
     Raises what :func:`serve` raises before the server is running, and TypeError or
     ValueError for a bad argument before anything starts.
@@ -575,7 +591,8 @@ async def start_server(
     _check_factory(factory)
     if name is not None:
         check_name(name)
-    ref: ServerRef[RequestT, ReplyT] = await nursery.start(serve, factory, name, mailbox_size)
+    check_timeout(start_timeout, "start_timeout")
+    ref: ServerRef[RequestT, ReplyT] = await nursery.start(serve, factory, name, mailbox_size, start_timeout)
     return ref
 
 
@@ -585,6 +602,7 @@ def server_spec(
     *,
     name: Hashable | None = None,
     mailbox_size: float = math.inf,
+    start_timeout: float | None = None,
     restart: Restart = Restart.PERMANENT,
     shutdown: ShutdownPolicy = 5.0,
     significant: bool = False,
@@ -594,16 +612,22 @@ def server_spec(
     Each start (and restart) calls ``factory()`` for fresh state. The child's reference
     is its :class:`ServerRef`, typed as the server's (a ``GenServer[str, int]`` gives a
     ``ChildSpec[ServerRef[str, int]]``); give it a ``name`` so callers find the restarted
-    server.
+    server. ``start_timeout`` bounds each start's ``init`` (OTP's start ``timeout``): a
+    start that takes longer fails with :class:`InitTimeout`, which the supervisor treats
+    as any failed start.
+
+    Raises:
+      TypeError, ValueError: a bad argument, at once.
     """
     check_mailbox_size(mailbox_size)
     _check_factory(factory)
     if name is not None:
         check_name(name)
+    check_timeout(start_timeout, "server_spec's start_timeout")
     return ChildSpec(
         id,
         serve,
-        args=(factory, name, mailbox_size),
+        args=(factory, name, mailbox_size, start_timeout),
         restart=restart,
         shutdown=shutdown,
         significant=significant,
