@@ -876,6 +876,75 @@ WRONG: list[Wrong] = [
         TypeError,
         "send_interval's destination (a ServerRef or a name) must be hashable",
     ),
+    # GenServer timeouts as OTP returns them
+    Wrong(
+        "Timeout negative", lambda _t: trio_otp.Timeout(-1), ValueError, "Timeout's seconds must be a number"
+    ),
+    Wrong(
+        "Timeout NaN", lambda _t: trio_otp.Timeout(math.nan), ValueError, "Timeout's seconds must be a number"
+    ),
+    Wrong(
+        "Timeout None",
+        lambda _t: trio_otp.Timeout(None),  # type: ignore[arg-type]
+        TypeError,
+        "Timeout's seconds must be a number of seconds >= 0, got None",
+    ),
+    Wrong(
+        "Reply timeout a string",
+        lambda _t: trio_otp.Reply(1, timeout="1"),  # type: ignore[arg-type]
+        TypeError,
+        "Reply's timeout must be a number of seconds >= 0 or None",
+    ),
+    Wrong(
+        "NoReply timeout negative",
+        lambda _t: trio_otp.NoReply(timeout=-1),
+        ValueError,
+        "NoReply's timeout must be a number of seconds >= 0 or None",
+    ),
+    Wrong(
+        "Reply timeout with continue_with",
+        lambda _t: trio_otp.Reply(1, continue_with="x", timeout=1),
+        ValueError,
+        "Reply takes continue_with or timeout, not both",
+    ),
+    # start_timeout, an init deadline
+    Wrong(
+        "start_server start_timeout negative",
+        lambda t: trio_otp.start_server(t.nursery, Echo, start_timeout=-1),
+        ValueError,
+        "start_timeout must be a number of seconds >= 0 or None, got -1",
+    ),
+    Wrong(
+        "server_spec start_timeout a string",
+        lambda _t: trio_otp.server_spec("s", Echo, start_timeout="5"),  # type: ignore[arg-type]
+        TypeError,
+        "server_spec's start_timeout must be a number of seconds >= 0 or None",
+    ),
+    # Channels in and out of a mailbox
+    Wrong(
+        "feed channel a list",
+        lambda t: trio_otp.feed(t.server, []),  # type: ignore[arg-type]
+        TypeError,
+        "feed's channel must be a trio.abc.ReceiveChannel, got",
+    ),
+    Wrong(
+        "feed unhashable destination",
+        lambda _t: trio_otp.feed([], trio.open_memory_channel[int](0)[1]),
+        TypeError,
+        "feed's destination (a ServerRef or a name) must be hashable",
+    ),
+    Wrong(
+        "mailbox_channel kind wrong",
+        lambda t: trio_otp.mailbox_channel(t.server, kind="call"),  # type: ignore[arg-type]
+        ValueError,
+        "mailbox_channel's kind must be 'info' or 'cast', got 'call'",
+    ),
+    Wrong(
+        "mailbox_channel unhashable destination",
+        lambda _t: trio_otp.mailbox_channel([]),
+        TypeError,
+        "mailbox_channel's destination (a ServerRef or a name) must be hashable",
+    ),
     # Agents
     Wrong(
         "start_agent initial not callable",
@@ -1614,6 +1683,8 @@ def test_the_table_covers_the_public_api() -> None:
         "start_state_machine", "state_machine_spec", "serve_state_machine", "StateTimeout", "EventTimeout",
         "GenericTimeout", "NextEvent", "ReplyTo", "NextState", "KeepState", "RepeatState", "StopMachine",
         "ObserverEndpoint", "propagate_context",
+        "Timeout", "Reply", "NoReply",
+        "feed", "mailbox_channel", "MailboxChannel", "ChannelClosed",
     }  # fmt: skip
     # trio_otp.ray's callables have rows too (actor_spec, ActorClient); its other names are
     # handles the runtime makes, a function for inside an actor, and the bridge.

@@ -11,6 +11,10 @@ import trio_otp
 import trio_otp.observer
 
 PUBLIC = {
+    "ChannelClosed",
+    "MailboxChannel",
+    "feed",
+    "mailbox_channel",
     "KILL",
     "ExitMode",
     "Killed",
@@ -78,6 +82,7 @@ PUBLIC = {
     "MaxChildrenReached",
     "CallTimeout",
     "InitStopped",
+    "InitTimeout",
     "MailboxFull",
     "NameTaken",
     "ServerError",
@@ -92,6 +97,7 @@ PUBLIC = {
     "Reply",
     "ServerRef",
     "Stop",
+    "Timeout",
     "serve",
     "server_spec",
     "start_server",

@@ -8,6 +8,10 @@ from ._agent import start_agent as start_agent
 from ._application import run_application as run_application
 from ._application import serve_application as serve_application
 from ._caller import Caller as Caller
+from ._channels import ChannelClosed as ChannelClosed
+from ._channels import MailboxChannel as MailboxChannel
+from ._channels import feed as feed
+from ._channels import mailbox_channel as mailbox_channel
 from ._child import cleanup_scope as cleanup_scope
 from ._child_spec import BRUTAL_KILL as BRUTAL_KILL
 from ._child_spec import INFINITY as INFINITY
@@ -29,6 +33,7 @@ from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildStartError as ChildStartError
 from ._exceptions import InitStopped as InitStopped
+from ._exceptions import InitTimeout as InitTimeout
 from ._exceptions import JobTimeout as JobTimeout
 from ._exceptions import Killed as Killed
 from ._exceptions import MailboxFull as MailboxFull
@@ -58,6 +63,7 @@ from ._gen_server import IdleTimeout as IdleTimeout
 from ._gen_server import NoReply as NoReply
 from ._gen_server import Reply as Reply
 from ._gen_server import Stop as Stop
+from ._gen_server import Timeout as Timeout
 from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
@@ -162,6 +168,7 @@ __all__ = [
     "CallTimeout",
     "Caller",
     "CastEvent",
+    "ChannelClosed",
     "ChildAlreadyPresent",
     "ChildAlreadyStarted",
     "ChildCounts",
@@ -191,11 +198,13 @@ __all__ = [
     "IdleTimeout",
     "InfoEvent",
     "InitStopped",
+    "InitTimeout",
     "InternalEvent",
     "JobTimeout",
     "KeepState",
     "Keys",
     "Killed",
+    "MailboxChannel",
     "MailboxFull",
     "MaxChildrenReached",
     "Monitor",
@@ -247,6 +256,7 @@ __all__ = [
     "TaskSupervisor",
     "TaskSupervisorRef",
     "TaskTimeout",
+    "Timeout",
     "Timer",
     "Transition",
     "TreeNode",
@@ -266,9 +276,11 @@ __all__ = [
     "delete_child",
     "events",
     "exit",
+    "feed",
     "format_tree",
     "get_state",
     "get_status",
+    "mailbox_channel",
     "monitor",
     "os_process_spec",
     "processes",

@@ -169,6 +169,12 @@ class InitStopped(ServerError):
         self.__cause__: BaseException | None = reason
 
 
+class InitTimeout(ServerError, TimeoutError):
+    """A server's ``init`` did not finish within its ``start_timeout`` (OTP's start
+    ``{timeout, T}`` giving ``{error, timeout}``), so it did not start: ``init`` was
+    cancelled and ``terminate`` did not run."""
+
+
 class ReplaceStateFailed(ServerError):
     """:func:`replace_state`'s function raised, or returned something that cannot be the
     server's state. The server did not crash and its state is unchanged (as OTP's

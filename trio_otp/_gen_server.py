@@ -31,10 +31,10 @@ import trio
 from . import _context
 from ._backend import require_trio
 from ._caller import Caller
-from ._checks import check_callable, check_exit_reason, check_instance, check_seconds
+from ._checks import check_callable, check_exit_reason, check_instance, check_seconds, check_timeout
 from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
-from ._exceptions import InitStopped
+from ._exceptions import InitStopped, InitTimeout
 from ._ki import self_protecting, unprotected
 from ._log_fields import error_fields
 from ._names import check_name
@@ -51,7 +51,7 @@ from ._process import (
 )
 from ._processes import child_of, list_process, supervisor_path
 from ._server_ref import ServerRef
-from ._system_messages import handle_system, time_source
+from ._system_messages import SystemRequest, handle_system, time_source
 from ._util import describe, safe_repr
 
 logger = logging.getLogger("trio_otp.gen_server")
@@ -73,6 +73,19 @@ class _Action:
 
 
 _NOTHING: Any = object()
+
+
+def _check_return_timeout(timeout: object, continue_with: object, action: str) -> float | None:
+    if timeout is None:
+        return None
+    seconds = check_seconds(timeout, f"{action}'s timeout", rule=">= 0 or None")
+    if continue_with is not _NOTHING:
+        msg = (
+            f"{action} takes continue_with or timeout, not both (OTP's return takes one of them), "
+            f"got timeout={timeout!r}"
+        )
+        raise ValueError(msg)
+    return seconds
 
 
 @final
@@ -97,30 +110,69 @@ class Reply(_Action, Generic[ReplyT]):
     """Reply ``value``, then run ``handle_continue(continue_with)`` if it is given.
 
     A plain return value from ``handle_call`` is a reply too; this form exists for the
-    continue step (and for replying a value that is itself one of these action types).
+    continue step, for a ``timeout`` (as :class:`Timeout`: OTP's ``{reply, R, S, T}``), and
+    for replying a value that is itself one of these action types. ``continue_with`` and
+    ``timeout`` exclude each other, as in OTP.
+
+    Raises:
+      TypeError, ValueError: ``timeout`` is not None or a number of seconds >= 0, or is
+        given together with ``continue_with``.
     """
 
-    __slots__ = ("continue_with", "value")
+    __slots__ = ("continue_with", "timeout", "value")
 
-    def __init__(self, value: ReplyT, *, continue_with: object = _NOTHING) -> None:
+    def __init__(
+        self, value: ReplyT, *, continue_with: object = _NOTHING, timeout: float | None = None
+    ) -> None:
         self.value: ReplyT = value
         self.continue_with: object = continue_with
+        self.timeout: float | None = _check_return_timeout(timeout, continue_with, "Reply")
 
 
 @final
 class NoReply(_Action):
     """From ``handle_call``: do not reply now; reply later through the :class:`Caller`.
 
-    ``NO_REPLY`` is the instance to return when there is no continue step.
+    ``NO_REPLY`` is the instance to return when there is no continue step. ``timeout``
+    is as :class:`Timeout`'s (OTP's ``{noreply, S, T}``); it excludes ``continue_with``.
+
+    Raises:
+      TypeError, ValueError: as :class:`Reply`.
     """
 
-    __slots__ = ("continue_with",)
+    __slots__ = ("continue_with", "timeout")
 
-    def __init__(self, *, continue_with: object = _NOTHING) -> None:
+    def __init__(self, *, continue_with: object = _NOTHING, timeout: float | None = None) -> None:
         self.continue_with: object = continue_with
+        self.timeout: float | None = _check_return_timeout(timeout, continue_with, "NoReply")
 
 
 NO_REPLY: Final = NoReply()
+
+
+@final
+class Timeout(_Action):
+    """Carry on, but if no message arrives within ``seconds``, get
+    ``handle_info(IdleTimeout(seconds))``: OTP's ``{noreply, State, Timeout}``.
+
+    Return it from ``init``, ``handle_cast``, ``handle_info`` or ``handle_continue``; from
+    ``handle_call`` use ``Reply(value, timeout=...)`` or ``NoReply(timeout=...)``. It
+    fires at most once: any message cancels it, and only returning it again sets another.
+    For that one wait it replaces the ``idle_timeout`` attribute (which
+    applies again after the next message); ``math.inf`` waits for ever, ``0`` fires at
+    once unless a message is already waiting.
+
+    Raises:
+      TypeError, ValueError: ``seconds`` is not a number of seconds >= 0.
+    """
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds: float = check_seconds(seconds, "Timeout's seconds")
+
+    def __repr__(self) -> str:
+        return f"Timeout({self.seconds!r})"
 
 
 @final
@@ -158,16 +210,18 @@ class GenServer(Generic[RequestT, ReplyT]):
     """
 
     #: If set (as a class attribute or an attrs field), a server that receives no message
-    #: for this many seconds gets ``handle_info(IdleTimeout(...))`` (OTP's timeout), and
+    #: for this many seconds gets ``handle_info(IdleTimeout(...))``, and
     #: again after each further period without one. ``None`` or a number of seconds > 0;
-    #: another value fails the start, or crashes the server when a callback sets it.
+    #: another value fails the start, or crashes the server when a callback sets it. For
+    #: a timeout that fires once, as OTP's does, return :class:`Timeout` instead.
     idle_timeout: float | None = None
 
-    async def init(self) -> Continue | Stop[Any] | None:
+    async def init(self) -> Continue | Timeout | Stop[Any] | None:
         """Runs before the server accepts messages; ``start_server`` returns after it.
 
         Return ``None``, :class:`Continue` to run a continue step before the first
-        message, or :class:`Stop` to fail the start (:class:`InitStopped`). An exception
+        message, :class:`Timeout` for a first message deadline, or :class:`Stop` to fail
+        the start (:class:`InitStopped`). An exception
         fails the start too, and so does any other return value (a :exc:`TypeError`).
         """
         return None
@@ -185,12 +239,12 @@ class GenServer(Generic[RequestT, ReplyT]):
         msg = f"{type(self).__name__} does not handle calls; got {request!r}"
         raise NotImplementedError(msg)
 
-    async def handle_cast(self, request: Any) -> Continue | Stop[Any] | None:
+    async def handle_cast(self, request: Any) -> Continue | Timeout | Stop[Any] | None:
         """Handle a :meth:`ServerRef.cast`. The default crashes, as for calls."""
         msg = f"{type(self).__name__} does not handle casts; got {request!r}"
         raise NotImplementedError(msg)
 
-    async def handle_info(self, message: Any) -> Continue | Stop[Any] | None:
+    async def handle_info(self, message: Any) -> Continue | Timeout | Stop[Any] | None:
         """Handle a plain message (:meth:`ServerRef.send`). The default logs a warning
         and carries on: stray messages are common and not worth a crash."""
         logger.warning(
@@ -201,7 +255,7 @@ class GenServer(Generic[RequestT, ReplyT]):
         )
         return None
 
-    async def handle_continue(self, continuation: Any) -> Continue | Stop[Any] | None:
+    async def handle_continue(self, continuation: Any) -> Continue | Timeout | Stop[Any] | None:
         """Runs after a callback returned :class:`Continue` (or ``continue_with=``),
         before any other message. The default crashes."""
         msg = f"{type(self).__name__} returned a Continue but does not define handle_continue"
@@ -229,6 +283,7 @@ class IdleTimeout:
 
 
 _IDLE: Any = object()
+_ONE_SHOT: Any = object()  # in place of the idle_timeout seen: a returned Timeout is pending
 
 
 # --- running a server ----------------------------------------------------------------
@@ -249,6 +304,7 @@ async def serve(
     factory: Callable[[], GenServer[RequestT, ReplyT]],
     name: Hashable | None = None,
     mailbox_size: float = math.inf,
+    start_timeout: float | None = None,
     *,
     task_status: trio.TaskStatus[ServerRef[RequestT, ReplyT]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -258,10 +314,13 @@ async def serve(
     Builds the state with ``factory()``, registers ``name``, runs ``init``, reports a
     :class:`ServerRef` through ``task_status``, then handles messages. Returns when the
     server stops normally; raises the stop reason or the crash otherwise.
+    ``start_timeout`` (seconds, or ``None`` to wait for ever) bounds ``init``, as OTP's
+    start ``timeout`` option does.
 
     Raises:
       NameTaken: before ``init``, if another server runs under ``name``.
       InitStopped: ``init`` returned :class:`Stop`.
+      InitTimeout: ``init`` had not returned within ``start_timeout``; it was cancelled.
       TypeError, ValueError: a bad argument, a factory that builds no GenServer, a bad
         ``idle_timeout``, or ``init`` returning something other than None, Continue or Stop.
       Exception: whatever ``factory`` or ``init`` raised (before ``started``).
@@ -273,6 +332,7 @@ async def serve(
     _check_factory(factory)
     if name is not None:
         check_name(name)
+    init_seconds = check_timeout(start_timeout, "start_timeout")
     server: object = factory()
     if not isinstance(server, GenServer):  # pyright: ignore[reportUnnecessaryIsInstance] - untyped callers
         msg = f"a server factory must return a GenServer instance, got {describe(server)}"
@@ -293,7 +353,15 @@ async def serve(
         result: object
         try:
             # As object, not as init is typed: not every subclass is type-checked.
-            result = typing.cast("object", await server.init())
+            if init_seconds == math.inf:
+                result = typing.cast("object", await server.init())
+            else:
+                result = _NOTHING
+                with trio.move_on_after(init_seconds):
+                    result = typing.cast("object", await server.init())
+                if result is _NOTHING:
+                    msg = f"server {process.label}: init did not return within {init_seconds:g} s"
+                    raise InitTimeout(msg)
         except BaseException as init_error:
             signal = exit_signal_of(process, init_error)
             process.close(reason_of(init_error) if signal is None else signal.reason)
@@ -303,15 +371,24 @@ async def serve(
             stopped = InitStopped(message, result.reason)
             process.close(result.reason)
             raise stopped
-        if result is not None and not isinstance(result, Continue):
+        if result is not None and not isinstance(result, (Continue, Timeout)):
             msg = (
-                f"{type(server).__name__}.init returned {safe_repr(result)}; expected None, Continue or Stop"
+                f"{type(server).__name__}.init returned {safe_repr(result)}; "
+                "expected None, Continue, Timeout or Stop"
             )
             raise TypeError(msg)
         task_status.started(ref)
         pending_reply: Caller[Any] | None = None
         stop: Stop[Any] | None = None
         continuation = result.value if isinstance(result, Continue) else _NOTHING
+        # What the next wait for a message uses: idle_timeout, or a returned Timeout's
+        # seconds (`once`), marked by setting idle_timeout to _ONE_SHOT so that the check
+        # the loop makes anyway (has the attribute changed?) picks it up: no extra cost
+        # per message.
+        wait: float | None = idle_timeout
+        once: float = math.inf
+        if isinstance(result, Timeout):
+            once, idle_timeout = result.seconds, _ONE_SHOT
         handled = 0
         task = process.task
         now = time_source()
@@ -329,11 +406,14 @@ async def serve(
                             await trio.lowlevel.checkpoint()
                     else:
                         handled = 0
-                    if server.idle_timeout is not idle_timeout:  # a callback changed it
+                    if server.idle_timeout is not idle_timeout:  # changed, or a Timeout returned
+                        one_shot = idle_timeout is _ONE_SHOT
                         idle_timeout = server.idle_timeout
                         _check_idle_timeout(server, idle_timeout)
+                        # A message already waiting cancels a returned Timeout, as in OTP.
+                        wait = once if one_shot and not process.mailbox else idle_timeout
                     item: object
-                    if idle_timeout is None or process.mailbox:
+                    if wait is None or process.mailbox:
                         while not process.mailbox:
                             process.current = None  # handled: get_status shows no message
                             process.parked = process.task
@@ -341,10 +421,12 @@ async def serve(
                         item = process.take()
                     else:
                         item = _IDLE
-                        with trio.move_on_after(idle_timeout):
+                        with trio.move_on_after(wait):
                             item = await process.receive()
                         if item is _IDLE:
-                            item = process.current = Info(IdleTimeout(idle_timeout))
+                            item = process.current = Info(IdleTimeout(wait))
+                        if type(item) is not SystemRequest:  # OTP re-arms it after those
+                            wait = idle_timeout  # a returned Timeout is spent
                     # Trio clears custom_sleep_data whenever it reschedules a task: if our
                     # mark is gone, this is a new scheduling step, so read the clock (once
                     # per step, not per message; see _sys.py).
@@ -361,6 +443,9 @@ async def serve(
                             caller.reply(result)
                         else:
                             continuation, stop, pending_reply = _after_call(process, caller, result)
+                            returned = getattr(result, "timeout", None)
+                            if returned is not None:
+                                once, idle_timeout = returned, _ONE_SHOT
                         continue
                     if kind is Cast:
                         result = await server.handle_cast(item.request)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
@@ -375,11 +460,16 @@ async def serve(
                     continue
                 if isinstance(result, Continue):
                     continuation = result.value
-                elif isinstance(result, Stop):  # pyright: ignore[reportUnnecessaryIsInstance]
+                elif isinstance(result, Stop):
                     stop = result
+                elif isinstance(result, Timeout):  # pyright: ignore[reportUnnecessaryIsInstance]
+                    once, idle_timeout = result.seconds, _ONE_SHOT
                 else:  # only reachable from code that is not type-checked
                     callback = type(server).__name__  # type: ignore[unreachable]
-                    msg = f"{callback} callback returned {safe_repr(result)}; expected None, Continue or Stop"
+                    msg = (
+                        f"{callback} callback returned {safe_repr(result)}; "
+                        "expected None, Continue, Timeout or Stop"
+                    )
                     raise TypeError(msg)
         except BaseException as error:
             await end_after_error(
@@ -485,12 +575,15 @@ async def start_server(
     *,
     name: Hashable | None = None,
     mailbox_size: float = math.inf,
+    start_timeout: float | None = None,
 ) -> ServerRef[RequestT, ReplyT]:
     """Start a server in ``nursery`` and return its reference once ``init`` has finished.
 
     ``factory`` builds the state, e.g. ``Counter`` or ``functools.partial(Counter, total=5)``.
     ``mailbox_size`` bounds the mailbox (default unbounded, as OTP's): when it is full,
-    calls wait for room and casts and sends raise :class:`MailboxFull`. A checkpoint.
+    calls wait for room and casts and sends raise :class:`MailboxFull`. ``start_timeout``
+    (seconds, default ``None``: for ever) bounds ``init`` (OTP's start ``timeout``): past
+    it, ``init`` is cancelled and the start raises :class:`InitTimeout`. A checkpoint.
 
     Raises what :func:`serve` raises before the server is running, and TypeError or
     ValueError for a bad argument before anything starts.
@@ -501,7 +594,8 @@ async def start_server(
     _check_factory(factory)
     if name is not None:
         check_name(name)
-    ref: ServerRef[RequestT, ReplyT] = await nursery.start(serve, factory, name, mailbox_size)
+    check_timeout(start_timeout, "start_timeout")
+    ref: ServerRef[RequestT, ReplyT] = await nursery.start(serve, factory, name, mailbox_size, start_timeout)
     return ref
 
 
@@ -511,6 +605,7 @@ def server_spec(
     *,
     name: Hashable | None = None,
     mailbox_size: float = math.inf,
+    start_timeout: float | None = None,
     restart: Restart = Restart.PERMANENT,
     shutdown: ShutdownPolicy = 5.0,
     significant: bool = False,
@@ -520,16 +615,22 @@ def server_spec(
     Each start (and restart) calls ``factory()`` for fresh state. The child's reference
     is its :class:`ServerRef`, typed as the server's (a ``GenServer[str, int]`` gives a
     ``ChildSpec[ServerRef[str, int]]``); give it a ``name`` so callers find the restarted
-    server.
+    server. ``start_timeout`` bounds each start's ``init`` (OTP's start ``timeout``): a
+    start that takes longer fails with :class:`InitTimeout`, which the supervisor treats
+    as any failed start.
+
+    Raises:
+      TypeError, ValueError: a bad argument, at once.
     """
     check_mailbox_size(mailbox_size)
     _check_factory(factory)
     if name is not None:
         check_name(name)
+    check_timeout(start_timeout, "server_spec's start_timeout")
     return ChildSpec(
         id,
         serve,
-        args=(factory, name, mailbox_size),
+        args=(factory, name, mailbox_size, start_timeout),
         restart=restart,
         shutdown=shutdown,
         significant=significant,
