@@ -237,6 +237,26 @@ def test_a_worker_killed_while_idle_is_restarted() -> None:
     run(test)
 
 
+def test_a_call_given_a_worker_that_died_idle_runs_on_its_replacement() -> None:
+    # The worker is dead before Trio notices it (no checkpoint between the kill and the
+    # call), so the call takes it from the idle ones: its job never reached the worker,
+    # and must run elsewhere rather than fail with "killed while running add".
+    async def test() -> None:
+        async with trio.open_nursery() as nursery:
+            ref = await start(nursery, WorkerPool(1, max_restarts=3, max_seconds=60))
+            for _ in range(3):
+                [pid] = ref.worker_pids()
+                os.kill(pid, signal.SIGKILL)
+                while not is_gone(pid):
+                    time.sleep(0.01)  # noqa: ASYNC251 - no checkpoint: the pool must not see it first
+                assert await ref.run(jobs.add, 1, 2) == 3
+            [slot] = await ref.which_children()
+            assert slot.restarts == 3  # each death still counts as the crash it was
+            nursery.cancel_scope.cancel()
+
+    run(test)
+
+
 def test_other_calls_are_served_while_a_worker_dies() -> None:
     async def test() -> None:
         results: list[object] = []

@@ -589,7 +589,9 @@ class WorkerPoolRef(metaclass=NoPublicConstructor):
             note.
           WorkerCrashed: the worker process died while running the job (a segfault,
             ``os._exit``, a SIGKILL, ``sys.exit`` in the job); it names the exit status
-            or the signal. The pool restarts the worker under its intensity.
+            or the signal. The pool restarts the worker under its intensity. (A worker
+            found dead before it took the job is no error of the call: the job runs on
+            another worker.)
           JobTimeout: no result within ``timeout``; the job, if it had started, was
             stopped.
           WorkerPoolNotRunning: the pool is stopping or has ended (before or while the
@@ -621,9 +623,20 @@ class WorkerPoolRef(metaclass=NoPublicConstructor):
             raise pool.not_running()
         worker: _Worker | None = None
         with trio.move_on_after(seconds):
-            worker = await pool.acquire()
+            while True:
+                worker = await pool.acquire()
+                try:
+                    await worker.send(payload)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    # It died idle, before the pool noticed: the job never reached it,
+                    # so it goes to another worker (the death is its slot's crash).
+                    worker = None
+                    continue
+                except BaseException:
+                    await pool.stop_job(worker)
+                    raise
+                break
             try:
-                await worker.send(payload)
                 reply = await worker.receive()
             except (EOFError, trio.BrokenResourceError, trio.ClosedResourceError):
                 await worker.gone.wait()
