@@ -80,6 +80,8 @@ _WORKER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker
 _BOOTSTRAP = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__trio_otp_worker__')"
 _HAS_PIDFD = hasattr(os, "pidfd_open")
 _READ_SIZE = 65536
+#: Seconds a slot's shutdown budget adds to cancel_grace, for the SIGKILL and the reaping.
+_REAP_MARGIN = 1.0
 
 
 def _open_pidfd(pid: int) -> int | None:
@@ -291,7 +293,7 @@ async def _discard(worker: _Worker) -> None:
 class _Pool:
     """One run of a pool: its idle workers and every live worker, for callers and slots."""
 
-    __slots__ = ("definition", "idle_receive", "idle_send", "label", "stopping", "workers")
+    __slots__ = ("definition", "idle_receive", "idle_send", "kill_at", "label", "stopping", "workers")
 
     def __init__(self, definition: WorkerPool) -> None:
         self.definition = definition
@@ -301,6 +303,8 @@ class _Pool:
         self.idle_receive: trio.MemoryReceiveChannel[_Worker] = receive
         self.workers: dict[_Worker, None] = {}
         self.stopping = False
+        #: When the pool's stop began plus cancel_grace: every worker's SIGKILL is due then.
+        self.kill_at = math.inf
 
     @protected
     def hire(self, worker: _Worker) -> None:
@@ -334,6 +338,7 @@ class _Pool:
     def begin_stop(self) -> None:
         """Every worker gets SIGINT at once; callers waiting for a worker are refused."""
         self.stopping = True
+        self.kill_at = trio.current_time() + self.definition.cancel_grace
         self.idle_send.close()
         for worker in list(self.workers):
             worker.retire("the pool is stopping", self.definition.cancel_grace)
@@ -392,8 +397,12 @@ async def _run_slot(pool: _Pool, index: int, *, task_status: trio.TaskStatus[Non
     finally:
         pool.fire(worker)
         if not worker.gone.is_set():
-            worker.retire("the pool is stopping", pool.definition.cancel_grace)
-            with cleanup_scope():  # bounded by the slot's budget, cancel_grace
+            grace = pool.definition.cancel_grace
+            worker.retire("the pool is stopping", grace)
+            # The supervisor stops the slots one by one, but their workers got SIGINT at
+            # once: each is due its SIGKILL one grace after the pool's stop began, not
+            # after its own slot's. The slot's budget (a margin longer) is the backstop.
+            with cleanup_scope(), trio.move_on_at(min(pool.kill_at, trio.current_time() + grace)):
                 await worker.wait_exit()
             if not worker.exited:
                 worker.kill()
@@ -499,7 +508,9 @@ class WorkerPool:
 
 async def _run_pool(definition: WorkerPool, label: str | None, task_status: trio.TaskStatus[Any]) -> None:
     pool = _Pool(definition)
-    slot_shutdown: ShutdownPolicy = definition.cancel_grace or BRUTAL_KILL
+    slot_shutdown: ShutdownPolicy = (
+        definition.cancel_grace + _REAP_MARGIN if definition.cancel_grace else BRUTAL_KILL
+    )
     slots = [
         ChildSpec(f"worker {index}", _run_slot, args=(pool, index), shutdown=slot_shutdown)
         for index in range(definition.workers)
