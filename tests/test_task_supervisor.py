@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
+import warnings
 from collections.abc import AsyncIterator
 
 import pytest
@@ -143,6 +146,56 @@ async def test_map_failure_cancels_the_rest(autojump_clock: MockClock) -> None:
         await settle()
         assert started == [0, 1, 2, 3]  # inputs are read only as fast as tasks can run
         assert (await tasks._supervisor.count_children()).active == 0  # the rest were cancelled
+        nursery.cancel_scope.cancel()
+
+
+async def test_cancelling_the_consumer_of_an_ordered_map_stops_the_item_it_waited_for(
+    autojump_clock: MockClock,
+) -> None:
+    # The consumer is cancelled while it waits for the head item: that item, too, is one
+    # of "the tasks still running", not left to run its 100 s under the supervisor.
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        with trio.move_on_after(1):
+            await consume(tasks.map(functools.partial(double_later, delay=100), [1]))
+        assert await tasks.children() == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_leaving_a_map_early_leaves_no_generator_of_its_own_to_the_garbage_collector(
+    autojump_clock: MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            async with contextlib.aclosing(tasks.map(double_later, range(10), max_concurrency=2)) as results:
+                async for _ in results:
+                    break
+            gc.collect()
+        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_leaving_a_map_stops_the_items_in_flight_together(autojump_clock: MockClock) -> None:
+    # Each item's cleanup takes 1 s of its 5 s budget: stopping 8 of them one after the
+    # other took 8 s; they are stopped at once, as async_stream kills its tasks at a halt.
+    async def work(n: int) -> int:
+        try:
+            await trio.sleep(100)
+        finally:
+            with trio_otp.cleanup_scope():
+                await trio.sleep(1)
+        return n
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        with trio.move_on_after(1):
+            await consume(tasks.map(work, range(8), max_concurrency=8))
+        left = trio.current_time()
+        assert (await tasks.count_children()).active == 0
+        assert trio.current_time() - left == 0
+        assert trio.current_time() < 3
         nursery.cancel_scope.cancel()
 
 

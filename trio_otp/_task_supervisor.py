@@ -35,7 +35,6 @@ import math
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Hashable,
@@ -767,8 +766,9 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
                 if not running:
                     return
                 if ordered:
-                    handle = running.popleft()
+                    handle = running[0]  # still running (and so stopped) if this wait is cancelled
                     await handle._done.wait()
+                    running.popleft()
                 else:
                     handle = await finished_receive.receive()
                     running.remove(handle)
@@ -789,11 +789,27 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
                     yield ended.unwrap()
         finally:
             with trio.CancelScope(shield=True):
-                for handle in running:
-                    await handle.cancel()
+                await self._stop_together(running)
+                await source.aclose()
+
+    async def _stop_together(self, handles: Iterable[TaskHandle[Any]]) -> None:
+        """Stop the tasks of a map left early at once, in one request (their budgets
+        overlap, as async_stream kills its tasks at a halt). A checkpoint."""
+        children = [
+            handle._child._child for handle in handles if handle._child is not None and not handle.done
+        ]
+        if not children:
+            await trio.lowlevel.checkpoint()
+            return
+        try:
+            await self._supervisor._request(
+                lambda state: state.terminate_together(children, "a map left early")
+            )
+        except SupervisorNotRunning:
+            pass  # it is stopping them, with every other task
 
 
-async def _aiter(inputs: Iterable[InputT] | AsyncIterable[InputT]) -> AsyncIterator[InputT]:
+async def _aiter(inputs: Iterable[InputT] | AsyncIterable[InputT]) -> AsyncGenerator[InputT, None]:
     if isinstance(inputs, AsyncIterable):
         async for item in inputs:
             yield item
