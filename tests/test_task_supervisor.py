@@ -7,6 +7,7 @@ import functools
 import gc
 import warnings
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 import trio
@@ -359,6 +360,32 @@ async def test_map_timeout_raise_stops_the_stream(autojump_clock: MockClock) -> 
         assert trio.current_time() == 2.5
         assert (await tasks.count_children()).active == 0  # the rest were cancelled
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("on_timeout", ["raise", "kill_task"])
+async def test_a_timed_out_items_cleanup_gets_the_shutdown_budget_not_for_ever(
+    autojump_clock: MockClock, caplog: pytest.LogCaptureFixture, on_timeout: Literal["raise", "kill_task"]
+) -> None:
+    # The item is stopped as its supervisor stops a task: its cleanup_scope is cut at the
+    # 5 s budget, where a bare cancel at the deadline left it shielded for ever (100 s).
+    async def work(n: int) -> int:
+        try:
+            await trio.sleep(100)
+        finally:
+            with trio_otp.cleanup_scope():
+                await trio.sleep(100)
+        return n
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery, shutdown=5)
+        with contextlib.suppress(trio_otp.TaskTimeout):
+            async with contextlib.aclosing(tasks.map(work, [1], timeout=1, on_timeout=on_timeout)) as results:
+                got = [result async for result in results]
+                assert isinstance(got[0], trio_otp.TaskExit)
+                assert isinstance(got[0].reason, trio_otp.TaskTimeout)
+        assert trio.current_time() == 6
+        nursery.cancel_scope.cancel()
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and "raised" in r.getMessage()]
 
 
 @pytest.mark.parametrize("ordered", [True, False])
