@@ -82,6 +82,36 @@ async def test_a_task_with_many_keys_is_forgotten_in_linear_time(autojump_clock:
     assert calls < 30 * n
 
 
+async def test_unregistering_one_key_does_not_scan_the_tasks_other_keys(autojump_clock: MockClock) -> None:
+    # The docs promise O(entries under the key), whatever else the task holds: a
+    # subscriber to many topics leaving one compares no key but that one.
+    comparisons = 0
+
+    @attrs.frozen(eq=False)
+    class Topic:
+        number: int
+
+        def __hash__(self) -> int:
+            return self.number
+
+        def __eq__(self, other: object) -> bool:
+            nonlocal comparisons
+            comparisons += 1
+            return isinstance(other, Topic) and other.number == self.number
+
+    registry: Registry[int] = Registry(Keys.DUPLICATE)
+    for number in range(1000):
+        registry.register(Topic(number), number)
+    comparisons = 0
+    registry.register(Topic(-1), 1)
+    registry.register(Topic(-1), 2)
+    assert registry.unregister_match(Topic(-1), lambda value: value == 1) == 1
+    registry.unregister(Topic(-1))
+    assert comparisons < 50  # a few dict lookups of the key itself, not 1000 others
+    assert registry.keys_of()[-1] == Topic(999)
+    assert registry.count() == 1000
+
+
 async def test_entries_in_several_registries_go_with_their_task(autojump_clock: MockClock) -> None:
     """An owner that empties one registry by hand, registers there again and also holds
     entries elsewhere still loses every entry when it ends."""
