@@ -19,7 +19,8 @@ nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = False
 # `nox` alone runs the checks. On demand: `bench` (never pass/fail), `soak` and `otp`
 # (the conformance properties at length, and against real Erlang/OTP) and `signals` (real
-# signals into busy trees, hundreds of times), which CI also runs.
+# signals into busy trees, hundreds of times) and `ray` (Ray actors under supervisors, on a
+# local Ray instance and a simulated two-node cluster), which CI also runs.
 nox.options.sessions = ["tests", "tests_oldest", "lint", "typecheck", "docs", "interpreters"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
@@ -221,7 +222,7 @@ def signals(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def otp(session: nox.Session) -> None:
-    """Generated scenarios through real Erlang/OTP supervisors, the model and trio_otp.
+    """Generated scenarios through real Erlang/OTP supervisors and gen_statem, the models and trio_otp.
 
     Needs ``escript`` (Debian: ``apt-get install -y erlang-base``); fails without it.
     """
@@ -231,3 +232,26 @@ def otp(session: nox.Session) -> None:
     session.run(
         "pytest", "tests/test_otp_agreement.py", *session.posargs, env={"TRIO_OTP_CHECK_AGAINST_OTP": "1"}
     )
+
+
+# Ray has wheels for 3.10 to 3.13; two of them keep the session to a few minutes in CI.
+RAY_PYTHONS = ["3.11", "3.13"]
+
+
+@nox.session(python=RAY_PYTHONS)
+def ray(session: nox.Session) -> None:
+    """trio_otp.ray on real Ray: a local instance and a two-node cluster simulated on this
+    machine (started by the tests themselves, small fixed resources), the docs' Ray
+    example, then the call benchmark against raw Ray (printed, never pass/fail)."""
+    session.install(".[testing,ray]", *TEST_DEPS)
+    session.run(
+        "pytest",
+        "-s",
+        "tests/test_ray.py",
+        "tests/test_ray_cluster.py",
+        "tests/test_docs_examples.py",
+        "-k",
+        "ray",
+        *session.posargs,
+    )
+    session.run("python", "bench/ray_calls.py", "--quick")

@@ -39,7 +39,7 @@ nitpicky = True
 # listed here: each must resolve. (Type variables are handled by _type_variable below.)
 _EXTERNAL = ["builtins", "collections", "contextlib", "enum", "exceptiongroup", "logging", "types"]
 _EXTERNAL += ["typing", "typing_extensions", "trio", "attrs", "attr", "hypothesis"]
-_EXTERNAL += ["pickle", "signal", "subprocess"]  # named by the worker pools
+_EXTERNAL += ["os", "pickle", "re", "signal", "subprocess"]  # named by the OS-process pages
 nitpick_ignore_regex = [
     (r"py:.*", rf"(?:{'|'.join(_EXTERNAL)})(?:\..+)?"),
 ]
@@ -99,13 +99,32 @@ def _type_parameter_name(target: str) -> str | None:
 
 
 def _type_variable(
-    _app: Sphinx, _env: BuildEnvironment, node: pending_xref, _contnode: nodes.TextElement
+    app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: nodes.TextElement
 ) -> nodes.Node | None:
     """A type variable in a signature (``ReplyT``) is a parameter of the generic, not an
     object with a page: it is shown by its short name, unlinked. Only names that really are
     trio_otp's type variables are resolved this way; any other missing target still warns."""
-    name = _type_parameter_name(node.get("reftarget", ""))
-    return None if name is None else nodes.literal(name, name)
+    target = node.get("reftarget", "")
+    name = _type_parameter_name(target)
+    if name is None:
+        return _public_name(app, env, node, contnode)
+    return nodes.literal(name, name)
+
+
+def _public_name(
+    app: Sphinx, env: BuildEnvironment, node: pending_xref, contnode: nodes.TextElement
+) -> nodes.Node | None:
+    """A public class spelled by its private module (``trio_otp._transitions.CallEvent``):
+    a subscripted generic, such as ``CallEvent[RequestT, ReplyT]`` inside a type alias,
+    keeps the module its class had when the alias was made, before ``trio_otp`` claimed
+    it. It links to the public name; anything not public still warns."""
+    module, _, name = node.get("reftarget", "").rpartition(".")
+    if not module.startswith("trio_otp._") or name not in trio_otp.__all__:
+        return None
+    domain = env.get_domain("py")
+    return domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], f"trio_otp.{name}", node, contnode
+    )
 
 
 def _public_bases(_app: Sphinx, _name: str, _obj: object, _options: object, bases: list[type]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 from hypothesis import strategies as st
 
@@ -90,3 +92,13 @@ def schedules(draw: st.DrawFn, tree: SupSpec, max_events: int = 12) -> list[tupl
     edges = [step for period in periods for step in (period, period - 0.5, period + 0.5)]
     steps = st.one_of(st.sampled_from(TIME_STEPS), st.sampled_from(edges))
     return draw(st.lists(st.tuples(steps, event), max_size=max_events))
+
+
+# --- state machine scenarios (tests/statem_model.py) ---------------------------------------
+
+
+def statem_scenarios(max_events: int = 8) -> st.SearchStrategy[Any]:
+    """Scenarios of ``statem_model.random_scenario``, drawn through hypothesis's Random."""
+    from .statem_model import random_scenario  # noqa: PLC0415 - it imports trio_otp
+
+    return st.randoms(use_true_random=False).map(lambda rng: random_scenario(rng, max_events))

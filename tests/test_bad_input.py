@@ -21,6 +21,7 @@ import trio
 from trio.testing import MockClock
 
 import trio_otp
+import trio_otp.ray
 from trio_otp import testing
 
 from .harness import settle
@@ -38,6 +39,11 @@ async def parked(*, task_status: trio.TaskStatus[None]) -> None:
 
 async def work(x: int) -> int:
     return x
+
+
+class _Machine(trio_otp.StateMachine[str, None, Any, Any]):
+    async def init(self) -> trio_otp.NextState[str, None]:
+        return trio_otp.NextState("idle", None)
 
 
 @attrs.define
@@ -737,6 +743,81 @@ WRONG: list[Wrong] = [
         TypeError,
         "Registry.meta's key must be hashable",
     ),
+    # PartitionSupervisor and Partition
+    Wrong(
+        "PartitionSupervisor spec not a spec",
+        lambda _t: trio_otp.PartitionSupervisor(parked, name="p"),  # type: ignore[arg-type]
+        TypeError,
+        "PartitionSupervisor spec must be a ChildSpec, got <function parked",
+    ),
+    Wrong(
+        "PartitionSupervisor without a name",
+        lambda _t: trio_otp.PartitionSupervisor(trio_otp.ChildSpec("w", parked), name=None),
+        TypeError,
+        "PartitionSupervisor.name is required",
+    ),
+    Wrong(
+        "PartitionSupervisor partitions 0",
+        lambda _t: trio_otp.PartitionSupervisor(trio_otp.ChildSpec("w", parked), name="p", partitions=0),
+        ValueError,
+        "PartitionSupervisor partitions must be a whole number >= 1, got 0",
+    ),
+    Wrong(
+        "PartitionSupervisor partitions a float",
+        lambda _t: trio_otp.PartitionSupervisor(trio_otp.ChildSpec("w", parked), name="p", partitions=2.0),  # type: ignore[arg-type]
+        TypeError,
+        "PartitionSupervisor partitions must be a whole number >= 1, got 2.0 (of type float)",
+    ),
+    Wrong(
+        "PartitionSupervisor with_arguments not callable",
+        lambda _t: trio_otp.PartitionSupervisor(
+            trio_otp.ChildSpec("w", parked),
+            name="p",
+            with_arguments=(1,),  # type: ignore[arg-type]
+        ),
+        TypeError,
+        "PartitionSupervisor with_arguments must be None or a callable",
+    ),
+    Wrong(
+        "PartitionSupervisor with_arguments returns a number",
+        lambda _t: trio_otp.PartitionSupervisor(
+            trio_otp.ChildSpec("w", parked),
+            name="p",
+            with_arguments=lambda args, partition: partition,  # type: ignore[arg-type,return-value]
+        ),
+        TypeError,
+        "PartitionSupervisor with_arguments must return the partition's args (a tuple), got 0 (of type int)",
+    ),
+    Wrong(
+        "PartitionSupervisor max_restarts negative",
+        lambda _t: trio_otp.PartitionSupervisor(trio_otp.ChildSpec("w", parked), name="p", max_restarts=-1),
+        ValueError,
+        "max_restarts",
+    ),
+    Wrong(
+        "Partition key unhashable",
+        lambda _t: trio_otp.Partition("p", []),
+        TypeError,
+        "Partition.key must be hashable",
+    ),
+    Wrong(
+        "Partition of a Partition",
+        lambda _t: trio_otp.Partition(trio_otp.Partition("p", 1), 2),
+        TypeError,
+        "Partition.name names a PartitionSupervisor, not another partition",
+    ),
+    Wrong(
+        "Partition of a plain supervisor",
+        lambda _t: trio_otp.whereis(trio_otp.Partition("root", 1)),
+        TypeError,
+        "the process named 'root' is <SupervisorRef 'root' (running)>, not a PartitionSupervisor",
+    ),
+    Wrong(
+        "Supervisor named by a Partition",
+        lambda _t: trio_otp.Supervisor([], name=trio_otp.Partition("p", 1)),
+        TypeError,
+        "Supervisor.name cannot be a Partition",
+    ),
     # Monitors and timers
     Wrong(
         "monitor notify not a server",
@@ -1125,13 +1206,269 @@ WRONG: list[Wrong] = [
         trio_otp.ChildNotFound,
         "is not a running supervised child",
     ),
+    # StateMachine: its starts, specs and what its callbacks return, checked when built
+    Wrong(
+        "start_state_machine factory builds no StateMachine",
+        lambda t: trio_otp.start_state_machine(t.nursery, Echo),  # type: ignore[arg-type]
+        TypeError,
+        "a state machine factory must return a StateMachine instance, got",
+    ),
+    Wrong(
+        "start_state_machine factory not callable",
+        lambda t: trio_otp.start_state_machine(t.nursery, 5),  # type: ignore[arg-type]
+        TypeError,
+        "factory must be a callable that builds the state machine",
+    ),
+    Wrong(
+        "start_state_machine name taken",
+        lambda t: trio_otp.start_state_machine(t.nursery, _Machine, name="echo"),
+        trio_otp.NameTaken,
+        "echo",
+    ),
+    Wrong(
+        "state_machine_spec mailbox_size 0",
+        lambda _t: trio_otp.state_machine_spec("m", _Machine, mailbox_size=0),
+        ValueError,
+        "mailbox_size must be a whole number >= 1 or math.inf, got 0",
+    ),
+    Wrong(
+        "serve_state_machine name unhashable",
+        lambda t: t.nursery.start(trio_otp.serve_state_machine, _Machine, ["n"]),
+        TypeError,
+        "must be hashable",
+    ),
+    Wrong(
+        "StateTimeout negative",
+        lambda _t: trio_otp.StateTimeout(-1),
+        ValueError,
+        "StateTimeout's seconds (>= 0; math.inf cancels) must be",
+    ),
+    Wrong(
+        "EventTimeout a string",
+        lambda _t: trio_otp.EventTimeout("5"),  # type: ignore[arg-type]
+        TypeError,
+        "EventTimeout's seconds (>= 0; math.inf cancels) must be",
+    ),
+    Wrong(
+        "GenericTimeout name unhashable",
+        lambda _t: trio_otp.GenericTimeout(["retry"], 1),
+        TypeError,
+        "GenericTimeout's name must be hashable",
+    ),
+    Wrong(
+        "NextEvent of no event",
+        lambda _t: trio_otp.NextEvent("go"),  # type: ignore[arg-type]
+        TypeError,
+        "NextEvent's event must be an InternalEvent, CastEvent, InfoEvent, CallEvent or a timeout event",
+    ),
+    Wrong(
+        "NextEvent of an EnterEvent",
+        lambda _t: trio_otp.NextEvent(trio_otp.EnterEvent("a")),
+        TypeError,
+        "(not an EnterEvent)",
+    ),
+    Wrong(
+        "ReplyTo without a Caller",
+        lambda _t: trio_otp.ReplyTo("caller", 1),  # type: ignore[arg-type]
+        TypeError,
+        "ReplyTo's caller must be the Caller of a CallEvent",
+    ),
+    Wrong(
+        "NextState with an action that is none",
+        lambda _t: trio_otp.NextState("a", None, "postpone"),  # type: ignore[arg-type]
+        TypeError,
+        "NextState's actions must be Postpone, NextEvent, ReplyTo, StateTimeout, EventTimeout or "
+        "GenericTimeout",
+    ),
+    Wrong(
+        "KeepState with a timeout class, not an instance",
+        lambda _t: trio_otp.KeepState(None, trio_otp.StateTimeout),  # type: ignore[arg-type]
+        TypeError,
+        "KeepState's actions must be",
+    ),
+    Wrong(
+        "StopMachine reason a string",
+        lambda _t: trio_otp.StopMachine("done"),  # type: ignore[arg-type]
+        TypeError,
+        "StopMachine's reason must be None (a normal exit) or an exception instance, got 'done'",
+    ),
+    Wrong(
+        "StopMachine reply not a ReplyTo",
+        lambda _t: trio_otp.StopMachine(None, "bye"),  # type: ignore[arg-type]
+        TypeError,
+        "StopMachine's replies must be ReplyTo actions",
+    ),
     Wrong(
         "play_schedule of something that is no supervisor",
         lambda t: testing.play_schedule("root", []),  # type: ignore[arg-type]
         TypeError,
         "play_schedule's root must be a SupervisorRef",
     ),
+    # trio_otp.ray: checked when the spec is built, so without Ray.
+    Wrong(
+        "actor_spec of an instance, not a class",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass()),  # type: ignore[arg-type]
+        TypeError,
+        "actor_spec's cls must be a class, got",
+    ),
+    Wrong(
+        "actor_spec of a class with an async method",
+        lambda t: trio_otp.ray.actor_spec("a", AsyncActorClass),
+        TypeError,
+        "has an async method 'handle': trio_otp runs Ray actors as threaded actors",
+    ),
+    Wrong(
+        "actor_spec with Ray's restarts",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, options={"max_restarts": 3}),
+        ValueError,
+        "actor_spec's options may not set 'max_restarts': trio_otp's supervisor does the restarts",
+    ),
+    Wrong(
+        "actor_spec of a detached actor",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, options={"lifetime": "detached"}),
+        ValueError,
+        "may not set 'lifetime': a supervised actor shares the fate of its driver",
+    ),
+    Wrong(
+        "actor_spec with a Ray actor name",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, options={"name": "x"}),
+        ValueError,
+        "use the trio_otp name (actor_spec's name=)",
+    ),
+    Wrong(
+        "actor_spec with options that are no mapping",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, options=[("num_cpus", 1)]),  # type: ignore[arg-type]
+        TypeError,
+        "actor_spec's options must be a mapping of Ray actor options",
+    ),
+    Wrong(
+        "actor_spec with a zero start timeout",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, start_timeout=0),
+        ValueError,
+        "actor_spec's start_timeout must be a number of seconds > 0, got 0",
+    ),
+    Wrong(
+        "actor_spec with a negative unavailable grace",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, unavailable_grace=-1),
+        ValueError,
+        "actor_spec's unavailable_grace must be a number of seconds >= 0, got -1",
+    ),
+    Wrong(
+        "actor_spec with args that are a string",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, args="xy"),  # type: ignore[arg-type]
+        TypeError,
+        "actor_spec's args must be a tuple of positional arguments",
+    ),
+    Wrong(
+        "actor_spec with an unhashable name",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, name=["a"]),
+        TypeError,
+        "name must be hashable",
+    ),
+    Wrong(
+        "actor_spec with a bad shutdown",
+        lambda t: trio_otp.ray.actor_spec("a", ActorClass, shutdown=0),
+        ValueError,
+        "ChildSpec.shutdown must be a budget in seconds greater than 0",
+    ),
+    Wrong(
+        "ActorClient with an unhashable name",
+        lambda t: trio_otp.ray.ActorClient(["a"]),
+        TypeError,
+        "name must be hashable",
+    ),
+    Wrong(
+        "ActorClient call when no actor has the name",
+        lambda t: trio_otp.ray.ActorClient("no actor").call("add"),
+        trio_otp.ServerNotRunning,
+        "no Ray actor is running under the name 'no actor'",
+    ),
+    Wrong(
+        "ActorClient call of a name that is a server",
+        lambda t: trio_otp.ray.ActorClient("echo").call("add"),
+        TypeError,
+        "the process named 'echo' is",
+    ),
 ]
+
+
+class ActorClass:
+    def add(self, amount: int) -> int:
+        return amount
+
+
+class AsyncActorClass:
+    async def handle(self) -> None:
+        pass
+
+
+def program(*argv: Any, **options: Any) -> Callable[[Tree], object]:
+    return lambda _tree: trio_otp.os_process_spec("p", list(argv) if argv else ["true"], **options)
+
+
+# Supervised OS programs: at construction.
+WRONG += [
+    Wrong(
+        "os_process_spec argv a command line",
+        lambda _t: trio_otp.os_process_spec("p", "sleep 10"),
+        TypeError,
+        "argv must be a list of the program and its arguments (['sleep', '10'], not 'sleep 10')",
+    ),
+    Wrong(
+        "os_process_spec argv empty",
+        lambda _t: trio_otp.os_process_spec("p", []),
+        ValueError,
+        "argv must start with the program to run",
+    ),
+    Wrong("os_process_spec argv item an int", program("sleep", 10), TypeError, "argv must hold only str"),
+    Wrong("os_process_spec id unhashable", lambda _t: trio_otp.os_process_spec(["p"], ["true"]), TypeError,
+          "os_process_spec's id must be hashable"),
+    Wrong("os_process_spec env value an int", program(env={"N": 1}), TypeError, "env must map str to str"),
+    Wrong("os_process_spec env a list", program(env=["A=1"]), TypeError, "env must be a mapping"),
+    Wrong("os_process_spec cwd an int", program(cwd=3), TypeError, "cwd must be a path"),
+    Wrong("os_process_spec ready a string", program(ready="listening"), TypeError,
+          "ready must be ReadyAtExec(), ReadyOnOutput(pattern)"),
+    Wrong("os_process_spec start_timeout 0", program(start_timeout=0), ValueError,
+          "start_timeout must be a number of seconds > 0 or None, got 0"),
+    Wrong("os_process_spec start_timeout a string", program(start_timeout="5"), TypeError,
+          "start_timeout must be a number of seconds"),
+    Wrong("os_process_spec stop_signal unknown", program(stop_signal=999), ValueError,
+          "stop_signal must be a signal of this system, got 999"),
+    Wrong("os_process_spec stop_signal a name", program(stop_signal="SIGTERM"), TypeError,
+          "stop_signal must be a signal number"),
+    Wrong("os_process_spec clean status 256", program(clean_exit_statuses=[256]), ValueError,
+          "clean_exit_statuses must hold exit statuses from 0 to 255, got 256"),
+    Wrong("os_process_spec clean statuses an int", program(clean_exit_statuses=3), TypeError,
+          "clean_exit_statuses must be a collection of ints"),
+    Wrong("os_process_spec on_output not callable", program(on_output="log"), TypeError,
+          "on_output must be a callable taking (stream, line)"),
+    Wrong("os_process_spec max_line_bytes 0", program(max_line_bytes=0), ValueError,
+          "max_line_bytes must be >= 1, got 0"),
+    Wrong("os_process_spec stdin_lifeline 1", program(stdin_lifeline=1), TypeError,
+          "stdin_lifeline must be True or False"),
+    Wrong("os_process_spec shutdown negative", program(shutdown=-1), ValueError,
+          "ChildSpec.shutdown must be a budget"),
+    Wrong("os_process_spec permanent significant", program(significant=True), ValueError,
+          "cannot be significant"),
+    Wrong("ReadyOnOutput bad regex", lambda _t: trio_otp.ReadyOnOutput("(unclosed"), ValueError,
+          "ReadyOnOutput.pattern must be a valid regular expression"),
+    Wrong("ReadyOnOutput bytes pattern", lambda _t: trio_otp.ReadyOnOutput(b"ready"), TypeError,
+          "ReadyOnOutput.pattern must be a str or a compiled str pattern"),
+    Wrong("ReadyOnOutput stream stdin", lambda _t: trio_otp.ReadyOnOutput("x", stream="stdin"), ValueError,
+          "ReadyOnOutput.stream must be 'stdout' or 'stderr'"),
+    Wrong("ReadyOnConnect neither port nor path", lambda _t: trio_otp.ReadyOnConnect(), ValueError,
+          "ReadyOnConnect needs exactly one of port="),
+    Wrong("ReadyOnConnect port and path", lambda _t: trio_otp.ReadyOnConnect(port=80, path="/s"), ValueError,
+          "ReadyOnConnect needs exactly one of port="),
+    Wrong("ReadyOnConnect port 0", lambda _t: trio_otp.ReadyOnConnect(port=0), ValueError,
+          "ReadyOnConnect.port must be from 1 to 65535, got 0"),
+    Wrong("ReadyOnConnect port a string", lambda _t: trio_otp.ReadyOnConnect(port="80"), TypeError,
+          "ReadyOnConnect.port must be an int"),
+    Wrong("ReadyOnNotification fd 1", lambda _t: trio_otp.ReadyOnNotification(1), ValueError,
+          "ReadyOnNotification.fd must be >= 3"),
+    Wrong("ReadyOnNotification fd a string", lambda _t: trio_otp.ReadyOnNotification("3"), TypeError,
+          "ReadyOnNotification.fd must be an int >= 3"),
+]  # fmt: skip
 
 
 async def _coroutine() -> None:
@@ -1207,11 +1544,16 @@ def test_the_table_covers_the_public_api() -> None:
         "send", "send_after", "serve", "serve_application", "server_spec", "snapshot", "start_agent",
         "start_server", "to_dot", "to_json", "to_mermaid", "whereis", "exit", "start_child",
         "terminate_child", "restart_child", "delete_child", "which_children", "count_children",
-        "await_many", "yield_many", "send_interval",
+        "await_many", "yield_many", "send_interval", "Partition", "PartitionSupervisor",
         # WorkerPoolRef.run's wrong inputs need worker processes, so real time: they are in
         # test_worker_pool.py.
         "WorkerPool", "WorkerPoolRef",
+        "os_process_spec", "ReadyOnOutput", "ReadyOnConnect", "ReadyOnNotification",
+        "start_state_machine", "state_machine_spec", "serve_state_machine", "StateTimeout", "EventTimeout",
+        "GenericTimeout", "NextEvent", "ReplyTo", "NextState", "KeepState", "RepeatState", "StopMachine",
     }  # fmt: skip
+    # trio_otp.ray's callables have rows too (actor_spec, ActorClient); its other names are
+    # handles the runtime makes, a function for inside an actor, and the bridge.
     # Public names that take no argument a caller could get wrong, or are only data.
     nothing_to_check = {
         "BRUTAL_KILL", "DEFAULT_CALL_TIMEOUT", "INFINITY", "NO_REPLY", "Caller", "ChildCounts",
@@ -1220,6 +1562,9 @@ def test_the_table_covers_the_public_api() -> None:
         "RestartStrategy", "AutoShutdown", "RegistryEvent", "ShutdownMode", "Timer", "TreeNode",
         "__version__", "cleanup_scope", "KILL", "ExitMode", "processes", "ProcessInfo", "ServerStatus",
         "TaskOk", "TaskExit",
+        "ReadyAtExec", "OsProcessRef",
+        "StateMachine", "Postpone", "Event", "Action", "Transition", "CallEvent", "CastEvent", "InfoEvent",
+        "InternalEvent", "EnterEvent", "StateTimeoutEvent", "EventTimeoutEvent", "GenericTimeoutEvent",
     }  # fmt: skip
     exceptions = {
         name

@@ -60,6 +60,8 @@ PUBLIC = {
     "Entry",
     "RegistryEvent",
     "Via",
+    "Partition",
+    "PartitionSupervisor",
     "AlreadyRegistered",
     "call",
     "cast",
@@ -118,6 +120,39 @@ PUBLIC = {
     "WorkerCrashed",
     "WorkerPoolNotRunning",
     "JobTimeout",
+    # Supervised OS programs (ports).
+    "os_process_spec",
+    "OsProcessRef",
+    "OsProcessExited",
+    "ReadyAtExec",
+    "ReadyOnOutput",
+    "ReadyOnConnect",
+    "ReadyOnNotification",
+    "StateMachine",
+    "serve_state_machine",
+    "start_state_machine",
+    "state_machine_spec",
+    "Action",
+    "CallEvent",
+    "CastEvent",
+    "EnterEvent",
+    "Event",
+    "EventTimeout",
+    "EventTimeoutEvent",
+    "GenericTimeout",
+    "GenericTimeoutEvent",
+    "InfoEvent",
+    "InternalEvent",
+    "KeepState",
+    "NextEvent",
+    "NextState",
+    "Postpone",
+    "RepeatState",
+    "ReplyTo",
+    "StateTimeout",
+    "StateTimeoutEvent",
+    "StopMachine",
+    "Transition",
 }
 
 
@@ -138,8 +173,14 @@ def test_package_is_typed() -> None:
     assert (pathlib.Path(trio_otp.__file__).parent / "py.typed").exists()
 
 
+# Modules whose tests drive real processes of Ray, which run on real time.
+REAL_TIME_MODULES = {"test_ray.py", "test_ray_cluster.py"}
+
+
 def test_every_async_test_runs_on_virtual_time() -> None:
     for path in pathlib.Path(__file__).parent.glob("test_*.py"):
+        if path.name in REAL_TIME_MODULES:
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.AsyncFunctionDef) and node.name.startswith("test_"):
                 params = [arg.arg for arg in node.args.args]
@@ -162,3 +203,26 @@ def test_the_pytest_plugin_module() -> None:
         "settle",
         "start_tree",
     }
+
+
+def test_the_ray_module_and_that_nothing_imports_it() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    import trio_otp.ray  # noqa: PLC0415 - an optional extra, so not imported by trio_otp
+
+    assert set(trio_otp.ray.__all__) == {
+        "ActorClient",
+        "ActorRef",
+        "ActorStartTimeout",
+        "actor_spec",
+        "end_actor",
+        "wait_object_ref",
+    }
+    for name in ("ActorClient", "ActorRef", "ActorStartTimeout"):
+        assert getattr(trio_otp.ray, name).__module__ == "trio_otp.ray"
+    # Neither trio_otp nor trio_otp.ray imports Ray (nor trio_otp.ray, for trio_otp).
+    check = "import sys, trio_otp, trio_otp.ray; assert 'ray' not in sys.modules"
+    subprocess.run([sys.executable, "-c", check], check=True)
+    check = "import sys, trio_otp; assert 'trio_otp.ray' not in sys.modules"
+    subprocess.run([sys.executable, "-c", check], check=True)

@@ -103,8 +103,13 @@ async def test_a_supervised_tasks_code_is_never_ki_protected(autojump_clock: Moc
         assert await handle.result() == 1
         async for _ in tasks.map(function, [2, 3]):
             pass
+        # Through the per-item deadline's frame, the nolink stream and a transient task.
+        async for _ in tasks.map_nolink(function, [4], timeout=5):
+            pass
+        transient = await tasks.start_child(function, 5, restart=trio_otp.Restart.TRANSIENT)
+        assert await transient.result() == 5
         nursery.cancel_scope.cancel()
-    assert seen == [False, False, False]
+    assert seen == [False] * 5
 
 
 class Callbacks(trio_otp.GenServer[Any, Any]):
@@ -145,6 +150,37 @@ async def test_the_bookkeeping_is_ki_protected(autojump_clock: MockClock) -> Non
     registry.register("k", 1)
     registry.unregister("k")
     assert seen == [True, True]
+
+
+async def test_registry_predicates_and_update_functions_are_user_code(autojump_clock: MockClock) -> None:
+    """They run before the registry changes, outside its protection; removals still tell
+    listeners from inside it."""
+    seen: list[tuple[str, bool]] = []
+    registry: trio_otp.Registry[int] = trio_otp.Registry(
+        listeners=(lambda event: seen.append((event.kind, protected_here())),)
+    )
+    registry.register("k", 1)
+
+    def predicate(value: int) -> bool:
+        seen.append(("predicate", protected_here()))
+        return True
+
+    def update(value: int) -> int:
+        seen.append(("update", protected_here()))
+        return value + 1
+
+    registry.match("k", predicate)
+    registry.select(lambda key, entry: predicate(entry.value))
+    registry.update_value("k", update)
+    registry.unregister_match("k", predicate)
+    assert seen == [
+        ("register", True),
+        ("predicate", False),
+        ("predicate", False),
+        ("update", False),
+        ("predicate", False),
+        ("unregister", True),
+    ]
 
 
 def _trio_mark(function: Any) -> bool | None:

@@ -223,3 +223,106 @@ async def test_send_interval_by_name_looks_up_each_time_and_ends_with_its_caller
         await trio.sleep(5)
         assert state.messages == ["tick"] * 7
         await inbox.stop()
+
+
+# -- monitors of tasks and supervisors --
+
+
+async def test_monitor_a_task_tells_how_it_ended(autojump_clock: MockClock) -> None:
+    async def returns() -> int:
+        await trio.sleep(1)
+        return 1
+
+    async def crashes() -> None:
+        await trio.sleep(1)
+        raise Boom("task")
+
+    async with trio.open_nursery() as nursery:
+        tasks = await nursery.start(trio_otp.TaskSupervisor().run)
+        watcher_state = Inbox()
+        watcher = await trio_otp.start_server(nursery, lambda: watcher_state)
+        normal = trio_otp.monitor(await tasks.spawn(returns), notify=watcher)
+        crashed = trio_otp.monitor(await tasks.spawn(crashes))
+        stopped_handle = await tasks.spawn(trio.sleep_forever)
+        stopped = trio_otp.monitor(stopped_handle)
+        removed = trio_otp.monitor(await tasks.spawn(crashes))
+        assert removed.demonitor() is True
+        await stopped_handle.shutdown()
+        assert (await normal.wait()).reason is None
+        assert isinstance((await crashed.wait()).reason, Boom)
+        assert isinstance((await stopped.wait()).reason, trio_otp.Shutdown)
+        assert removed.down is None
+        assert await watcher.call("messages?") == [normal.down]  # told as a message too
+        late = trio_otp.monitor(stopped_handle)  # it has ended: at once, as OTP's noproc
+        assert late.down is not None
+        assert late.down.already_ended
+        assert isinstance(late.down.reason, trio_otp.Shutdown)
+        nursery.cancel_scope.cancel()
+
+
+async def test_monitor_a_transient_task_fires_when_it_ends_for_good(autojump_clock: MockClock) -> None:
+    runs = 0
+
+    async def flaky() -> str:
+        nonlocal runs
+        runs += 1
+        await trio.sleep(1)
+        if runs < 3:
+            raise Boom(runs)
+        return "done"
+
+    async with trio.open_nursery() as nursery:
+        tasks = await nursery.start(trio_otp.TaskSupervisor().run)
+        watch = trio_otp.monitor(await tasks.start_child(flaky, restart=trio_otp.Restart.TRANSIENT))
+        down = await watch.wait()
+        assert runs == 3
+        assert down.reason is None
+        assert trio.current_time() == 3.0
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("kind", ["supervisor", "dynamic", "tasks"])
+async def test_monitor_a_supervisor_of_any_kind(autojump_clock: MockClock, kind: str) -> None:
+    definition: Any = {
+        "supervisor": trio_otp.Supervisor([], name="watched"),
+        "dynamic": trio_otp.DynamicSupervisor(name="watched"),
+        "tasks": trio_otp.TaskSupervisor(name="watched"),
+    }[kind]
+    async with trio.open_nursery() as nursery:
+        sup = await nursery.start(definition.run)
+        by_ref = trio_otp.monitor(sup)
+        by_name = trio_otp.monitor("watched")
+        assert by_name.target is sup
+        await sup.stop()
+        assert (await by_ref.wait()).reason is None  # stop() without a reason: normal
+        assert by_name.down is not None
+        assert by_name.down.reason is None
+        again = trio_otp.monitor(sup)
+        assert again.down is not None
+        assert again.down.already_ended
+
+
+async def test_monitor_a_supervisor_that_escalates_or_is_cancelled(autojump_clock: MockClock) -> None:
+    async def crash(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        await trio.sleep(1)
+        raise Boom("child")
+
+    escalating = trio_otp.Supervisor([trio_otp.ChildSpec("c", crash)], max_restarts=1)
+    with pytest.RaisesGroup(trio_otp.RestartIntensityExceeded):
+        async with trio.open_nursery() as nursery:
+            watch = trio_otp.monitor(await nursery.start(escalating.run))
+    assert isinstance(watch.down, trio_otp.Down)
+    assert isinstance(watch.down.reason, trio_otp.RestartIntensityExceeded)
+
+    async with trio.open_nursery() as nursery:
+        inner = trio.CancelScope()
+
+        async def run_cancellable(*, task_status: trio.TaskStatus[trio_otp.SupervisorRef]) -> None:
+            with inner:
+                await trio_otp.Supervisor([]).run(task_status=task_status)
+
+        cancelled = trio_otp.monitor(await nursery.start(run_cancellable))
+        inner.cancel()
+        down = await cancelled.wait()
+        assert isinstance(down.reason, trio_otp.Shutdown)

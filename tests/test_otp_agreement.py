@@ -1,4 +1,5 @@
-"""OTP itself, the model and trio_otp agree on a sample of generated scenarios.
+"""OTP itself, the model and trio_otp agree on a sample of generated scenarios (supervisors,
+and gen_statem at the end of this module).
 
 Runs only when asked (``TRIO_OTP_CHECK_AGAINST_OTP=1``, as ``nox -s otp`` does) because it
 runs real Erlang/OTP supervisors in real time: ``escript`` comes from Debian's
@@ -22,16 +23,20 @@ What is compared, and the known differences (they are also in docs/differences.r
 
 from __future__ import annotations
 
+import itertools
 import os
 import pathlib
 import random
 import shutil
 import subprocess
+from typing import Any
 
 import attrs
 import pytest
 
 from .otp_model import Model, SupSpec, TraceEvent, WorkerSpec
+from .statem_model import Model as StatemModel
+from .statem_model import random_scenario, run_in_trio
 from .test_conformance import run_both
 
 SCRIPT = pathlib.Path(__file__).parent / "otp" / "supervisor_check.escript"
@@ -207,3 +212,93 @@ def test_model_runs_standalone() -> None:
     model.boot()
     model.exit(("root", "a"), "crash")
     assert model.trace == [("start", ("root",)), ("start", ("root", "a")), ("start", ("root", "a"))]
+
+
+# --- gen_statem ------------------------------------------------------------------------------
+#
+# Generated state machine scenarios (tests/statem_model.py) run through a real gen_statem
+# (otp/statem_check.escript, real time, STATEM_UNIT_MS per unit of the scenario's time),
+# through the model and through trio_otp (MockClock). Compared: the events handled, in
+# order, with their states (the inserted, postponed and timeout events included), and
+# each call's outcome. Real time cannot split near ties, so only scenarios in which no
+# two arrivals (outside events, timeouts firing) come within STATEM_MIN_GAP units of
+# each other are played.
+
+STATEM_SCRIPT = pathlib.Path(__file__).parent / "otp" / "statem_check.escript"
+STATEM_UNIT_MS = 300
+STATEM_MIN_GAP = 0.25
+STATEM_SCENARIOS = int(os.environ.get("TRIO_OTP_STATEM_SCENARIOS", "20"))
+
+
+def _erlang(value: object) -> str:
+    """A Python value of a scenario as an Erlang term: tuples, lists, atoms, numbers."""
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(map(_erlang, value))
+        return f"{{{inner}}}" if isinstance(value, tuple) else f"[{inner}]"
+    return repr(value)
+
+
+def _statem_terms(n: int, scenario: Any) -> str:
+    table = [
+        ((state, key), (next_state, list(actions)))
+        for (state, key), (next_state, actions) in scenario.table.items()
+    ]
+    enter = "true" if scenario.state_enter else "false"
+    schedule = _erlang(list(scenario.schedule))
+    return f"{{scenario, {n}, {enter}, {_erlang(table)}, {schedule}, {scenario.end!r}}}.\n"
+
+
+def _well_spaced(scenario: Any) -> bool:
+    model = StatemModel(scenario)
+    model.run()
+    times = sorted(model.arrivals)
+    return all(later - earlier >= STATEM_MIN_GAP for earlier, later in itertools.pairwise(times))
+
+
+def run_statem_otp(
+    scenarios: list[Any], tmp_path: pathlib.Path
+) -> dict[int, tuple[list[Any], dict[str, Any]]]:
+    terms = tmp_path / "statem_scenarios.terms"
+    terms.write_text("".join(_statem_terms(n, scenario) for n, scenario in enumerate(scenarios)))
+    escript = shutil.which("escript")
+    assert escript is not None, "escript not found: apt-get install -y erlang-base"
+    output = subprocess.run(
+        [escript, str(STATEM_SCRIPT), str(terms), str(STATEM_UNIT_MS)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
+    results: dict[int, tuple[list[Any], dict[str, Any]]] = {n: ([], {}) for n in range(len(scenarios))}
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if fields[0] == "handled":
+            state, key, extra = fields[2:5]
+            results[int(fields[1])][0].append((state, key, None if extra == "-" else extra))
+        elif fields[0] == "reply":
+            outcome = fields[3]
+            results[int(fields[1])][1][fields[2]] = (
+                outcome if outcome == "exited" else tuple(outcome.split(","))
+            )
+    return results
+
+
+def test_gen_statem_the_model_and_trio_otp_agree(tmp_path: pathlib.Path) -> None:
+    rng = random.Random(int(os.environ.get("TRIO_OTP_OTP_SEED", "2026")))
+    scenarios: list[Any] = []
+    while len(scenarios) < STATEM_SCENARIOS:
+        scenario = random_scenario(rng, spaced=True)
+        if _well_spaced(scenario):
+            scenarios.append(scenario)
+    otp = run_statem_otp(scenarios, tmp_path)
+    disagreements = []
+    for n, scenario in enumerate(scenarios):
+        model = StatemModel(scenario).run()
+        assert run_in_trio(scenario) == model, f"scenario {n}: trio_otp and the model disagree"
+        if otp[n] != model:
+            disagreements.append((n, scenario, otp[n], model))
+    assert not disagreements, "\n\n".join(map(repr, disagreements[:3]))

@@ -22,6 +22,7 @@ import trio
 from typing_extensions import assert_type
 
 import trio_otp
+import trio_otp.ray
 
 
 @attrs.define
@@ -173,6 +174,17 @@ async def agents_are_typed(nursery: trio.Nursery) -> None:
     assert_type(trio_otp.agent("agent"), trio_otp.AgentRef[Any])
 
 
+async def partitions_are_typed(spec: trio_otp.ChildSpec[trio_otp.ServerRef[str, int]]) -> None:
+    shards = trio_otp.PartitionSupervisor(spec, name="shards", partitions=4)
+    assert_type(shards, trio_otp.PartitionSupervisor[trio_otp.ServerRef[str, int]])
+    assert_type(shards.child_spec("shards"), trio_otp.ChildSpec[trio_otp.SupervisorRef])
+    shard = trio_otp.Partition("shards", "user-1")
+    assert_type(trio_otp.whereis(shard, trio_otp.ServerRef[str, int]), "trio_otp.ServerRef[str, int] | None")
+    assert_type(await trio_otp.call(shard, "add"), Any)
+    assert_type(trio_otp.monitor(shard), trio_otp.Monitor)
+    assert_type(trio_otp.send_interval(1.0, shard, "tick"), trio_otp.Timer)
+
+
 async def supervisors_by_name_are_typed(
     root: trio_otp.SupervisorRef,
     pool: trio_otp.DynamicSupervisorRef,
@@ -230,3 +242,47 @@ async def worker_pools_are_typed(ref: trio_otp.WorkerPoolRef) -> None:
     assert_type(by_name, "trio_otp.WorkerPoolRef | None")
     spec = trio_otp.WorkerPool(name="cpu").child_spec("cpu")
     assert_type(spec, trio_otp.ChildSpec[trio_otp.WorkerPoolRef])
+
+
+class Abacus:
+    """A plain class for a Ray actor (trio_otp.ray)."""
+
+    def add(self, amount: int) -> int:
+        return amount
+
+
+async def ray_actors_are_typed(ref: trio_otp.ray.ActorRef[Abacus]) -> None:
+    spec = trio_otp.ray.actor_spec("abacus", Abacus, name="abacus")
+    assert_type(spec, trio_otp.ChildSpec[trio_otp.ray.ActorRef[Abacus]])
+    assert_type(await ref.call(Abacus.add, 1), int)
+    assert_type(await ref.call("add", 1), Any)
+    client = trio_otp.ray.ActorClient("abacus", Abacus)
+    assert_type(await client.call(Abacus.add, 2), int)
+    assert_type(client.whereis(), "trio_otp.ray.ActorRef[Abacus] | None")
+    await ref.call(Abacus.add, "one")  # type: ignore[arg-type]  # pyright: ignore[reportCallIssue, reportArgumentType]
+
+
+class Light(trio_otp.StateMachine[str, int, str, int]):
+    """A state machine typed by state, data, request and reply."""
+
+    async def init(self) -> trio_otp.NextState[str, int]:
+        return trio_otp.NextState("off", 0)
+
+    async def handle_event(
+        self, event: trio_otp.Event[str, int], state: str, data: int
+    ) -> trio_otp.Transition[str, int]:
+        if isinstance(event, trio_otp.CallEvent):
+            assert_type(event.request, str)
+            assert_type(event.caller, trio_otp.Caller[int])
+            return trio_otp.KeepState(data, trio_otp.ReplyTo(event.caller, data))
+        if state == "off":
+            return trio_otp.NextState("on", data + 1, trio_otp.StateTimeout(5, "off again"))
+        return trio_otp.NextState(1, data)  # type: ignore[arg-type]  # pyright: ignore[reportReturnType]
+
+
+async def state_machines_are_typed(nursery: trio.Nursery, sup: trio_otp.SupervisorRef) -> None:
+    ref = await trio_otp.start_state_machine(nursery, Light)
+    assert_type(ref, trio_otp.ServerRef[str, int])
+    assert_type(await ref.call("switch"), int)
+    child = await sup.start_child(trio_otp.state_machine_spec("light", Light))
+    assert_type(child, trio_otp.ServerRef[str, int])

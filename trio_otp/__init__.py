@@ -32,6 +32,7 @@ from ._exceptions import Killed as Killed
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import MaxChildrenReached as MaxChildrenReached
 from ._exceptions import NameTaken as NameTaken
+from ._exceptions import OsProcessExited as OsProcessExited
 from ._exceptions import ReplaceStateFailed as ReplaceStateFailed
 from ._exceptions import RestartIntensityExceeded as RestartIntensityExceeded
 from ._exceptions import ServerError as ServerError
@@ -67,8 +68,16 @@ from ._introspection import to_mermaid as to_mermaid
 from ._monitor import Down as Down
 from ._monitor import Monitor as Monitor
 from ._monitor import monitor as monitor
+from ._names import Partition as Partition
 from ._names import Via as Via
 from ._names import whereis as whereis
+from ._os_process import OsProcessRef as OsProcessRef
+from ._os_process import ReadyAtExec as ReadyAtExec
+from ._os_process import ReadyOnConnect as ReadyOnConnect
+from ._os_process import ReadyOnNotification as ReadyOnNotification
+from ._os_process import ReadyOnOutput as ReadyOnOutput
+from ._os_process import os_process_spec as os_process_spec
+from ._partition_supervisor import PartitionSupervisor as PartitionSupervisor
 from ._processes import ProcessInfo as ProcessInfo
 from ._processes import processes as processes
 from ._registry import Entry as Entry
@@ -80,6 +89,10 @@ from ._server_ref import ServerRef as ServerRef
 from ._server_ref import call as call
 from ._server_ref import cast as cast
 from ._server_ref import send as send
+from ._state_machine import StateMachine as StateMachine
+from ._state_machine import serve_state_machine as serve_state_machine
+from ._state_machine import start_state_machine as start_state_machine
+from ._state_machine import state_machine_spec as state_machine_spec
 from ._supervisor import AutoShutdown as AutoShutdown
 from ._supervisor import ChildCounts as ChildCounts
 from ._supervisor import ChildInfo as ChildInfo
@@ -107,6 +120,27 @@ from ._task_supervisor import yield_many as yield_many
 from ._timers import Timer as Timer
 from ._timers import send_after as send_after
 from ._timers import send_interval as send_interval
+from ._transitions import Action as Action
+from ._transitions import CallEvent as CallEvent
+from ._transitions import CastEvent as CastEvent
+from ._transitions import EnterEvent as EnterEvent
+from ._transitions import Event as Event
+from ._transitions import EventTimeout as EventTimeout
+from ._transitions import EventTimeoutEvent as EventTimeoutEvent
+from ._transitions import GenericTimeout as GenericTimeout
+from ._transitions import GenericTimeoutEvent as GenericTimeoutEvent
+from ._transitions import InfoEvent as InfoEvent
+from ._transitions import InternalEvent as InternalEvent
+from ._transitions import KeepState as KeepState
+from ._transitions import NextEvent as NextEvent
+from ._transitions import NextState as NextState
+from ._transitions import Postpone as Postpone
+from ._transitions import RepeatState as RepeatState
+from ._transitions import ReplyTo as ReplyTo
+from ._transitions import StateTimeout as StateTimeout
+from ._transitions import StateTimeoutEvent as StateTimeoutEvent
+from ._transitions import StopMachine as StopMachine
+from ._transitions import Transition as Transition
 from ._version import __version__ as __version__
 from ._worker_pool import WorkerPool as WorkerPool
 from ._worker_pool import WorkerPoolRef as WorkerPoolRef
@@ -117,11 +151,14 @@ __all__ = [
     "INFINITY",
     "KILL",
     "NO_REPLY",
+    "Action",
     "AgentRef",
     "AlreadyRegistered",
     "AutoShutdown",
+    "CallEvent",
     "CallTimeout",
     "Caller",
+    "CastEvent",
     "ChildAlreadyPresent",
     "ChildAlreadyStarted",
     "ChildCounts",
@@ -138,24 +175,46 @@ __all__ = [
     "DynamicChild",
     "DynamicSupervisor",
     "DynamicSupervisorRef",
+    "EnterEvent",
     "Entry",
+    "Event",
+    "EventTimeout",
+    "EventTimeoutEvent",
     "ExitMode",
     "GenServer",
+    "GenericTimeout",
+    "GenericTimeoutEvent",
     "IdleTimeout",
+    "InfoEvent",
     "InitStopped",
+    "InternalEvent",
     "JobTimeout",
+    "KeepState",
     "Keys",
     "Killed",
     "MailboxFull",
     "MaxChildrenReached",
     "Monitor",
     "NameTaken",
+    "NextEvent",
+    "NextState",
     "NoReply",
+    "OsProcessExited",
+    "OsProcessRef",
+    "Partition",
+    "PartitionSupervisor",
+    "Postpone",
     "ProcessInfo",
+    "ReadyAtExec",
+    "ReadyOnConnect",
+    "ReadyOnNotification",
+    "ReadyOnOutput",
     "Registry",
     "RegistryEvent",
+    "RepeatState",
     "ReplaceStateFailed",
     "Reply",
+    "ReplyTo",
     "Restart",
     "RestartIntensityExceeded",
     "RestartStrategy",
@@ -166,7 +225,11 @@ __all__ = [
     "ServerStatus",
     "Shutdown",
     "ShutdownMode",
+    "StateMachine",
+    "StateTimeout",
+    "StateTimeoutEvent",
     "Stop",
+    "StopMachine",
     "Supervisor",
     "SupervisorError",
     "SupervisorNotRunning",
@@ -180,6 +243,7 @@ __all__ = [
     "TaskSupervisorRef",
     "TaskTimeout",
     "Timer",
+    "Transition",
     "TreeNode",
     "Via",
     "WorkerCrashed",
@@ -201,6 +265,7 @@ __all__ = [
     "get_state",
     "get_status",
     "monitor",
+    "os_process_spec",
     "processes",
     "replace_state",
     "restart_child",
@@ -210,11 +275,14 @@ __all__ = [
     "send_interval",
     "serve",
     "serve_application",
+    "serve_state_machine",
     "server_spec",
     "snapshot",
     "start_agent",
     "start_child",
     "start_server",
+    "start_state_machine",
+    "state_machine_spec",
     "terminate_child",
     "to_dot",
     "to_json",

@@ -207,6 +207,17 @@ class ChildSpec(Generic[RefT_co]):
     # Whether ``start`` is trio_otp's own, which a child's task awaits directly; user code
     # goes through an unprotecting frame (see _ki.py).
     _self_protecting: bool = attrs.field(init=False, default=False, eq=False, repr=False)
+    # The name of its children's Trio tasks, made at the first start: a DynamicSupervisor
+    # may start 100,000 children from one spec.
+    _task_name: str | None = attrs.field(init=False, default=None, eq=False, repr=False)
+
+    def task_name(self) -> str:
+        """The name of the Trio task a child of this spec runs in (made once)."""
+        name = self._task_name
+        if name is None:
+            name = f"trio_otp child {self.id!r}"
+            object.__setattr__(self, "_task_name", name)
+        return name
 
     if TYPE_CHECKING:
         # The signature attrs generates, spelled out so that a checker can read RefT from

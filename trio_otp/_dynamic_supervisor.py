@@ -317,8 +317,11 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         """
         check_instance(specs, Iterable, "start_children", "given an iterable of ChildSpec")
         batch = list(specs)
+        checked: set[int] = set()  # by identity: ``[spec] * 1000`` is checked once
         for spec in batch:
-            _check_dynamic_spec(spec)
+            if id(spec) not in checked:
+                _check_dynamic_spec(spec)
+                checked.add(id(spec))
         return await self._start([self._with_extra_arguments(spec) for spec in batch], batch=True)
 
     def _with_extra_arguments(self, spec: ChildSpec[T]) -> ChildSpec[T]:

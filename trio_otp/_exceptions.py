@@ -246,3 +246,35 @@ class JobTimeout(TimeoutError):
 class WorkerPoolNotRunning(Exception):
     """A job for a :class:`WorkerPool` that is stopping or has ended, or that stopped
     the job's worker while it ran."""
+
+
+class OsProcessExited(Exception):
+    """A supervised OS program (see :func:`os_process_spec`) ended in a way that counts
+    as a crash: an exit status that is not 0 nor one of its clean statuses, or death by a
+    signal that trio_otp did not send to stop it.
+
+    Attributes:
+      argv: the program and its arguments, as given.
+      pid: its process id (gone by the time you read this).
+      exit_status: its exit status, or ``None`` if a signal ended it.
+      signal: the signal that ended it, or ``None`` if it exited.
+      stderr_tail: its last lines on stderr, oldest first (at most 20, each cut at 1000
+        characters), the first thing to read about why it ended.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: tuple[str, ...],
+        pid: int,
+        exit_status: int | None,
+        signal: int | None,
+        stderr_tail: tuple[str, ...],
+    ) -> None:
+        super().__init__(message)
+        self.argv = argv
+        self.pid = pid
+        self.exit_status = exit_status
+        self.signal = signal
+        self.stderr_tail = stderr_tail

@@ -22,6 +22,7 @@ import logging
 import math
 import typing
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any, Final, Generic, TypeVar, final
 
 import attrs
@@ -33,7 +34,6 @@ from ._checks import check_callable, check_exit_reason, check_instance, check_se
 from ._child import cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._exceptions import InitStopped
-from ._exit import ExitKind, exit_kind
 from ._ki import self_protecting, unprotected
 from ._names import check_name
 from ._process import (
@@ -43,6 +43,7 @@ from ._process import (
     StopRequest,
     check_mailbox_size,
     defer,
+    end_after_error,
     exit_signal_of,
     reason_of,
 )
@@ -377,19 +378,13 @@ async def serve(
                     msg = f"{callback} callback returned {safe_repr(result)}; expected None, Continue or Stop"
                     raise TypeError(msg)
         except BaseException as error:
-            crash_reason = process.stop_accepting(error)
-            signal = exit_signal_of(process, error)
-            if signal is not None:  # trio_otp.exit: its reason, and no terminate for a kill
-                crash_reason = signal.reason
-            elif isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
-                _crash_report(server, process, error)
-            process.fail_current(crash_reason)
-            if signal is None or not signal.killed:
-                await _terminate(server, process, crash_reason)
-                signal = exit_signal_of(process, error)  # a kill may have come meanwhile
-                if signal is not None:
-                    crash_reason = signal.reason
-            process.close(crash_reason)
+            await end_after_error(
+                process,
+                error,
+                report=partial(_crash_report, server, process),
+                fail_current=process.fail_current,
+                terminate=partial(_terminate, server, process),
+            )
             raise
         reason = stop.reason
         # A requested stop: terminate first, then the reply (OTP's order), then the exit.

@@ -1,51 +1,72 @@
-"""Monitors: be told, once, when a server ends and why (OTP's ``erlang:monitor``).
+"""Monitors: be told, once, when a process ends and why (OTP's ``erlang:monitor``).
 
 A monitor is one-way and one-shot: it does not link the watcher's fate to the target's,
 and it fires exactly once, when the target ends (at once if it already has), unless it
 was removed with :meth:`Monitor.demonitor` first. The notice can be awaited by any task
 (:meth:`Monitor.wait`) and, if ``notify`` is given, also arrives as a :class:`Down`
 message in that server's ``handle_info``.
+
+A target is a server (its process keeps its monitors and tells them as it closes), a
+supervisor of any kind (its run tells them as it ends, with its exit reason), or a
+supervised task's :class:`TaskHandle` (told when the handle settles, so a transient
+task's monitor fires when it ends for good, not at each crash). Each target keeps its
+own monitors, so firing and removing one costs O(1) (O(monitors of that task) for a
+task handle), never a scan of every monitor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 import attrs
+import outcome
 import trio
 
 from ._checks import check_instance
-from ._exceptions import MailboxFull, ServerNotRunning
+from ._dynamic_supervisor import DynamicSupervisorRef
+from ._exceptions import MailboxFull, ServerNotRunning, Shutdown, TaskFailed
 from ._gen_server import logger
 from ._ki import protected
+from ._names import whereis
 from ._server_ref import ServerRef, lookup
+from ._supervisor import SupervisorRef, _SupervisorState
+from ._task_supervisor import TaskHandle, TaskSupervisorRef
 from ._util import NoPublicConstructor
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+#: What a monitor can watch.
+MonitorTarget: TypeAlias = (
+    "ServerRef[Any, Any] | SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef | TaskHandle[Any]"
+)
 
 
 @attrs.frozen
 class Down:
-    """A monitored server has ended (OTP's ``{'DOWN', Ref, process, Pid, Reason}``).
+    """A monitored process has ended (OTP's ``{'DOWN', Ref, process, Pid, Reason}``).
 
-    ``reason`` is ``None`` for a normal exit, a :class:`Shutdown` for a shutdown, the
-    exception for a crash. ``already_ended`` is true when the server had ended before the
-    monitor was made (OTP's ``noproc``).
+    ``reason`` is ``None`` for a normal exit (a task that returned), a :class:`Shutdown`
+    for a shutdown (a task that was stopped), the exception for a crash (a task's own
+    exception). ``already_ended`` is true when the target had ended before the monitor
+    was made (OTP's ``noproc``).
     """
 
     monitor: Monitor
-    target: ServerRef[Any, Any]
+    target: MonitorTarget
     reason: BaseException | None
     already_ended: bool = False
 
 
 @final
 class Monitor(metaclass=NoPublicConstructor):
-    """A watch on one server; made by :func:`monitor`."""
+    """A watch on one process; made by :func:`monitor`."""
 
     __slots__ = ("_down", "_event", "_notify", "_removed", "target")
 
-    def __init__(self, target: ServerRef[Any, Any], notify: ServerRef[Any, Any] | None) -> None:
-        self.target: ServerRef[Any, Any] = target
+    def __init__(self, target: MonitorTarget, notify: ServerRef[Any, Any] | None) -> None:
+        self.target: MonitorTarget = target
         self._notify = notify
         self._event = trio.Event()
         self._down: Down | None = None
@@ -84,9 +105,14 @@ class Monitor(metaclass=NoPublicConstructor):
         return True
 
     def _detach(self) -> None:
-        monitors = self.target._process.monitors
-        if monitors is not None:
-            monitors.pop(self, None)
+        target = self.target
+        if isinstance(target, TaskHandle):
+            target._unlisten(self._task_ended)
+        else:
+            owner = target._process if isinstance(target, ServerRef) else _supervisor_state(target)
+            monitors = owner.monitors
+            if monitors is not None:
+                monitors.pop(self, None)
         if self._notify is not None:
             watching = self._notify._process.watching
             if watching is not None:
@@ -112,22 +138,53 @@ class Monitor(metaclass=NoPublicConstructor):
                     extra={"otp_report": "monitor_notice_dropped"},
                 )
 
+    def _task_ended(self, handle: TaskHandle[Any], *, already_ended: bool = False) -> None:
+        self._fire(_task_reason(handle), already_ended=already_ended)
+
+
+def _task_reason(handle: TaskHandle[Any]) -> BaseException | None:
+    ended = handle._outcome
+    if ended is None or isinstance(ended, outcome.Value):
+        return None
+    assert isinstance(ended, outcome.Error)
+    failed = ended.error
+    if isinstance(failed, TaskFailed) and failed.cancelled:
+        return Shutdown(f"task {handle.name} was stopped")
+    return failed.__cause__ or failed
+
+
+def _supervisor_state(target: SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef) -> _SupervisorState:
+    if isinstance(target, TaskSupervisorRef):
+        return target._supervisor._state
+    return target._state
+
 
 @protected
-def monitor(target: ServerRef[Any, Any] | Hashable, *, notify: ServerRef[Any, Any] | None = None) -> Monitor:
-    """Watch ``target`` (a :class:`ServerRef` or a server name) until it ends.
+def monitor(target: MonitorTarget | Hashable, *, notify: ServerRef[Any, Any] | None = None) -> Monitor:
+    """Watch ``target`` until it ends: a :class:`ServerRef`, a supervisor's reference (of
+    any kind), a supervised task's :class:`TaskHandle`, or the name of a server or a
+    supervisor (looked up now).
 
     With ``notify``, the :class:`Down` notice is also sent to that server as a message.
     Not a checkpoint.
 
     Raises:
-      ServerNotRunning: ``target`` is a name that no server has.
+      ServerNotRunning: ``target`` is a name that no process has.
       TypeError: ``notify`` is neither None nor a :class:`ServerRef`, or ``target`` is
-        neither a ServerRef nor a hashable name (checked before anything is attached).
+        none of those (checked before anything is attached).
     """
     if notify is not None:
         check_instance(notify, ServerRef, "monitor's notify", "None or a ServerRef")
-    ref = lookup(target)
+    given: object = target  # as the caller passed it, not as it is typed
+    if isinstance(given, TaskHandle):
+        return _monitor_task(cast("TaskHandle[Any]", given), notify)  # type: ignore[redundant-cast]  # for pyright
+    if not isinstance(given, (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef, ServerRef)):
+        found = whereis(given)  # a name: of a supervisor, or of a server
+        if isinstance(found, (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef)):
+            given = found
+    if isinstance(given, (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef)):
+        return _monitor_supervisor(given, notify)
+    ref: ServerRef[Any, Any] = lookup(cast("ServerRef[Any, Any] | Hashable", given))  # type: ignore[redundant-cast]  # for pyright
     made = Monitor._create(ref, notify)
     process = ref._process
     if process.closed:
@@ -142,4 +199,36 @@ def monitor(target: ServerRef[Any, Any] | Hashable, *, notify: ServerRef[Any, An
             if notify._process.watching is None:
                 notify._process.watching = {}
             notify._process.watching[made] = None
+    return made
+
+
+def _watching(made: Monitor, notify: ServerRef[Any, Any] | None) -> None:
+    if notify is not None:
+        if notify._process.watching is None:
+            notify._process.watching = {}
+        notify._process.watching[made] = None
+
+
+def _monitor_task(handle: TaskHandle[Any], notify: ServerRef[Any, Any] | None) -> Monitor:
+    made = Monitor._create(handle, notify)
+    if handle.done:
+        made._task_ended(handle, already_ended=True)
+    else:
+        handle._listen(made._task_ended)
+        _watching(made, notify)
+    return made
+
+
+def _monitor_supervisor(
+    target: SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef, notify: ServerRef[Any, Any] | None
+) -> Monitor:
+    made = Monitor._create(target, notify)
+    state = _supervisor_state(target)
+    if state.ended.is_set():
+        made._fire(state.exit_reason, already_ended=True)
+    else:
+        if state.monitors is None:
+            state.monitors = {}
+        state.monitors[made] = None
+        _watching(made, notify)
     return made

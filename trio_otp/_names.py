@@ -84,6 +84,61 @@ class Via:
     key: Hashable = attrs.field(validator=_check_via_key)
 
 
+def _check_partition_name(_instance: object, _attribute: object, name: object) -> None:
+    check_hashable(name, "Partition.name")
+    if isinstance(name, Partition):
+        msg = f"Partition.name names a PartitionSupervisor, not another partition: got {safe_repr(name)}"
+        raise TypeError(msg)
+
+
+def _check_partition_key(_instance: object, _attribute: object, key: object) -> None:
+    check_hashable(key, "Partition.key")
+
+
+@attrs.frozen
+class Partition:
+    """The partition that ``key`` routes to, of the :class:`PartitionSupervisor` named
+    ``name`` (Elixir's ``{:via, PartitionSupervisor, {name, key}}``): a name for
+    :func:`call`, :func:`cast`, :func:`send`, :func:`whereis`, :func:`monitor`,
+    :func:`send_after` and the supervisor functions, looked up at each use, in O(1).
+
+    A whole number ``key`` routes to partition ``abs(key) % partitions``, as Elixir's;
+    any other key to ``hash(key) % partitions``, the same partition for the same key
+    within a process (Python salts the hashes of strings per process, so not across
+    processes). A Partition names a running partition; no process can be started under
+    one.
+
+    Raises:
+      TypeError: ``name`` or ``key`` is not hashable, or ``name`` is itself a Partition.
+    """
+
+    name: Hashable = attrs.field(validator=_check_partition_name)
+    key: Hashable = attrs.field(validator=_check_partition_key)
+
+
+def partition_index(key: Hashable, partitions: int) -> int:
+    """Which of ``partitions`` partitions ``key`` routes to (see :class:`Partition`)."""
+    if isinstance(key, int):
+        return abs(key) % partitions
+    return hash(key) % partitions
+
+
+def _whereis_partition(name: Partition) -> object:
+    registry, key = _resolve(name.name)
+    parent = registry.whereis(key)
+    if getattr(parent, "alive", None) is not True:
+        return None
+    state = getattr(parent, "_state", None)
+    route = getattr(state, "partition_ref", None)
+    if route is None:
+        msg = (
+            f"{safe_repr(name)}: the process named {safe_repr(name.name)} is {safe_repr(parent)}, "
+            "not a PartitionSupervisor"
+        )
+        raise TypeError(msg)
+    return route(name.key)
+
+
 _default_names: trio.lowlevel.RunVar[Registry[Any]] = trio.lowlevel.RunVar("trio_otp_names")
 
 
@@ -114,7 +169,15 @@ def register_name(name: Hashable, ref: NamedRef) -> None:
 
     Raises:
       NameTaken: another process holds the name (still ending, if it is not alive).
+      TypeError: ``name`` is a :class:`Partition`, which routes to a process rather
+        than naming one.
     """
+    if isinstance(name, Partition):
+        msg = (
+            f"{safe_repr(name)} routes to a partition of a PartitionSupervisor; "
+            "no process can take it as a name"
+        )
+        raise TypeError(msg)
     registry, key = _resolve(name)
     try:
         registry.register(key, ref)
@@ -142,8 +205,8 @@ def whereis(name: Hashable, kind: type[RefT]) -> RefT | None: ...
 
 
 def whereis(name: Hashable, kind: type[Any] | None = None) -> Any:
-    """The process running under ``name`` (a key of the default registry, or a
-    :class:`Via`) in this Trio run, or ``None``. Not a checkpoint.
+    """The process running under ``name`` (a key of the default registry, a
+    :class:`Via`, or a :class:`Partition`) in this Trio run, or ``None``. Not a checkpoint.
 
     With ``kind`` (:class:`ServerRef`, :class:`SupervisorRef`,
     :class:`DynamicSupervisorRef`, :class:`TaskSupervisorRef`, :class:`WorkerPoolRef`), the result is typed as
@@ -157,8 +220,9 @@ def whereis(name: Hashable, kind: type[Any] | None = None) -> Any:
     first is still finishing.
 
     Raises:
-      TypeError: ``name`` is not hashable, ``kind`` is not a class, or the process under
-        ``name`` is not a ``kind``.
+      TypeError: ``name`` is not hashable, ``kind`` is not a class, the process under
+        ``name`` is not a ``kind``, or a :class:`Partition`'s ``name`` names a process
+        that is not a PartitionSupervisor.
     """
     check_name(name)
     # ServerRef[str, int] is checked as ServerRef: its type arguments are the caller's word.
@@ -166,10 +230,15 @@ def whereis(name: Hashable, kind: type[Any] | None = None) -> Any:
     if given is not None and not isinstance(given, type):
         msg = f"whereis's kind must be a reference class such as trio_otp.ServerRef, got {describe(kind)}"
         raise TypeError(msg)
-    registry, key = _resolve(name)
-    ref = registry.whereis(key)
-    if getattr(ref, "alive", None) is not True:
-        return None  # nothing, a process that is ending, or a value of the user's own
+    if isinstance(name, Partition):
+        ref = _whereis_partition(name)
+        if ref is None or getattr(ref, "alive", True) is not True:
+            return None  # not running, restarting, or ending
+    else:
+        registry, key = _resolve(name)
+        ref = registry.whereis(key)
+        if getattr(ref, "alive", None) is not True:
+            return None  # nothing, a process that is ending, or a value of the user's own
     if given is not None and not isinstance(ref, given):
         msg = f"the process named {safe_repr(name)} is {safe_repr(ref)}, not a {given.__name__}"
         raise TypeError(msg)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -32,6 +32,7 @@ import trio
 from ._caller import Caller
 from ._child import ExitSignal, child_of_task
 from ._exceptions import MailboxFull, ServerExited, ServerNotRunning, Shutdown
+from ._exit import ExitKind, exit_kind
 from ._ki import protected
 from ._names import register_name, unregister_name
 from ._processes import forget_process
@@ -41,6 +42,7 @@ from ._util import describe, safe_repr, safe_str
 if TYPE_CHECKING:
     from ._gen_server import GenServer
     from ._server_ref import ServerRef
+    from ._state_machine import StateMachine
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -124,7 +126,9 @@ class Process:
         self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
-        self.server: GenServer[Any, Any] | None = None  # the state, for get_status (see _sys.py)
+        self.server: GenServer[Any, Any] | StateMachine[Any, Any, Any, Any] | None = (
+            None  # the state, for get_status (see _sys.py)
+        )
         # When the scheduling step in which the server took ``current`` began, by
         # _system_messages.time_source() (see _sys.py).
         self.step_time: float = 0.0
@@ -308,6 +312,33 @@ def exit_signal_of(process: Process, error: BaseException) -> ExitSignal | None:
         return None  # not a cancellation: its own error
     child = child_of_task(process.task)
     return None if child is None else child.exit_signal
+
+
+async def end_after_error(
+    process: Process,
+    error: BaseException,
+    *,
+    report: Callable[[Exception], None],
+    fail_current: Callable[[BaseException | None], None],
+    terminate: Callable[[BaseException | None], Awaitable[None]],
+) -> None:
+    """How every behaviour ends when its loop raised ``error`` (a crash, a cancellation,
+    an exit from outside): stop accepting, ``report`` a crash, ``fail_current`` (the call
+    being handled), ``terminate`` (not after a kill), then close with the exit reason.
+    The caller re-raises ``error``."""
+    reason = process.stop_accepting(error)
+    signal = exit_signal_of(process, error)
+    if signal is not None:  # trio_otp.exit: its reason, and no terminate for a kill
+        reason = signal.reason
+    elif isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
+        report(error)
+    fail_current(reason)
+    if signal is None or not signal.killed:
+        await terminate(reason)
+        signal = exit_signal_of(process, error)  # a kill may have come meanwhile
+        if signal is not None:
+            reason = signal.reason
+    process.close(reason)
 
 
 def reason_of(error: BaseException) -> BaseException:

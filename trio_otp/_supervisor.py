@@ -76,6 +76,7 @@ from ._exceptions import (
     ChildStartError,
     NameTaken,
     RestartIntensityExceeded,
+    Shutdown,
     SupervisorError,
     SupervisorNotRunning,
     SupervisorTimeout,
@@ -479,6 +480,7 @@ async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[A
     supervisor's nursery, and this task waiting in the nursery's exit (see the module
     docstring for why)."""
     state.run_task = trio.lowlevel.current_task()
+    ending: BaseException | None = None
     try:
         try:
             async with trio.open_nursery() as nursery:
@@ -490,8 +492,12 @@ async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[A
             if interrupt is not None:
                 raise interrupt from None
             raise
+    except BaseException as error:
+        ending = error
+        raise
     finally:
         state.ended.set()
+        state.tell_monitors(ending)
     if state.exit_error is not None:
         raise state.exit_error
 
@@ -656,6 +662,19 @@ class _SupervisorState:
         # The child the loop waits for, to start or to stop; its requests are refused.
         self.waiting_for: ChildTask | None = None
         self.stop_request: _StopRequest | None = None  # the stop() that ended it, if one did
+        self.monitors: dict[Any, None] | None = None  # trio_otp.monitor()s of it, oldest first
+        self.exit_reason: BaseException | None = None  # as monitors were told, once ended
+
+    @protected
+    def tell_monitors(self, ending: BaseException | None) -> None:
+        """Once it has ended: its exit reason, as a monitor's Down gives it (``None``
+        normal, a Shutdown, or the error), to each monitor, once."""
+        reason = self.exit_error
+        if reason is None and ending is not None:
+            reason = Shutdown(f"supervisor {self.label} was cancelled")
+        self.exit_reason = reason
+        for monitor in list(self.monitors or ()):
+            monitor._fire(reason)
 
     def phase(self) -> str:
         """For reprs: running, stopping (its children) or ended."""
@@ -822,10 +841,12 @@ class _SupervisorState:
         # From the supervisor's own context, whichever task spawns it (the control loop, an
         # exiting child restarting itself, a DynamicSupervisor caller): a child never
         # inherits the context variables of the task that happened to start it.
-        name = f"trio_otp child {child.spec.id!r}"
-        # pyright cannot follow partial() through start_soon's TypeVarTuple; mypy checks it.
-        self.spawn_context.run(functools.partial(self.nursery.start_soon, task.run, self, child, name=name))  # pyright: ignore[reportCallIssue, reportArgumentType]
+        self.spawn_context.run(self._start_task, task, child)
         return task
+
+    def _start_task(self, task: ChildTask, child: _Child) -> None:
+        assert self.nursery is not None
+        self.nursery.start_soon(task.run, self, child, name=child.spec.task_name())
 
     def check_started(self, child: _Child, task: ChildTask) -> None:
         """Once ``task.ready``: raise _StartFailed (and log) if the start failed."""

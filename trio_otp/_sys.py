@@ -71,10 +71,12 @@ from ._ki import protected
 from ._process import Cast, Info, StopRequest
 from ._processes import child_of, supervisor_path
 from ._server_ref import DEFAULT_CALL_TIMEOUT, ServerRef, lookup
+from ._state_machine import StateMachine, status_of
 from ._system_messages import SystemRequest, time_source
 from ._util import describe, safe_repr
 
-StateT = TypeVar("StateT", bound=GenServer[Any, Any])
+# A GenServer's state is its instance; a StateMachine's is the pair (state, data).
+StateT = TypeVar("StateT", bound="GenServer[Any, Any] | tuple[Any, Any]")
 ValueT = TypeVar("ValueT")
 
 
@@ -138,7 +140,7 @@ async def get_state(
     """The server's state: its :class:`GenServer` instance itself, as the messages
     before this request left it (OTP's ``sys:get_state``). ``server`` is a
     :class:`ServerRef` or a name, as :func:`call` takes, or an :class:`AgentRef`, whose
-    state is its value.
+    state is its value. A :class:`StateMachine`'s state is the pair ``(state, data)``.
 
     A system message: it waits behind the messages already in the mailbox (never for
     room in a full one) and is answered between two callbacks. A checkpoint. The object
@@ -191,7 +193,9 @@ async def replace_state(
     ``function`` raises or returns anything else, the state is unchanged (except for
     what ``function`` changed in place before it failed), the server carries on, and the
     caller gets :class:`ReplaceStateFailed`. If the call times out
-    the server still carries the replacement out, as it would a call.
+    the server still carries the replacement out, as it would a call. For a
+    :class:`StateMachine` the function takes and returns ``(state, data)``, as OTP's
+    does for a gen_statem; no state enter call runs and no postponed event is retried.
 
     Raises:
       ReplaceStateFailed: ``function`` raised (its ``__cause__``), or returned no valid
@@ -294,9 +298,9 @@ def get_status(server: ServerRef[Any, Any] | Hashable) -> ServerStatus:
         raise ServerNotRunning(msg)
     state = process.server
     assert state is not None  # set before the server can be found
-    server_class: type[GenServer[Any, Any]] = type(state)
+    server_class: type = type(state)
     try:
-        shown = state.format_status()
+        shown = status_of(process) if isinstance(state, StateMachine) else state.format_status()
     except Exception as failure:  # a broken redaction must not break the status
         shown = f"<format_status raised {safe_repr(failure)}>"
     message = None if process.parked is not None else describe_message(process.current)

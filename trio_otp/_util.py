@@ -68,6 +68,14 @@ def name_validator(owner: str) -> Callable[[object, attrs.Attribute[Any], Any], 
             rule = "must be hashable (a str, int, tuple, Via, ...) or None"
             msg = f"{owner}.{attribute.name} {rule}, got {describe(value)}"
             raise TypeError(msg) from None
+        from ._names import Partition  # noqa: PLC0415 - _names imports this module
+
+        if isinstance(value, Partition):
+            msg = (
+                f"{owner}.{attribute.name} cannot be a Partition, which routes to a running "
+                f"partition rather than naming a process; got {safe_repr(value)}"
+            )
+            raise TypeError(msg)
 
     return check
 

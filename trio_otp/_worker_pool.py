@@ -181,12 +181,17 @@ class _Worker:
     # -- the process --
 
     def retire(self, why: str, grace: float) -> None:
-        """Ask the worker to stop: SIGINT, so that its job unwinds (SIGKILL for no grace)."""
-        if self.retiring is None:
+        """Ask the worker to stop: SIGINT, so that its job unwinds (SIGKILL for no grace).
+
+        Only the first request sends SIGINT: a pool stopping while a cancelled call stops
+        its job asks twice, and a second KeyboardInterrupt would land in the job's
+        ``finally`` block and cut its unwinding short."""
+        first = self.retiring is None
+        if first:
             self.retiring = why
         if grace == 0:
             self.kill()
-        elif not self.exited:
+        elif first and not self.exited:
             try:
                 os.kill(self.pid, signal.SIGINT)
             except ProcessLookupError:
