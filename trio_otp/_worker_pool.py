@@ -138,7 +138,7 @@ class _Worker:
         replies: trio.lowlevel.FdStream,
         lifeline: int,
     ) -> None:
-        self.process = process
+        self.process: trio.Process = process
         self.pid: int = process.pid
         # Opened before anyone could reap the process, so it names this process.
         self._pidfd: int | None = _open_pidfd(self.pid)
@@ -146,12 +146,12 @@ class _Worker:
         self._replies = replies
         self._lifeline: int | None = lifeline
         self._buffer = bytearray()
-        self.label = f"worker process {self.pid}"
+        self.label: str = f"worker process {self.pid}"
         #: Why the pool is stopping this worker, once it is.
         self.retiring: str | None = None
-        self.exited = False  # its process has ended (it may not be reaped yet)
+        self.exited: bool = False  # its process has ended (it may not be reaped yet)
         self.returncode: int | None = None  # set when reaped
-        self.gone = trio.Event()  # reaped
+        self.gone: trio.Event = trio.Event()  # reaped
 
     # -- the pipes --
 
@@ -301,15 +301,15 @@ class _Pool:
     __slots__ = ("definition", "idle_receive", "idle_send", "kill_at", "label", "stopping", "workers")
 
     def __init__(self, definition: WorkerPool) -> None:
-        self.definition = definition
-        self.label = "<worker pool>"  # set by _PoolState once it has its label
+        self.definition: WorkerPool = definition
+        self.label: str = "<worker pool>"  # set by _PoolState once it has its label
         send, receive = trio.open_memory_channel[_Worker](math.inf)
         self.idle_send: trio.MemorySendChannel[_Worker] = send
         self.idle_receive: trio.MemoryReceiveChannel[_Worker] = receive
         self.workers: dict[_Worker, None] = {}
-        self.stopping = False
+        self.stopping: bool = False
         #: When the pool's stop began plus cancel_grace: every worker's SIGKILL is due then.
-        self.kill_at = math.inf
+        self.kill_at: float = math.inf
 
     @protected
     def hire(self, worker: _Worker) -> None:
@@ -368,7 +368,7 @@ class _PoolState(_SupervisorState):
 
     def __init__(self, definition: Supervisor, pool: _Pool, label: str | None) -> None:
         super().__init__(definition, label)
-        self.pool = pool
+        self.pool: _Pool = pool
         pool.label = self.label
 
     def make_ref(self) -> object:
