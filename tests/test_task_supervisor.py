@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
+import warnings
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 import trio
@@ -143,6 +147,56 @@ async def test_map_failure_cancels_the_rest(autojump_clock: MockClock) -> None:
         await settle()
         assert started == [0, 1, 2, 3]  # inputs are read only as fast as tasks can run
         assert (await tasks._supervisor.count_children()).active == 0  # the rest were cancelled
+        nursery.cancel_scope.cancel()
+
+
+async def test_cancelling_the_consumer_of_an_ordered_map_stops_the_item_it_waited_for(
+    autojump_clock: MockClock,
+) -> None:
+    # The consumer is cancelled while it waits for the head item: that item, too, is one
+    # of "the tasks still running", not left to run its 100 s under the supervisor.
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        with trio.move_on_after(1):
+            await consume(tasks.map(functools.partial(double_later, delay=100), [1]))
+        assert await tasks.children() == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_leaving_a_map_early_leaves_no_generator_of_its_own_to_the_garbage_collector(
+    autojump_clock: MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            async with contextlib.aclosing(tasks.map(double_later, range(10), max_concurrency=2)) as results:
+                async for _ in results:
+                    break
+            gc.collect()
+        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+        nursery.cancel_scope.cancel()
+
+
+async def test_leaving_a_map_stops_the_items_in_flight_together(autojump_clock: MockClock) -> None:
+    # Each item's cleanup takes 1 s of its 5 s budget: stopping 8 of them one after the
+    # other took 8 s; they are stopped at once, as async_stream kills its tasks at a halt.
+    async def work(n: int) -> int:
+        try:
+            await trio.sleep(100)
+        finally:
+            with trio_otp.cleanup_scope():
+                await trio.sleep(1)
+        return n
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        with trio.move_on_after(1):
+            await consume(tasks.map(work, range(8), max_concurrency=8))
+        left = trio.current_time()
+        assert (await tasks.count_children()).active == 0
+        assert trio.current_time() - left == 0
+        assert trio.current_time() < 3
         nursery.cancel_scope.cancel()
 
 
@@ -306,6 +360,32 @@ async def test_map_timeout_raise_stops_the_stream(autojump_clock: MockClock) -> 
         assert trio.current_time() == 2.5
         assert (await tasks.count_children()).active == 0  # the rest were cancelled
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("on_timeout", ["raise", "kill_task"])
+async def test_a_timed_out_items_cleanup_gets_the_shutdown_budget_not_for_ever(
+    autojump_clock: MockClock, caplog: pytest.LogCaptureFixture, on_timeout: Literal["raise", "kill_task"]
+) -> None:
+    # The item is stopped as its supervisor stops a task: its cleanup_scope is cut at the
+    # 5 s budget, where a bare cancel at the deadline left it shielded for ever (100 s).
+    async def work(n: int) -> int:
+        try:
+            await trio.sleep(100)
+        finally:
+            with trio_otp.cleanup_scope():
+                await trio.sleep(100)
+        return n
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery, shutdown=5)
+        with contextlib.suppress(trio_otp.TaskTimeout):
+            async with contextlib.aclosing(tasks.map(work, [1], timeout=1, on_timeout=on_timeout)) as results:
+                got = [result async for result in results]
+                assert isinstance(got[0], trio_otp.TaskExit)
+                assert isinstance(got[0].reason, trio_otp.TaskTimeout)
+        assert trio.current_time() == 6
+        nursery.cancel_scope.cancel()
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and "raised" in r.getMessage()]
 
 
 @pytest.mark.parametrize("ordered", [True, False])

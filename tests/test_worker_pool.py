@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pathlib
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -237,6 +238,31 @@ def test_a_worker_killed_while_idle_is_restarted() -> None:
     run(test)
 
 
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs pidfd_open (Linux)")
+def test_a_call_given_a_worker_that_died_idle_runs_on_its_replacement() -> None:
+    # The worker is dead before Trio notices it (no checkpoint between the kill and the
+    # call), so the call takes it from the idle ones: its job never reached the worker,
+    # and must run elsewhere rather than fail with "killed while running add".
+    async def test() -> None:
+        async with trio.open_nursery() as nursery:
+            ref = await start(nursery, WorkerPool(1, max_restarts=3, max_seconds=60))
+            for _ in range(3):
+                [pid] = ref.worker_pids()
+                pidfd = os.pidfd_open(pid)
+                os.kill(pid, signal.SIGKILL)
+                # Until every thread of it has exited (its pipes are closed then), without
+                # a checkpoint, so that the pool cannot see it first. Not is_gone(): the
+                # main thread shows "Z" while the watchdog thread still holds the pipes.
+                select.select([pidfd], [], [], 10)
+                os.close(pidfd)
+                assert await ref.run(jobs.add, 1, 2) == 3
+            [slot] = await ref.which_children()
+            assert slot.restarts == 3  # each death still counts as the crash it was
+            nursery.cancel_scope.cancel()
+
+    run(test)
+
+
 def test_other_calls_are_served_while_a_worker_dies() -> None:
     async def test() -> None:
         results: list[object] = []
@@ -427,13 +453,14 @@ def test_stopping_the_pool_refuses_waiting_calls_and_stops_running_jobs() -> Non
     run(test)
 
 
-def test_the_pool_stops_within_its_shutdown_budget_even_if_jobs_refuse_to() -> None:
-    async def stubborn_job(ref: WorkerPoolRef) -> None:
-        try:
-            await ref.run(jobs.ignore_interrupts, 60.0)
-        except trio_otp.WorkerPoolNotRunning:
-            pass
+async def stubborn_job(ref: WorkerPoolRef) -> None:
+    try:
+        await ref.run(jobs.ignore_interrupts, 60.0)
+    except trio_otp.WorkerPoolNotRunning:
+        pass
 
+
+def test_the_pool_stops_within_its_shutdown_budget_even_if_jobs_refuse_to() -> None:
     async def test() -> None:
         # A 30 s grace would let the jobs linger; the pool's 0.5 s budget cuts it short.
         pool = WorkerPool(2, name="cpu", cancel_grace=30)
@@ -450,6 +477,28 @@ def test_the_pool_stops_within_its_shutdown_budget_even_if_jobs_refuse_to() -> N
         assert all(is_gone(pid) for pid in pids)
 
     run(test)
+
+
+def test_stopping_the_pool_kills_all_stubborn_jobs_after_one_grace_not_one_per_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every worker gets SIGINT at once, so every one is due its SIGKILL at the same
+    # moment: stopping the slots one by one must not add up their graces (4 x 2 s).
+    async def test() -> None:
+        async with trio.open_nursery() as nursery:
+            ref = await start(nursery, WorkerPool(4, cancel_grace=2))
+            pids = ref.worker_pids()
+            for _ in pids:
+                nursery.start_soon(stubborn_job, ref)
+            await trio.testing.wait_all_tasks_blocked()
+            await trio.sleep(0.2)  # the jobs run, and swallow SIGINT
+            with trio.fail_after(6):
+                await ref.stop()
+            assert all(is_gone(pid) for pid in pids)
+
+    run(test)
+    # Killing a stubborn job at the grace is the pool doing its job, not a slot late to stop.
+    assert not [r for r in caplog.records if "did not stop within its shutdown budget" in r.getMessage()]
 
 
 # -- the owner's death --

@@ -113,7 +113,9 @@ class Registry(Generic[ValueT]):
         self.keys = keys
         self.name = name
         self._entries: dict[Hashable, list[Entry[ValueT]]] = {}
-        self._by_task: dict[trio.lowlevel.Task, list[Hashable]] = {}
+        # Each task's keys, with how many of its entries each holds: removing one key
+        # costs O(1) here, whatever else the task holds.
+        self._by_task: dict[trio.lowlevel.Task, dict[Hashable, int]] = {}
         self._listeners: list[Callable[[RegistryEvent], None]] = list(listeners)
         self._size = 0  # how many entries, for an O(1) count()
         self._meta: dict[Hashable, object] = {}
@@ -153,10 +155,10 @@ class Registry(Generic[ValueT]):
         self._size += 1
         keys = self._by_task.get(task)
         if keys is None:
-            self._by_task[task] = [key]
+            self._by_task[task] = {key: 1}
             _watch(task, self)
         else:
-            keys.append(key)
+            keys[key] = keys.get(key, 0) + 1
         self._tell("register", key, entry)
 
     @protected
@@ -175,7 +177,8 @@ class Registry(Generic[ValueT]):
 
     def keys_of(self, task: trio.lowlevel.Task | None = None) -> list[Hashable]:
         """The keys ``task`` (default: the current task) is registered under."""
-        return list(self._by_task.get(task or trio.lowlevel.current_task(), ()))
+        keys = self._by_task.get(task or trio.lowlevel.current_task(), {})
+        return [key for key, count in keys.items() for _ in range(count)]
 
     def dispatch(self, key: Hashable, callback: Callable[[list[Entry[ValueT]]], None]) -> None:
         """Call ``callback`` with the entries under ``key``, if there are any (Elixir's
@@ -377,25 +380,41 @@ class Registry(Generic[ValueT]):
         self._size -= removed
         keys = self._by_task.get(task)
         if keys is not None:
-            remaining: list[Hashable] = []
-            dropped = 0
-            for k in keys:  # one occurrence of the key per entry removed
-                if dropped < removed and (k is key or k == key):
-                    dropped += 1
-                else:
-                    remaining.append(k)
-            if remaining:
-                self._by_task[task] = remaining
+            left = keys.get(key, 0) - removed
+            if left > 0:
+                keys[key] = left
             else:
-                del self._by_task[task]
-                _unwatch(task, self)
+                keys.pop(key, None)
+                if not keys:
+                    del self._by_task[task]
+                    _unwatch(task, self)
         for entry in going:
             self._tell("unregister", key, entry)
 
     @protected
     def _forget_task(self, task: trio.lowlevel.Task) -> None:
-        for key in list(dict.fromkeys(self._by_task.get(task, ()))):
-            self._remove(task, key)
+        # In one pass, O(the task's entries): removing key by key (as unregister does)
+        # copies the task's remaining keys each time, n * n / 2 steps for n keys, all of
+        # it inside Trio's scheduler.
+        keys = self._by_task.pop(task, None)
+        if keys is None:
+            return
+        _unwatch(task, self)
+        for key in keys:
+            entries = self._entries.get(key)
+            if not entries:
+                continue
+            mine = [entry for entry in entries if entry.owner is task]
+            if not mine:
+                continue
+            rest = [entry for entry in entries if entry.owner is not task]
+            if rest:
+                self._entries[key] = rest
+            else:
+                del self._entries[key]
+            self._size -= len(mine)
+            for entry in mine:
+                self._tell("unregister", key, entry)
 
     def _tell(self, kind: str, key: Hashable, entry: Entry[ValueT]) -> None:
         for listener in list(self._listeners):

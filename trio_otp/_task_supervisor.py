@@ -35,7 +35,6 @@ import math
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Hashable,
@@ -49,11 +48,12 @@ import trio
 from typing_extensions import TypeVarTuple, Unpack
 
 from ._backend import require_trio
+from ._call_timer import call_timer
 from ._checks import check_instance, check_timeout, check_whole_number
-from ._child import child_of_task
+from ._child import ChildTask, ExitSignal, child_of_task
 from ._child_spec import INFINITY, ChildSpec, ChildType, Restart, ShutdownMode, ShutdownPolicy
 from ._dynamic_supervisor import DynamicChild, DynamicSupervisor, DynamicSupervisorRef, run_dynamic
-from ._exceptions import ChildNotFound, SupervisorNotRunning, TaskFailed, TaskTimeout
+from ._exceptions import ChildNotFound, Shutdown, SupervisorNotRunning, TaskFailed, TaskTimeout
 from ._ki import call_unprotected, protected, self_protecting
 from ._supervisor import ChildCounts, ChildInfo, child_label
 from ._task_outcome import TaskExit, TaskOk
@@ -457,19 +457,51 @@ async def _run_as_child(
 OnTimeout = Literal["raise", "kill_task"]
 
 
-class _TimedOut:
-    """What ``_within`` returns for an item stopped at its deadline."""
+class _ItemTimedOut(Shutdown):
+    """The exit reason of a map item stopped at its deadline: a shutdown, so the
+    supervisor drops the temporary task without a crash report."""
 
 
-_TIMED_OUT = _TimedOut()
+@final
+class _ItemDeadline:
+    """A map item's timeout, on the run's deadline heap (no cancel scope per item). At
+    the deadline it stops the item as its supervisor stops a task (``trio_otp.exit``),
+    so the item's cleanup gets the shutdown budget; a bare cancel would leave a
+    ``cleanup_scope`` in it shielded for ever."""
+
+    __slots__ = ("child", "done")
+
+    def __init__(self, child: ChildTask) -> None:
+        self.child = child
+        self.done = False
+
+    @protected
+    def _time_out(self) -> None:
+        self.finish()
+        self.child.exit(ExitSignal(_ItemTimedOut("map's timeout")))
+
+    @protected
+    def finish(self) -> None:
+        if not self.done:
+            self.done = True
+            call_timer().finished()
 
 
 async def _within(function: Callable[[Any], Awaitable[Any]], item: object, deadline: float) -> Any:
     """``await function(item)``, stopped at ``deadline``: a map item's timeout, kept by
     the item's own task (runs unprotected, as the user's function it calls)."""
-    with trio.move_on_at(deadline):
+    child = child_of_task(trio.lowlevel.current_task())
+    assert child is not None, "a map item runs as a supervised task"
+    watch = _ItemDeadline(child)
+    call_timer().add(watch, deadline)
+    try:
         return await function(item)
-    return _TIMED_OUT
+    finally:
+        watch.finish()
+
+
+def _timed_out(ended: outcome.Outcome[Any]) -> bool:
+    return isinstance(ended, outcome.Error) and isinstance(ended.error.__cause__, _ItemTimedOut)
 
 
 @final
@@ -767,33 +799,50 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
                 if not running:
                     return
                 if ordered:
-                    handle = running.popleft()
+                    handle = running[0]  # still running (and so stopped) if this wait is cancelled
                     await handle._done.wait()
+                    running.popleft()
                 else:
                     handle = await finished_receive.receive()
                     running.remove(handle)
                 ended = handle._outcome
                 assert ended is not None
-                if isinstance(ended, outcome.Error):
-                    if not nolink:
-                        ended.unwrap()
-                    assert isinstance(ended.error, TaskFailed)
-                    yield TaskExit(ended.error)
-                elif isinstance(ended, outcome.Value) and ended.value is _TIMED_OUT:
+                if _timed_out(ended):
                     msg = f"task {handle.name} did not finish within map's timeout of {seconds:g} s"
                     late = TaskTimeout(msg)
                     if not kill:
                         raise late
                     yield TaskExit(late)
+                elif isinstance(ended, outcome.Error):
+                    if not nolink:
+                        ended.unwrap()
+                    assert isinstance(ended.error, TaskFailed)
+                    yield TaskExit(ended.error)
                 else:
                     yield ended.unwrap()
         finally:
             with trio.CancelScope(shield=True):
-                for handle in running:
-                    await handle.cancel()
+                await self._stop_together(running)
+                await source.aclose()
+
+    async def _stop_together(self, handles: Iterable[TaskHandle[Any]]) -> None:
+        """Stop the tasks of a map left early at once, in one request (their budgets
+        overlap, as async_stream kills its tasks at a halt). A checkpoint."""
+        children = [
+            handle._child._child for handle in handles if handle._child is not None and not handle.done
+        ]
+        if not children:
+            await trio.lowlevel.checkpoint()
+            return
+        try:
+            await self._supervisor._request(
+                lambda state: state.terminate_together(children, "a map left early")
+            )
+        except SupervisorNotRunning:
+            pass  # it is stopping them, with every other task
 
 
-async def _aiter(inputs: Iterable[InputT] | AsyncIterable[InputT]) -> AsyncIterator[InputT]:
+async def _aiter(inputs: Iterable[InputT] | AsyncIterable[InputT]) -> AsyncGenerator[InputT, None]:
     if isinstance(inputs, AsyncIterable):
         async for item in inputs:
             yield item

@@ -80,6 +80,8 @@ _WORKER_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_worker
 _BOOTSTRAP = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__trio_otp_worker__')"
 _HAS_PIDFD = hasattr(os, "pidfd_open")
 _READ_SIZE = 65536
+#: Seconds a slot's shutdown budget adds to cancel_grace, for the SIGKILL and the reaping.
+_REAP_MARGIN = 1.0
 
 
 def _open_pidfd(pid: int) -> int | None:
@@ -136,7 +138,7 @@ class _Worker:
         replies: trio.lowlevel.FdStream,
         lifeline: int,
     ) -> None:
-        self.process = process
+        self.process: trio.Process = process
         self.pid: int = process.pid
         # Opened before anyone could reap the process, so it names this process.
         self._pidfd: int | None = _open_pidfd(self.pid)
@@ -144,12 +146,12 @@ class _Worker:
         self._replies = replies
         self._lifeline: int | None = lifeline
         self._buffer = bytearray()
-        self.label = f"worker process {self.pid}"
+        self.label: str = f"worker process {self.pid}"
         #: Why the pool is stopping this worker, once it is.
         self.retiring: str | None = None
-        self.exited = False  # its process has ended (it may not be reaped yet)
+        self.exited: bool = False  # its process has ended (it may not be reaped yet)
         self.returncode: int | None = None  # set when reaped
-        self.gone = trio.Event()  # reaped
+        self.gone: trio.Event = trio.Event()  # reaped
 
     # -- the pipes --
 
@@ -296,16 +298,18 @@ async def _discard(worker: _Worker) -> None:
 class _Pool:
     """One run of a pool: its idle workers and every live worker, for callers and slots."""
 
-    __slots__ = ("definition", "idle_receive", "idle_send", "label", "stopping", "workers")
+    __slots__ = ("definition", "idle_receive", "idle_send", "kill_at", "label", "stopping", "workers")
 
     def __init__(self, definition: WorkerPool) -> None:
-        self.definition = definition
-        self.label = "<worker pool>"  # set by _PoolState once it has its label
+        self.definition: WorkerPool = definition
+        self.label: str = "<worker pool>"  # set by _PoolState once it has its label
         send, receive = trio.open_memory_channel[_Worker](math.inf)
         self.idle_send: trio.MemorySendChannel[_Worker] = send
         self.idle_receive: trio.MemoryReceiveChannel[_Worker] = receive
         self.workers: dict[_Worker, None] = {}
-        self.stopping = False
+        self.stopping: bool = False
+        #: When the pool's stop began plus cancel_grace: every worker's SIGKILL is due then.
+        self.kill_at: float = math.inf
 
     @protected
     def hire(self, worker: _Worker) -> None:
@@ -339,6 +343,7 @@ class _Pool:
     def begin_stop(self) -> None:
         """Every worker gets SIGINT at once; callers waiting for a worker are refused."""
         self.stopping = True
+        self.kill_at = trio.current_time() + self.definition.cancel_grace
         self.idle_send.close()
         for worker in list(self.workers):
             worker.retire("the pool is stopping", self.definition.cancel_grace)
@@ -363,7 +368,7 @@ class _PoolState(_SupervisorState):
 
     def __init__(self, definition: Supervisor, pool: _Pool, label: str | None) -> None:
         super().__init__(definition, label)
-        self.pool = pool
+        self.pool: _Pool = pool
         pool.label = self.label
 
     def make_ref(self) -> object:
@@ -397,8 +402,12 @@ async def _run_slot(pool: _Pool, index: int, *, task_status: trio.TaskStatus[Non
     finally:
         pool.fire(worker)
         if not worker.gone.is_set():
-            worker.retire("the pool is stopping", pool.definition.cancel_grace)
-            with cleanup_scope():  # bounded by the slot's budget, cancel_grace
+            grace = pool.definition.cancel_grace
+            worker.retire("the pool is stopping", grace)
+            # The supervisor stops the slots one by one, but their workers got SIGINT at
+            # once: each is due its SIGKILL one grace after the pool's stop began, not
+            # after its own slot's. The slot's budget (a margin longer) is the backstop.
+            with cleanup_scope(), trio.move_on_at(min(pool.kill_at, trio.current_time() + grace)):
                 await worker.wait_exit()
             if not worker.exited:
                 worker.kill()
@@ -504,7 +513,9 @@ class WorkerPool:
 
 async def _run_pool(definition: WorkerPool, label: str | None, task_status: trio.TaskStatus[Any]) -> None:
     pool = _Pool(definition)
-    slot_shutdown: ShutdownPolicy = definition.cancel_grace or BRUTAL_KILL
+    slot_shutdown: ShutdownPolicy = (
+        definition.cancel_grace + _REAP_MARGIN if definition.cancel_grace else BRUTAL_KILL
+    )
     slots = [
         ChildSpec(f"worker {index}", _run_slot, args=(pool, index), shutdown=slot_shutdown)
         for index in range(definition.workers)
@@ -594,7 +605,9 @@ class WorkerPoolRef(metaclass=NoPublicConstructor):
             note.
           WorkerCrashed: the worker process died while running the job (a segfault,
             ``os._exit``, a SIGKILL, ``sys.exit`` in the job); it names the exit status
-            or the signal. The pool restarts the worker under its intensity.
+            or the signal. The pool restarts the worker under its intensity. (A worker
+            found dead before it took the job is no error of the call: the job runs on
+            another worker.)
           JobTimeout: no result within ``timeout``; the job, if it had started, was
             stopped.
           WorkerPoolNotRunning: the pool is stopping or has ended (before or while the
@@ -626,9 +639,20 @@ class WorkerPoolRef(metaclass=NoPublicConstructor):
             raise pool.not_running()
         worker: _Worker | None = None
         with trio.move_on_after(seconds):
-            worker = await pool.acquire()
+            while True:
+                worker = await pool.acquire()
+                try:
+                    await worker.send(payload)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    # It died idle, before the pool noticed: the job never reached it,
+                    # so it goes to another worker (the death is its slot's crash).
+                    worker = None
+                    continue
+                except BaseException:
+                    await pool.stop_job(worker)
+                    raise
+                break
             try:
-                await worker.send(payload)
                 reply = await worker.receive()
             except (EOFError, trio.BrokenResourceError, trio.ClosedResourceError):
                 await worker.gone.wait()
