@@ -19,8 +19,9 @@ nox.options.default_venv_backend = "virtualenv"
 nox.options.reuse_existing_virtualenvs = False
 # `nox` alone runs the checks. On demand: `bench` (never pass/fail), `soak` and `otp`
 # (the conformance properties at length, and against real Erlang/OTP) and `signals` (real
-# signals into busy trees, hundreds of times) and `ray` (Ray actors under supervisors, on a
-# local Ray instance and a simulated two-node cluster), which CI also runs.
+# signals into busy trees, hundreds of times), `ray` (Ray actors under supervisors, on a
+# local Ray instance and a simulated two-node cluster), `observer` and `otel` (the extras
+# of those names), which CI also runs.
 nox.options.sessions = ["tests", "tests_oldest", "lint", "typecheck", "docs", "interpreters"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
