@@ -24,41 +24,15 @@ import trio
 
 import trio_otp
 
+from .real_processes import gone, run, until
+
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="supervised OS programs are POSIX only")
 
-TIMEOUT = 20  # seconds, for a whole test on a loaded machine; a healthy run takes well under 1
 PYTHON = [sys.executable, "-S", "-c"]
-
-
-def run(test: Callable[[], Awaitable[None]]) -> None:
-    async def bounded() -> None:
-        with trio.fail_after(TIMEOUT):
-            await test()
-
-    trio.run(bounded)
 
 
 def py(code: str) -> list[str]:
     return [*PYTHON, textwrap.dedent(code)]
-
-
-def gone(pid: int) -> bool:
-    """Whether ``pid`` has ended (a zombie that nobody reaps counts as ended)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    # Polling: what is awaited happens in other processes, which cannot set a trio.Event.
-    while not condition():  # noqa: ASYNC110
-        await trio.sleep(0.01)
 
 
 def _pid_in(path: pathlib.Path) -> int | None:

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,42 +28,17 @@ import trio_otp
 from trio_otp import WorkerCrashed, WorkerPool, WorkerPoolRef
 
 from . import worker_jobs as jobs
+from .real_processes import gone, run, until
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="worker pools are POSIX-only")
 
 ROOT = pathlib.Path(__file__).parent.parent
 
 
-def run(test: Callable[[], Awaitable[None]], limit: float = 20.0) -> None:
-    async def main() -> None:
-        with trio.fail_after(limit):
-            await test()
-
-    trio.run(main)
-
-
-def is_gone(pid: int) -> bool:
-    """Whether ``pid`` no longer runs: reaped, or a zombie nobody has reaped yet."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    while not condition():  # noqa: ASYNC110 - real processes; nothing to wait on but polling
-        await trio.sleep(0.01)
-
-
 async def cancel_once_started(scope: trio.CancelScope, mark: pathlib.Path) -> None:
     """Cancel ``scope`` once jobs.sleep_then_mark(..., mark) has started in its worker."""
     started = pathlib.Path(f"{mark}.started")
-    await wait_until(started.exists)
+    await until(started.exists)
     scope.cancel()
 
 
@@ -74,7 +49,7 @@ async def start(nursery: trio.Nursery, pool: WorkerPool) -> WorkerPoolRef:
 
 async def replaced(ref: WorkerPoolRef, old: int, count: int) -> list[int]:
     """The pool's pids once ``old`` is gone and ``count`` workers run again."""
-    await wait_until(lambda: old not in ref.worker_pids() and len(ref.worker_pids()) == count)
+    await until(lambda: old not in ref.worker_pids() and len(ref.worker_pids()) == count)
     return ref.worker_pids()
 
 
@@ -183,7 +158,7 @@ def test_a_worker_slower_than_start_timeout_fails_the_pools_start() -> None:
         assert isinstance(reason, TimeoutError)
         assert "was not ready within start_timeout=0.001 s" in str(reason)
         pid = int(str(reason).split("(process ")[1].split(")")[0])
-        assert is_gone(pid)  # killed and reaped, not left behind
+        assert gone(pid)  # killed and reaped, not left behind
 
     run(test)
 
@@ -215,7 +190,7 @@ def test_a_worker_that_dies_mid_job_fails_that_call_and_is_restarted(
             crash = raised.value
             assert f"process {pid}) {says} while running {job.__name__}" in str(crash)
             assert (crash.pid, crash.returncode, crash.signal) == (pid, returncode, signal_)
-            assert is_gone(pid)
+            assert gone(pid)
             assert await ref.run(jobs.add, 1, 2) == 3  # waits for the restarted worker
             assert ref.worker_pids() != [pid]
             nursery.cancel_scope.cancel()
@@ -251,7 +226,7 @@ def test_a_call_given_a_worker_that_died_idle_runs_on_its_replacement() -> None:
                 pidfd = os.pidfd_open(pid)
                 os.kill(pid, signal.SIGKILL)
                 # Until every thread of it has exited (its pipes are closed then), without
-                # a checkpoint, so that the pool cannot see it first. Not is_gone(): the
+                # a checkpoint, so that the pool cannot see it first. Not gone(): the
                 # main thread shows "Z" while the watchdog thread still holds the pipes.
                 select.select([pidfd], [], [], 10)
                 os.close(pidfd)
@@ -277,7 +252,7 @@ def test_other_calls_are_served_while_a_worker_dies() -> None:
             with pytest.raises(WorkerCrashed):
                 await ref.run(jobs.exit_with, 1)  # on the other, idle, worker
             assert await ref.run(jobs.add, 1, 2) == 3
-            await wait_until(lambda: bool(results))
+            await until(lambda: bool(results))
             assert results == ["long"]
             nursery.cancel_scope.cancel()
 
@@ -316,7 +291,7 @@ def test_crashes_past_the_intensity_stop_the_pool_which_escalates() -> None:
         [stopped] = running
         assert "stopped" in str(stopped)
         assert "sleep_and_return" in str(stopped)
-        assert all(is_gone(pid) for pid in pids)
+        assert all(gone(pid) for pid in pids)
         assert not ref.alive
 
     run(test)
@@ -333,7 +308,7 @@ def test_a_pool_under_a_supervisor_escalates_and_is_restarted_and_found_again_by
             assert first is not None
             with pytest.raises(WorkerCrashed):
                 await first.run(jobs.exit_with, 1)
-            await wait_until(lambda: trio_otp.whereis("cpu") not in (None, first))
+            await until(lambda: trio_otp.whereis("cpu") not in (None, first))
             second = trio_otp.whereis("cpu", WorkerPoolRef)
             assert second is not None
             assert await second.run(jobs.add, 1, 2) == 3
@@ -358,7 +333,7 @@ def test_a_cancelled_job_unwinds_and_its_worker_is_replaced_without_a_restart(tm
                 await ref.run(jobs.sleep_then_mark, 30.0, str(mark))
             assert scope.cancelled_caught
             assert mark.read_text() == "unwound"  # SIGINT: its finally block ran
-            assert is_gone(pid)  # gone before the call returned
+            assert gone(pid)  # gone before the call returned
             await replaced(ref, pid, 1)
             assert await ref.run(jobs.add, 1, 2) == 3
             assert ref.alive
@@ -394,7 +369,7 @@ def test_a_job_that_ignores_sigint_is_killed_after_the_grace() -> None:
             [pid] = ref.worker_pids()
             with pytest.raises(trio_otp.JobTimeout, match=r"ignore_interrupts did not finish within 0.3 s"):
                 await ref.run(jobs.ignore_interrupts, 60.0, timeout=0.3)
-            assert is_gone(pid)
+            assert gone(pid)
             await replaced(ref, pid, 1)
             assert ref.alive
             nursery.cancel_scope.cancel()
@@ -407,11 +382,11 @@ def test_timed_out_jobs_cost_no_restart_and_the_wait_for_a_worker_counts() -> No
         async with trio.open_nursery() as nursery:
             ref = await start(nursery, WorkerPool(1, max_restarts=0, cancel_grace=0))
             for _ in range(3):
-                await wait_until(lambda: len(ref.worker_pids()) == 1)  # the replacement is up
+                await until(lambda: len(ref.worker_pids()) == 1)  # the replacement is up
                 with pytest.raises(trio_otp.JobTimeout, match="did not finish"):
                     await ref.run(jobs.sleep_and_return, 30.0, None, timeout=0.1)
             assert ref.alive
-            await wait_until(lambda: len(ref.worker_pids()) == 1)
+            await until(lambda: len(ref.worker_pids()) == 1)
             nursery.start_soon(ref.run, jobs.sleep_and_return, 1.0, None)
             await trio.testing.wait_all_tasks_blocked()
             with pytest.raises(trio_otp.JobTimeout, match=r"no worker of pool .* was free within 0\.1 s"):
@@ -445,7 +420,7 @@ def test_stopping_the_pool_refuses_waiting_calls_and_stops_running_jobs() -> Non
             nursery.start_soon(job, 0.0)  # waits for the only worker
             await trio.testing.wait_all_tasks_blocked()
             await ref.stop()
-            assert is_gone(pid)
+            assert gone(pid)
         assert len(errors) == 2
         assert any("while it ran sleep_and_return" in error for error in errors)
         assert any(error.endswith("is not running") for error in errors)
@@ -474,7 +449,7 @@ def test_the_pool_stops_within_its_shutdown_budget_even_if_jobs_refuse_to() -> N
                     nursery.start_soon(stubborn_job, ref)
                 await trio.testing.wait_all_tasks_blocked()
                 nursery.cancel_scope.cancel()
-        assert all(is_gone(pid) for pid in pids)
+        assert all(gone(pid) for pid in pids)
 
     run(test)
 
@@ -494,7 +469,7 @@ def test_stopping_the_pool_kills_all_stubborn_jobs_after_one_grace_not_one_per_w
             await trio.sleep(0.2)  # the jobs run, and swallow SIGINT
             with trio.fail_after(6):
                 await ref.stop()
-            assert all(is_gone(pid) for pid in pids)
+            assert all(gone(pid) for pid in pids)
 
     run(test)
     # Killing a stubborn job at the grace is the pool doing its job, not a slot late to stop.
@@ -526,11 +501,11 @@ def test_no_worker_outlives_a_sigkilled_owner_for_the_rest_of_its_job() -> None:
         assert owner.stdout is not None
         pids = [int(pid) for pid in owner.stdout.readline().split()]
         assert len(pids) == 2
-        assert not any(is_gone(pid) for pid in pids)
+        assert not any(gone(pid) for pid in pids)
         owner.kill()
         owner.wait()
         deadline = time.monotonic() + 10  # the jobs would run 60 s
-        while not all(is_gone(pid) for pid in pids):
+        while not all(gone(pid) for pid in pids):
             assert time.monotonic() < deadline, "a worker outlived its owner"
             time.sleep(0.02)
 
@@ -573,5 +548,5 @@ def test_ctrl_c_at_the_terminal_stops_the_tree_which_stops_the_jobs(tmp_path: pa
         finally:
             owner.kill()
     assert "KeyboardInterrupt" in stderr
-    assert all(is_gone(pid) for pid in pids)  # reaped by the pool before it returned
+    assert all(gone(pid) for pid in pids)  # reaped by the pool before it returned
     assert [pathlib.Path(mark + str(index)).read_text() for index in range(2)] == ["unwound", "unwound"]
