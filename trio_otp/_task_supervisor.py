@@ -703,13 +703,7 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
           TypeError, ValueError: a bad argument, at the call (before the first result).
         """
         return self._checked_map(
-            function,
-            inputs,
-            max_concurrency,
-            ordered=ordered,
-            timeout=timeout,
-            on_timeout=on_timeout,
-            nolink=False,
+            function, inputs, max_concurrency, ordered, timeout, on_timeout, nolink=False
         )
 
     def map_nolink(
@@ -730,25 +724,17 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
           TaskTimeout: an item ran past ``timeout`` with ``on_timeout="raise"``.
           TypeError, ValueError: a bad argument, at the call (before the first result).
         """
-        return self._checked_map(
-            function,
-            inputs,
-            max_concurrency,
-            ordered=ordered,
-            timeout=timeout,
-            on_timeout=on_timeout,
-            nolink=True,
-        )
+        return self._checked_map(function, inputs, max_concurrency, ordered, timeout, on_timeout, nolink=True)
 
-    def _checked_map(
+    def _checked_map(  # noqa: PLR0917 - private: map and map_nolink pass their options in order
         self,
         function: Callable[[InputT], Awaitable[T]],
         inputs: Iterable[InputT] | AsyncIterable[InputT],
         max_concurrency: int,
-        *,
         ordered: bool,
         timeout: float | None,
         on_timeout: OnTimeout,
+        *,
         nolink: bool,
     ) -> AsyncGenerator[Any, None]:
         _require_callable(function)
