@@ -111,3 +111,9 @@ def test_every_public_name_is_in_the_api_reference() -> None:
         name for name in trio_otp.__all__ if name not in documented and name not in {"__version__", "events"}
     }
     assert not missing, f"add to docs/reference.rst: {sorted(missing)}"
+
+
+def test_the_api_reference_documents_no_private_path() -> None:
+    reference = (pathlib.Path(__file__).parent.parent / "docs" / "reference.rst").read_text()
+    private = re.findall(r"\.\. auto\w+:: (\S*\._\w+\S*)", reference)
+    assert not private, f"docs/reference.rst documents private paths: {private}"
