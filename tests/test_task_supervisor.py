@@ -249,6 +249,28 @@ async def test_await_many_raises_the_first_failure_at_once(autojump_clock: MockC
         nursery.cancel_scope.cancel()
 
 
+async def test_await_many_raises_the_earliest_failure_when_several_failed_before_the_call(
+    autojump_clock: MockClock,
+) -> None:
+    # As Elixir's, which exits on the first :DOWN in its mailbox: the order they failed
+    # in, not the order of the list.
+    async def fail_after(delay: float) -> int:
+        await trio.sleep(delay)
+        raise Boom(delay)
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        later = await tasks.spawn(fail_after, 2.0)
+        earlier = await tasks.spawn(fail_after, 1.0)
+        await trio.sleep(3.0)
+        assert later.done
+        assert earlier.done
+        with pytest.raises(trio_otp.TaskFailed) as info:
+            await trio_otp.await_many([later, earlier])
+        assert str(info.value.__cause__) == "1.0"
+        nursery.cancel_scope.cancel()
+
+
 async def test_await_many_timeout_leaves_them_running(autojump_clock: MockClock) -> None:
     async with trio.open_nursery() as nursery:
         tasks = await start(nursery)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import inspect
+import itertools
 import math
 from collections.abc import (
     AsyncGenerator,
@@ -63,6 +64,9 @@ T = TypeVar("T")
 InputT = TypeVar("InputT")
 ArgsT = TypeVarTuple("ArgsT")
 
+# The order tasks ended in, across the run: await_many raises the failure that came first.
+_endings = itertools.count()
+
 
 @final
 class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
@@ -70,13 +74,24 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
     :meth:`~TaskSupervisorRef.start_child`; it names the task across the restarts of a
     transient one."""
 
-    __slots__ = ("_book", "_child", "_done", "_last_failure", "_listeners", "_outcome", "_supervisor", "name")
+    __slots__ = (
+        "_book",
+        "_child",
+        "_done",
+        "_ended",
+        "_last_failure",
+        "_listeners",
+        "_outcome",
+        "_supervisor",
+        "name",
+    )
 
     def __init__(self, supervisor: DynamicSupervisorRef, name: str) -> None:
         self._supervisor = supervisor
         self.name: str = name
         self._done = trio.Event()
         self._outcome: outcome.Outcome[T] | None = None
+        self._ended = 0  # when it ended, in _endings' order (once _outcome is set)
         self._child: DynamicChild[TaskHandle[Any]] | None = None
         self._listeners: list[Callable[[TaskHandle[Any]], None]] | None = None
         # A transient task's: the failure of its last run, and the set of unsettled
@@ -166,6 +181,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
     def _settle(self, result: outcome.Outcome[T]) -> None:
         if self._outcome is None:
             self._outcome = result
+            self._ended = next(_endings)
             self._done.set()
             if self._book is not None:
                 self._book.discard(self)
@@ -252,7 +268,9 @@ async def await_many(handles: Iterable[TaskHandle[T]], timeout: float | None = 5
     ``Task.await_many``, 5 s default). A checkpoint.
 
     Raises:
-      TaskFailed: as soon as one of them fails (the first to fail); the others keep running.
+      TaskFailed: as soon as one of them fails: the first to fail, in the order they
+        failed (also when several had failed before the call), as Elixir's exits on the
+        first ``:DOWN`` in its mailbox; the others keep running.
       TaskTimeout: not all had finished within ``timeout``; they keep running.
       TypeError, ValueError: ``handles`` is not an iterable of :class:`TaskHandle`, or
         ``timeout`` is not None or a number of seconds >= 0 (checked before any wait).
@@ -262,7 +280,7 @@ async def await_many(handles: Iterable[TaskHandle[T]], timeout: float | None = 5
     await _wait_for_all(listed, trio.current_time() + seconds, stop_at_failure=True)
     failed = [handle for handle in listed if isinstance(handle._outcome, outcome.Error)]
     if failed:
-        first = failed[0]._outcome
+        first = min(failed, key=lambda handle: handle._ended)._outcome
         assert first is not None
         first.unwrap()  # raises its TaskFailed
     late = [handle.name for handle in listed if not handle.done]
