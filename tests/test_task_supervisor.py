@@ -125,6 +125,35 @@ async def test_map_bounds_concurrency_and_orders_results(autojump_clock: MockClo
         nursery.cancel_scope.cancel()
 
 
+async def test_an_ordered_maps_finished_results_hold_no_slot_while_a_slow_head_runs(
+    autojump_clock: MockClock,
+) -> None:
+    # As Elixir's async_stream (ordered: true): a task that has finished frees its slot at
+    # once, its result kept until the items before it are yielded.
+    started: dict[int, float] = {}
+    active = 0
+    peak = 0
+
+    async def work(n: int) -> int:
+        nonlocal active, peak
+        started[n] = trio.current_time()
+        active += 1
+        peak = max(peak, active)
+        await trio.sleep(10 if n == 0 else 1)
+        active -= 1
+        return n
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        async with contextlib.aclosing(tasks.map(work, range(6), max_concurrency=2)) as results:
+            collected = [result async for result in results]
+        assert collected == list(range(6))
+        assert started == {0: 0.0, 1: 0.0, 2: 1.0, 3: 2.0, 4: 3.0, 5: 4.0}
+        assert peak == 2
+        assert trio.current_time() == 10.0  # the head's time, not the head's plus the rest
+        nursery.cancel_scope.cancel()
+
+
 async def test_map_failure_cancels_the_rest(autojump_clock: MockClock) -> None:
     started: list[int] = []
 

@@ -704,7 +704,12 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         ``max_concurrency`` at a time (Elixir's ``Task.Supervisor.async_stream``).
 
         With ``ordered`` (the default) results come in input order; otherwise as they
-        finish. Inputs are read only as fast as results are consumed. If a task fails,
+        finish. ``max_concurrency`` counts the tasks still running: with ``ordered``, a
+        result that finished ahead of an earlier item is kept until that item's is
+        yielded, and frees its slot at once, so a slow item does not hold back the
+        starts of the next ones (as Elixir's ``async_stream``; those kept results are
+        not bounded). Inputs are read only while the stream is being iterated, as slots
+        free. If a task fails,
         the iteration raises its :class:`TaskFailed`; leaving the loop early or failing
         cancels the tasks still running, so iterate inside
         ``async with contextlib.aclosing(ref.map(...)) as results:`` to be sure that
@@ -780,13 +785,28 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         nolink: bool,
     ) -> AsyncGenerator[Any, None]:
         source = _aiter(inputs)
+        # The items started and not yet yielded, in input order; with ``ordered``, those
+        # that finished ahead of the head wait here for it, holding no slot of
+        # max_concurrency (as Elixir's async_stream: a task's end frees its slot at once).
         running: collections.deque[TaskHandle[Any]] = collections.deque()
         finished_send, finished_receive = trio.open_memory_channel[TaskHandle[Any]](math.inf)
+        unfinished = 0  # how many of ``running`` have not ended: the slots in use
+        progress: trio.Event | None = None  # set when one ends, while the head is awaited
+
+        def item_ended(handle: TaskHandle[Any]) -> None:
+            nonlocal unfinished
+            unfinished -= 1
+            if ordered:
+                if progress is not None:
+                    progress.set()
+            else:
+                finished_send.send_nowait(handle)
+
         exhausted = False
         name = _name(function)
         try:
             while True:
-                while not exhausted and len(running) < max_concurrency:
+                while not exhausted and unfinished < max_concurrency:
                     try:
                         item = await source.__anext__()
                     except StopAsyncIteration:
@@ -797,15 +817,19 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
                     else:
                         within = (function, item, trio.current_time() + seconds)
                         handle = await self._spawn(_within, within, name, Restart.TEMPORARY)
-                    if not ordered:
-                        handle._listen(finished_send.send_nowait)
                     running.append(handle)
+                    unfinished += 1
+                    handle._listen(item_ended)
                 if not running:
                     return
                 if ordered:
-                    handle = running[0]  # still running (and so stopped) if this wait is cancelled
-                    await handle._done.wait()
-                    running.popleft()
+                    if not running[0].done:
+                        # Any item's end frees a slot: start the next inputs, then look again.
+                        progress = trio.Event()
+                        await progress.wait()  # the head is still running (so stopped) if cancelled
+                        progress = None
+                        continue
+                    handle = running.popleft()
                 else:
                     handle = await finished_receive.receive()
                     running.remove(handle)
