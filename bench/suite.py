@@ -939,6 +939,7 @@ def _have_trio_parallel() -> bool:
 
 def pool_rows() -> list[Row]:
     cores = os.cpu_count() or 1
+    to_thread = "the same tiny job, one call at a time, through trio.to_thread.run_sync: a thread, no process"
     jobs = 4 * cores if QUICK else 16 * cores
     pool, alone = paired(pool_cpu_stream, one_process_cpu_stream, jobs)
     ours, thread = paired(pool_tiny_job_latency, to_thread_tiny_job_latency, N_POOL_CALLS)
@@ -950,8 +951,17 @@ def pool_rows() -> list[Row]:
             "jobs/s",
             True,
             f"speedup up to {cores}x ({cores} cores)",
+            "the same CPU-bound jobs run one after another in this process, no pool",
         ),
-        Row("tiny job round trip, WorkerPoolRef.run vs to_thread", ours, thread, "us", False, ""),
+        Row(
+            "tiny job round trip, WorkerPoolRef.run vs to_thread",
+            ours,
+            thread,
+            "us",
+            False,
+            "",
+            to_thread,
+        ),
     ]
     if _have_trio_parallel():
         theirs_job = trio_parallel_tiny_job_latency
@@ -959,7 +969,15 @@ def pool_rows() -> list[Row]:
         # Measured against each other by turns too, not across the two pairs above.
         ours_again, theirs_again = paired(pool_tiny_job_latency, theirs_job, N_POOL_CALLS)
         rows += [
-            Row("  trio_parallel.run_sync vs to_thread (for scale)", theirs, thread_again, "us", False, ""),
+            Row(
+                "  trio_parallel.run_sync vs to_thread (for scale)",
+                theirs,
+                thread_again,
+                "us",
+                False,
+                "",
+                to_thread,
+            ),
             Row(
                 "  WorkerPoolRef.run against trio_parallel.run_sync",
                 ours_again,
@@ -967,6 +985,8 @@ def pool_rows() -> list[Row]:
                 "us",
                 False,
                 "<= 1.5x",
+                "the same tiny job, one call at a time, through trio_parallel.run_sync (its default "
+                "context, workers warmed up)",
             ),
         ]
     else:
@@ -1009,6 +1029,8 @@ def run_suite() -> list[Row]:
             "calls/s",
             True,
             ">= 0.95x no observer",
+            "the same application (an echo server and 20 parked children under serve_application), "
+            "the same calls, no observer endpoint and no poller",
         ),
         Row(
             "calls/s, one ContextVar propagated against none",
@@ -1016,6 +1038,7 @@ def run_suite() -> list[Row]:
             "calls/s",
             True,
             "",
+            "the same echo calls with propagation off (propagate_context() given nothing)",
         ),
         Row(
             "cast throughput",

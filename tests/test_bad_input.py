@@ -732,6 +732,66 @@ WRONG: list[Wrong] = [
         "Registry.values's task must be None or a Trio task, got 'me'",
     ),
     Wrong(
+        "Registry lookup unhashable key",
+        lambda t: t.registry.lookup(["k"]),
+        TypeError,
+        "Registry.lookup's key must be hashable (a str, int, tuple, ...), got ['k'] (of type list)",
+    ),
+    Wrong(
+        "Registry whereis unhashable key",
+        lambda t: t.registry.whereis(["k"]),
+        TypeError,
+        "Registry.whereis's key must be hashable (a str, int, tuple, ...), got ['k'] (of type list)",
+    ),
+    Wrong(
+        "Registry unregister unhashable key",
+        lambda t: t.registry.unregister(["k"]),
+        TypeError,
+        "Registry.unregister's key must be hashable (a str, int, tuple, ...), got ['k'] (of type list)",
+    ),
+    Wrong(
+        "Registry dispatch unhashable key",
+        lambda t: t.registry.dispatch(["k"], lambda entries: None),
+        TypeError,
+        "Registry.dispatch's key must be hashable (a str, int, tuple, ...), got ['k'] (of type list)",
+    ),
+    Wrong(
+        "Registry match unhashable key",
+        lambda t: t.registry.match(["k"]),
+        TypeError,
+        "Registry.match's key must be hashable (a str, int, tuple, ...), got ['k'] (of type list)",
+    ),
+    Wrong(
+        "Registry count_match unhashable key",
+        lambda t: t.registry.count_match(["k"]),
+        TypeError,
+        "Registry.count_match's key must be hashable (a str, int, tuple, ...), got ['k'] (of type list)",
+    ),
+    Wrong(
+        "Registry values unhashable key",
+        lambda t: t.registry.values(["k"]),
+        TypeError,
+        "Registry.values's key must be hashable (a str, int, tuple, ...), got ['k'] (of type list)",
+    ),
+    Wrong(
+        "Registry update_value unhashable key",
+        lambda t: t.registry.update_value(["k"], lambda old: old),
+        TypeError,
+        "Registry.update_value's key must be hashable (a str, int, tuple, ...), got ['k'] (of type list)",
+    ),
+    Wrong(
+        "Registry unregister_match unhashable key",
+        lambda t: t.registry.unregister_match(["k"], lambda value: True),
+        TypeError,
+        "Registry.unregister_match's key must be hashable (a str, int, tuple, ...), got ['k'] (of type list)",
+    ),
+    Wrong(
+        "Registry keys_of task not a task",
+        lambda t: t.registry.keys_of("me"),  # type: ignore[arg-type]
+        TypeError,
+        "Registry.keys_of's task must be None or a Trio task, got 'me'",
+    ),
+    Wrong(
         "Registry put_meta unhashable key",
         lambda t: t.registry.put_meta(["k"], 1),  # type: ignore[arg-type]
         TypeError,

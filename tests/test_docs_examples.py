@@ -16,8 +16,6 @@ import trio.testing
 import trio_otp
 
 EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "docs" / "examples").glob("*.py"))
-# Examples that need an optional extra, and the module it installs: skipped without it.
-NEEDS_EXTRA = {"ray_counter": "ray"}
 RAY_REPORT = re.compile(r"(\x1b\[\d+m)?\((raylet|pid=[^)]*)\)")
 
 
@@ -29,9 +27,8 @@ def test_there_are_examples() -> None:
 def test_example_runs(
     path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if path.stem in NEEDS_EXTRA:
-        pytest.importorskip(NEEDS_EXTRA[path.stem])
-    for requirement in _requires(path):  # an example of an optional extra
+    requires = _requires(path)
+    for requirement in requires:  # an example of an optional extra, skipped without it
         pytest.importorskip(requirement)
     monkeypatch.syspath_prepend(str(path.parent))  # tutorial steps import the step before
     spec = importlib.util.spec_from_file_location(f"docs_example_{path.stem}", path)
@@ -44,7 +41,7 @@ def test_example_runs(
     else:  # an example that runs trio itself, such as a property test
         module.run_example()
     printed = capsys.readouterr().out
-    if NEEDS_EXTRA.get(path.stem) == "ray":
+    if "ray" in requires:
         # Ray's own reports to the driver ("(raylet) A worker died ..."), however it is set up.
         printed = "\n".join(line for line in printed.splitlines() if not RAY_REPORT.match(line))
     assert printed.strip()
@@ -64,6 +61,22 @@ def _requires(path: pathlib.Path) -> tuple[str, ...]:
             assert isinstance(value, tuple), f"{path.name}: REQUIRES must be a tuple of module names"
             return tuple(str(name) for name in value)
     return ()
+
+
+#: The top-level modules of the optional extras (pyproject.toml's ray, observer, otel).
+EXTRA_MODULES = {"ray", "textual", "opentelemetry"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_an_example_that_imports_an_extra_declares_it_in_requires(path: pathlib.Path) -> None:
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    declared = {name.split(".")[0] for name in _requires(path)}
+    assert imported & EXTRA_MODULES <= declared, f"{path.name}: declare REQUIRES = (...) for its extras"
 
 
 def _lines(text: str) -> list[str]:
@@ -98,3 +111,9 @@ def test_every_public_name_is_in_the_api_reference() -> None:
         name for name in trio_otp.__all__ if name not in documented and name not in {"__version__", "events"}
     }
     assert not missing, f"add to docs/reference.rst: {sorted(missing)}"
+
+
+def test_the_api_reference_documents_no_private_path() -> None:
+    reference = (pathlib.Path(__file__).parent.parent / "docs" / "reference.rst").read_text()
+    private = re.findall(r"\.\. auto\w+:: (\S*\._\w+\S*)", reference)
+    assert not private, f"docs/reference.rst documents private paths: {private}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -225,6 +226,70 @@ async def test_call_by_an_unknown_name(autojump_clock: MockClock) -> None:
 def test_keys_are_checked() -> None:
     with pytest.raises(TypeError, match=r"Keys\.UNIQUE or Keys\.DUPLICATE"):
         Registry("unique")  # type: ignore[arg-type]
+
+
+#: Every public method that takes a key, called with the key ``["k"]``.
+KEY_TAKERS: dict[str, Any] = {
+    "lookup": lambda registry, key: registry.lookup(key),
+    "whereis": lambda registry, key: registry.whereis(key),
+    "unregister": lambda registry, key: registry.unregister(key),
+    "dispatch": lambda registry, key: registry.dispatch(key, lambda entries: None),
+    "match": lambda registry, key: registry.match(key),
+    "match with a predicate": lambda registry, key: registry.match(key, lambda value: True),
+    "count_match": lambda registry, key: registry.count_match(key),
+    "values": lambda registry, key: registry.values(key),
+    "update_value": lambda registry, key: registry.update_value(key, lambda value: value),
+    "unregister_match": lambda registry, key: registry.unregister_match(key, lambda value: True),
+    "register": lambda registry, key: registry.register(key, 1),
+    "meta": lambda registry, key: registry.meta(key),
+    "put_meta": lambda registry, key: registry.put_meta(key, 1),
+    "delete_meta": lambda registry, key: registry.delete_meta(key),
+}
+
+
+@pytest.mark.parametrize("method", list(KEY_TAKERS))
+async def test_an_unhashable_key_is_refused_clearly_by_every_method(
+    autojump_clock: MockClock, method: str
+) -> None:
+    registry: Registry[int] = Registry()
+    registry.register("k", 1)
+    with pytest.raises(TypeError) as raised:
+        KEY_TAKERS[method](registry, ["k"])
+    message = str(raised.value)
+    assert "must be hashable" in message, message
+    assert "['k'] (of type list)" in message, message
+    if method not in {"register", "meta", "put_meta", "delete_meta"}:
+        assert f"Registry.{method.split(maxsplit=1)[0]}'s key" in message, message
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
+    assert registry.whereis("k") == 1  # nothing changed
+
+
+class TouchyKey:
+    """Hashable, but comparing it to an equal-hashing key raises: its own error."""
+
+    def __hash__(self) -> int:
+        return hash("k")
+
+    def __eq__(self, other: object) -> bool:
+        raise TypeError("TouchyKey cannot be compared")
+
+
+async def test_a_hashable_keys_own_type_error_is_not_relabelled(autojump_clock: MockClock) -> None:
+    registry: Registry[int] = Registry()
+    registry.register("k", 1)
+    for method in ["lookup", "whereis", "unregister", "match", "count_match", "values", "dispatch"]:
+        with pytest.raises(TypeError, match="TouchyKey cannot be compared"):
+            KEY_TAKERS[method](registry, TouchyKey())
+
+
+async def test_keys_of_refuses_what_is_not_a_task(autojump_clock: MockClock) -> None:
+    registry: Registry[int] = Registry()
+    rule = "Registry.keys_of's task must be None or a Trio task, got "
+    with pytest.raises(TypeError, match=re.escape(rule + "['t'] (of type list)")):
+        registry.keys_of(["t"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape(rule + "'t' (of type str)")):
+        registry.keys_of("t")  # type: ignore[arg-type]
 
 
 # -- queries and updates, as Elixir's Registry --

@@ -125,6 +125,35 @@ async def test_map_bounds_concurrency_and_orders_results(autojump_clock: MockClo
         nursery.cancel_scope.cancel()
 
 
+async def test_an_ordered_maps_finished_results_hold_no_slot_while_a_slow_head_runs(
+    autojump_clock: MockClock,
+) -> None:
+    # As Elixir's async_stream (ordered: true): a task that has finished frees its slot at
+    # once, its result kept until the items before it are yielded.
+    started: dict[int, float] = {}
+    active = 0
+    peak = 0
+
+    async def work(n: int) -> int:
+        nonlocal active, peak
+        started[n] = trio.current_time()
+        active += 1
+        peak = max(peak, active)
+        await trio.sleep(10 if n == 0 else 1)
+        active -= 1
+        return n
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        async with contextlib.aclosing(tasks.map(work, range(6), max_concurrency=2)) as results:
+            collected = [result async for result in results]
+        assert collected == list(range(6))
+        assert started == {0: 0.0, 1: 0.0, 2: 1.0, 3: 2.0, 4: 3.0, 5: 4.0}
+        assert peak == 2
+        assert trio.current_time() == 10.0  # the head's time, not the head's plus the rest
+        nursery.cancel_scope.cancel()
+
+
 async def test_map_failure_cancels_the_rest(autojump_clock: MockClock) -> None:
     started: list[int] = []
 
@@ -246,6 +275,28 @@ async def test_await_many_raises_the_first_failure_at_once(autojump_clock: MockC
         assert trio.current_time() == 1.0  # not after the slow one
         assert not slow.done  # the others keep running
         assert await slow.result() == 2
+        nursery.cancel_scope.cancel()
+
+
+async def test_await_many_raises_the_earliest_failure_when_several_failed_before_the_call(
+    autojump_clock: MockClock,
+) -> None:
+    # As Elixir's, which exits on the first :DOWN in its mailbox: the order they failed
+    # in, not the order of the list.
+    async def fail_after(delay: float) -> int:
+        await trio.sleep(delay)
+        raise Boom(delay)
+
+    async with trio.open_nursery() as nursery:
+        tasks = await start(nursery)
+        later = await tasks.spawn(fail_after, 2.0)
+        earlier = await tasks.spawn(fail_after, 1.0)
+        await trio.sleep(3.0)
+        assert later.done
+        assert earlier.done
+        with pytest.raises(trio_otp.TaskFailed) as info:
+            await trio_otp.await_many([later, earlier])
+        assert str(info.value.__cause__) == "1.0"
         nursery.cancel_scope.cancel()
 
 

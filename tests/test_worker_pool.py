@@ -150,6 +150,37 @@ def test_a_pool_is_found_by_name_and_its_name_is_one_of_the_namespace() -> None:
     run(test)
 
 
+def test_the_supervisor_functions_take_a_pools_name_and_refuse_to_change_its_slots() -> None:
+    async def parked() -> None:
+        await trio.sleep_forever()
+
+    async def test() -> None:
+        async with trio.open_nursery() as nursery:
+            ref = await start(nursery, WorkerPool(2, name="cpu"))
+            for target in ("cpu", ref):
+                assert [info.id for info in await trio_otp.which_children(target)] == [
+                    "worker 1",
+                    "worker 0",
+                ]
+                counts = await trio_otp.count_children(target)
+                assert (counts.specs, counts.active, counts.workers) == (2, 2, 2)
+            # The slots are the pool's own business: no function changes them.
+            changes: list[Callable[[], Any]] = [
+                lambda: trio_otp.start_child("cpu", trio_otp.ChildSpec("x", parked)),
+                lambda: trio_otp.terminate_child("cpu", "worker 0"),
+                lambda: trio_otp.restart_child(ref, "worker 0"),
+                lambda: trio_otp.delete_child(ref, "worker 0"),
+            ]
+            for change in changes:
+                with pytest.raises(TypeError, match=r"is a WorkerPool, whose children are its worker slots"):
+                    await change()
+            assert len(ref.worker_pids()) == 2
+            assert await ref.run(jobs.add, 1, 2) == 3
+            nursery.cancel_scope.cancel()
+
+    run(test)
+
+
 def test_a_worker_slower_than_start_timeout_fails_the_pools_start() -> None:
     async def test() -> None:
         with pytest.raises(trio_otp.ChildStartError) as raised:

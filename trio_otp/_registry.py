@@ -85,6 +85,14 @@ def _check_key(key: object) -> None:
         raise ValueError(msg)
 
 
+def _check_lookup_key(key: object, method: str) -> None:
+    """Called when looking ``key`` up raised a TypeError: say so clearly if ``key`` is not
+    hashable; return (so that the caller re-raises the original) if it is, the error then
+    coming from the key's own ``__eq__``. Only on that failure path, so a lookup that
+    succeeds costs nothing more."""
+    check_hashable(key, f"Registry.{method}'s key")
+
+
 class Registry(Generic[ValueT]):
     """Names for tasks (``keys=UNIQUE``) or groups of them (``keys=DUPLICATE``).
 
@@ -163,27 +171,65 @@ class Registry(Generic[ValueT]):
 
     @protected
     def unregister(self, key: Hashable) -> None:
-        """Remove the current task's entries under ``key`` (nothing if it has none)."""
+        """Remove the current task's entries under ``key`` (nothing if it has none). Not a
+        checkpoint.
+
+        Raises:
+          TypeError: ``key`` is not hashable.
+        """
         self._remove(trio.lowlevel.current_task(), key)
 
     def lookup(self, key: Hashable) -> list[Entry[ValueT]]:
-        """The entries under ``key``, oldest first; empty if there are none."""
-        return list(self._entries.get(key, ()))
+        """The entries under ``key``, oldest first; empty if there are none. Not a
+        checkpoint.
+
+        Raises:
+          TypeError: ``key`` is not hashable.
+        """
+        try:
+            return list(self._entries.get(key, ()))
+        except TypeError:
+            _check_lookup_key(key, "lookup")
+            raise
 
     def whereis(self, key: Hashable) -> ValueT | None:
-        """The value of the entry under a unique ``key``, or ``None``."""
-        entries = self._entries.get(key)
-        return entries[0].value if entries else None
+        """The value of the entry under a unique ``key``, or ``None``. Not a checkpoint.
+
+        Raises:
+          TypeError: ``key`` is not hashable.
+        """
+        try:
+            entries = self._entries.get(key)
+            return entries[0].value if entries else None  # in the try: no jump on success
+        except TypeError:
+            _check_lookup_key(key, "whereis")
+            raise
 
     def keys_of(self, task: trio.lowlevel.Task | None = None) -> list[Hashable]:
-        """The keys ``task`` (default: the current task) is registered under."""
+        """The keys ``task`` (default: the current task) is registered under.
+
+        Raises:
+          TypeError: ``task`` is neither None nor a Trio task.
+        """
+        check_instance(
+            task, (trio.lowlevel.Task, type(None)), "Registry.keys_of's task", "None or a Trio task"
+        )
         keys = self._by_task.get(task or trio.lowlevel.current_task(), {})
         return [key for key, count in keys.items() for _ in range(count)]
 
     def dispatch(self, key: Hashable, callback: Callable[[list[Entry[ValueT]]], None]) -> None:
         """Call ``callback`` with the entries under ``key``, if there are any (Elixir's
-        ``Registry.dispatch``): publish to a group by sending to each entry's value."""
-        entries = self._entries.get(key)
+        ``Registry.dispatch``): publish to a group by sending to each entry's value.
+
+        Raises:
+          TypeError: ``key`` is not hashable.
+          Exception: whatever ``callback`` raises, unchanged.
+        """
+        try:
+            entries = self._entries.get(key)
+        except TypeError:
+            _check_lookup_key(key, "dispatch")
+            raise
         if entries:
             callback(list(entries))
 
@@ -199,13 +245,19 @@ class Registry(Generic[ValueT]):
         the match pattern and guards. O(entries under ``key``). Not a checkpoint.
 
         Raises:
-          TypeError: ``predicate`` is neither None nor callable.
+          TypeError: ``key`` is not hashable, or ``predicate`` is neither None nor callable.
           Exception: whatever ``predicate`` raises, unchanged.
         """
+        if predicate is not None:
+            check_callable(predicate, "Registry.match's predicate", "None or a callable taking a value")
+        try:
+            entries = self._entries.get(key, ())
+        except TypeError:
+            _check_lookup_key(key, "match")
+            raise
         if predicate is None:
-            return self.lookup(key)
-        check_callable(predicate, "Registry.match's predicate", "None or a callable taking a value")
-        return [entry for entry in self._entries.get(key, ()) if predicate(entry.value)]
+            return list(entries)
+        return [entry for entry in entries if predicate(entry.value)]
 
     def count_match(self, key: Hashable, predicate: Callable[[ValueT], bool] | None = None) -> int:
         """How many entries :meth:`match` would return (Elixir's ``Registry.count_match/4``),
@@ -214,7 +266,11 @@ class Registry(Generic[ValueT]):
         Raises:
           TypeError, Exception: as :meth:`match`.
         """
-        entries = self._entries.get(key, ())
+        try:
+            entries = self._entries.get(key, ())
+        except TypeError:
+            _check_lookup_key(key, "count_match")
+            raise
         if predicate is None:
             return len(entries)
         check_callable(predicate, "Registry.count_match's predicate", "None or a callable taking a value")
@@ -226,13 +282,18 @@ class Registry(Generic[ValueT]):
         under ``key``).
 
         Raises:
-          TypeError: ``task`` is neither None nor a Trio task.
+          TypeError: ``key`` is not hashable, or ``task`` is neither None nor a Trio task.
         """
         check_instance(
             task, (trio.lowlevel.Task, type(None)), "Registry.values's task", "None or a Trio task"
         )
         owner = task or trio.lowlevel.current_task()
-        return [entry.value for entry in self._entries.get(key, ()) if entry.owner is owner]
+        try:
+            entries = self._entries.get(key, ())
+        except TypeError:
+            _check_lookup_key(key, "values")
+            raise
+        return [entry.value for entry in entries if entry.owner is owner]
 
     def update_value(
         self, key: Hashable, function: Callable[[ValueT], ValueT]
@@ -246,7 +307,7 @@ class Registry(Generic[ValueT]):
 
         Raises:
           ValueError: the registry has duplicate keys.
-          TypeError: ``function`` is not callable.
+          TypeError: ``key`` is not hashable, or ``function`` is not callable.
           Exception: whatever ``function`` raises; the value is then unchanged.
         """
         if self.keys is not Keys.UNIQUE:
@@ -257,7 +318,11 @@ class Registry(Generic[ValueT]):
             raise ValueError(msg)
         check_callable(function, "Registry.update_value's function", "a callable taking the old value")
         task = trio.lowlevel.current_task()
-        entries = self._entries.get(key)
+        try:
+            entries = self._entries.get(key)
+        except TypeError:
+            _check_lookup_key(key, "update_value")
+            raise
         if not entries or entries[0].owner is not task:
             return None
         old = entries[0].value
@@ -277,14 +342,17 @@ class Registry(Generic[ValueT]):
         Listeners hear of each. O(entries under ``key``); not a checkpoint.
 
         Raises:
-          TypeError: ``predicate`` is not callable.
+          TypeError: ``key`` is not hashable, or ``predicate`` is not callable.
           Exception: whatever ``predicate`` raises; nothing is then removed.
         """
         check_callable(predicate, "Registry.unregister_match's predicate", "a callable taking a value")
         task = trio.lowlevel.current_task()
-        going = [
-            entry for entry in self._entries.get(key, ()) if entry.owner is task and predicate(entry.value)
-        ]
+        try:
+            entries = self._entries.get(key, ())
+        except TypeError:
+            _check_lookup_key(key, "unregister_match")
+            raise
+        going = [entry for entry in entries if entry.owner is task and predicate(entry.value)]
         if going:
             self._remove_entries(task, key, going)
         return len(going)
@@ -357,7 +425,11 @@ class Registry(Generic[ValueT]):
 
     @protected
     def _remove(self, task: trio.lowlevel.Task, key: Hashable) -> None:
-        entries = self._entries.get(key)
+        try:
+            entries = self._entries.get(key)
+        except TypeError:
+            _check_lookup_key(key, "unregister")
+            raise
         if not entries:
             return
         mine = [entry for entry in entries if entry.owner is task]

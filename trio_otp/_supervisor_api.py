@@ -19,22 +19,36 @@ from ._names import check_name, whereis
 from ._supervisor import ChildCounts, ChildInfo, SupervisorRef
 from ._task_supervisor import TaskSupervisorRef
 from ._util import safe_repr
+from ._worker_pool import WorkerPoolRef
 
-AnySupervisorRef = SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef
+AnySupervisorRef = SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef | WorkerPoolRef
+_SUPERVISOR_REFS = (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef, WorkerPoolRef)
 T = TypeVar("T")
 
 
 def _supervisor(target: object, function: str) -> AnySupervisorRef:
     """The supervisor ``target`` is, or the one running under that name now."""
-    if isinstance(target, (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef)):
+    if isinstance(target, _SUPERVISOR_REFS):
         return target
     check_name(target, f"{function}'s supervisor (a supervisor's ref or its name)")
     ref = whereis(target)
     if ref is None:
         msg = f"no running supervisor is registered as {safe_repr(target)}"
         raise SupervisorNotRunning(msg)
-    if not isinstance(ref, (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef)):
+    if not isinstance(ref, _SUPERVISOR_REFS):
         msg = f"{function}: {safe_repr(target)} names {safe_repr(ref)}, which is not a supervisor"
+        raise TypeError(msg)
+    return ref
+
+
+def _not_for_pools(
+    ref: AnySupervisorRef, function: str
+) -> SupervisorRef | DynamicSupervisorRef | TaskSupervisorRef:
+    if isinstance(ref, WorkerPoolRef):
+        msg = (
+            f"{function}: {ref!r} is a WorkerPool, whose children are its worker slots, which the "
+            "pool starts, replaces and stops itself; size it with WorkerPool(workers=...)"
+        )
         raise TypeError(msg)
     return ref
 
@@ -42,6 +56,7 @@ def _supervisor(target: object, function: str) -> AnySupervisorRef:
 def _not_for_tasks(
     ref: AnySupervisorRef, function: str, instead: str
 ) -> SupervisorRef | DynamicSupervisorRef:
+    ref = _not_for_pools(ref, function)
     if isinstance(ref, TaskSupervisorRef):
         msg = f"{function}: {ref!r} is a TaskSupervisor, whose children are tasks; use {instead}"
         raise TypeError(msg)
@@ -67,8 +82,9 @@ async def start_child(supervisor: Hashable, spec: ChildSpec[Any]) -> Any:
 
     Raises:
       SupervisorNotRunning: nothing runs under that name (and as that method raises).
-      TypeError: the name is a server's, or a TaskSupervisor's (start its tasks with
-        :meth:`TaskSupervisorRef.spawn` or ``start_child``).
+      TypeError: the name is a server's, a TaskSupervisor's (start its tasks with
+        :meth:`TaskSupervisorRef.spawn` or ``start_child``), or a WorkerPool's (whose
+        slots the pool manages itself).
       Exception: whatever that method raises.
     """
     ref = _not_for_tasks(_supervisor(supervisor, "start_child"), "start_child", "TaskSupervisorRef.spawn")
@@ -92,6 +108,7 @@ async def terminate_child(supervisor: Hashable, child: Hashable) -> None:
 
 
 def _static(ref: AnySupervisorRef, function: str) -> SupervisorRef:
+    ref = _not_for_pools(ref, function)
     if not isinstance(ref, SupervisorRef):
         msg = (
             f"{function}: {ref!r} is not a Supervisor; only a Supervisor keeps the specs of stopped children"
@@ -117,7 +134,7 @@ async def delete_child(supervisor: Hashable, child_id: Hashable) -> None:
 
 async def which_children(supervisor: Hashable) -> list[ChildInfo]:
     """The children of any supervisor (by reference or name), newest first, as its
-    ref's ``which_children``. A checkpoint.
+    ref's ``which_children``: for a :class:`WorkerPool`, its worker slots. A checkpoint.
 
     Raises:
       SupervisorNotRunning: it has ended, or nothing runs under that name.

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import inspect
+import itertools
 import math
 from collections.abc import (
     AsyncGenerator,
@@ -63,6 +64,9 @@ T = TypeVar("T")
 InputT = TypeVar("InputT")
 ArgsT = TypeVarTuple("ArgsT")
 
+# The order tasks ended in, across the run: await_many raises the failure that came first.
+_endings = itertools.count()
+
 
 @final
 class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
@@ -70,13 +74,24 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
     :meth:`~TaskSupervisorRef.start_child`; it names the task across the restarts of a
     transient one."""
 
-    __slots__ = ("_book", "_child", "_done", "_last_failure", "_listeners", "_outcome", "_supervisor", "name")
+    __slots__ = (
+        "_book",
+        "_child",
+        "_done",
+        "_ended",
+        "_last_failure",
+        "_listeners",
+        "_outcome",
+        "_supervisor",
+        "name",
+    )
 
     def __init__(self, supervisor: DynamicSupervisorRef, name: str) -> None:
         self._supervisor = supervisor
         self.name: str = name
         self._done = trio.Event()
         self._outcome: outcome.Outcome[T] | None = None
+        self._ended = 0  # when it ended, in _endings' order (once _outcome is set)
         self._child: DynamicChild[TaskHandle[Any]] | None = None
         self._listeners: list[Callable[[TaskHandle[Any]], None]] | None = None
         # A transient task's: the failure of its last run, and the set of unsettled
@@ -166,6 +181,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
     def _settle(self, result: outcome.Outcome[T]) -> None:
         if self._outcome is None:
             self._outcome = result
+            self._ended = next(_endings)
             self._done.set()
             if self._book is not None:
                 self._book.discard(self)
@@ -252,7 +268,9 @@ async def await_many(handles: Iterable[TaskHandle[T]], timeout: float | None = 5
     ``Task.await_many``, 5 s default). A checkpoint.
 
     Raises:
-      TaskFailed: as soon as one of them fails (the first to fail); the others keep running.
+      TaskFailed: as soon as one of them fails: the first to fail, in the order they
+        failed (also when several had failed before the call), as Elixir's exits on the
+        first ``:DOWN`` in its mailbox; the others keep running.
       TaskTimeout: not all had finished within ``timeout``; they keep running.
       TypeError, ValueError: ``handles`` is not an iterable of :class:`TaskHandle`, or
         ``timeout`` is not None or a number of seconds >= 0 (checked before any wait).
@@ -262,7 +280,7 @@ async def await_many(handles: Iterable[TaskHandle[T]], timeout: float | None = 5
     await _wait_for_all(listed, trio.current_time() + seconds, stop_at_failure=True)
     failed = [handle for handle in listed if isinstance(handle._outcome, outcome.Error)]
     if failed:
-        first = failed[0]._outcome
+        first = min(failed, key=lambda handle: handle._ended)._outcome
         assert first is not None
         first.unwrap()  # raises its TaskFailed
     late = [handle.name for handle in listed if not handle.done]
@@ -686,7 +704,12 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         ``max_concurrency`` at a time (Elixir's ``Task.Supervisor.async_stream``).
 
         With ``ordered`` (the default) results come in input order; otherwise as they
-        finish. Inputs are read only as fast as results are consumed. If a task fails,
+        finish. ``max_concurrency`` counts the tasks still running: with ``ordered``, a
+        result that finished ahead of an earlier item is kept until that item's is
+        yielded, and frees its slot at once, so a slow item does not hold back the
+        starts of the next ones (as Elixir's ``async_stream``; those kept results are
+        not bounded). Inputs are read only while the stream is being iterated, as slots
+        free. If a task fails,
         the iteration raises its :class:`TaskFailed`; leaving the loop early or failing
         cancels the tasks still running, so iterate inside
         ``async with contextlib.aclosing(ref.map(...)) as results:`` to be sure that
@@ -703,13 +726,7 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
           TypeError, ValueError: a bad argument, at the call (before the first result).
         """
         return self._checked_map(
-            function,
-            inputs,
-            max_concurrency,
-            ordered=ordered,
-            timeout=timeout,
-            on_timeout=on_timeout,
-            nolink=False,
+            function, inputs, max_concurrency, ordered, timeout, on_timeout, nolink=False
         )
 
     def map_nolink(
@@ -730,25 +747,17 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
           TaskTimeout: an item ran past ``timeout`` with ``on_timeout="raise"``.
           TypeError, ValueError: a bad argument, at the call (before the first result).
         """
-        return self._checked_map(
-            function,
-            inputs,
-            max_concurrency,
-            ordered=ordered,
-            timeout=timeout,
-            on_timeout=on_timeout,
-            nolink=True,
-        )
+        return self._checked_map(function, inputs, max_concurrency, ordered, timeout, on_timeout, nolink=True)
 
-    def _checked_map(
+    def _checked_map(  # noqa: PLR0917 - private: map and map_nolink pass their options in order
         self,
         function: Callable[[InputT], Awaitable[T]],
         inputs: Iterable[InputT] | AsyncIterable[InputT],
         max_concurrency: int,
-        *,
         ordered: bool,
         timeout: float | None,
         on_timeout: OnTimeout,
+        *,
         nolink: bool,
     ) -> AsyncGenerator[Any, None]:
         _require_callable(function)
@@ -776,13 +785,28 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
         nolink: bool,
     ) -> AsyncGenerator[Any, None]:
         source = _aiter(inputs)
+        # The items started and not yet yielded, in input order; with ``ordered``, those
+        # that finished ahead of the head wait here for it, holding no slot of
+        # max_concurrency (as Elixir's async_stream: a task's end frees its slot at once).
         running: collections.deque[TaskHandle[Any]] = collections.deque()
         finished_send, finished_receive = trio.open_memory_channel[TaskHandle[Any]](math.inf)
+        unfinished = 0  # how many of ``running`` have not ended: the slots in use
+        progress: trio.Event | None = None  # set when one ends, while the head is awaited
+
+        def item_ended(handle: TaskHandle[Any]) -> None:
+            nonlocal unfinished
+            unfinished -= 1
+            if ordered:
+                if progress is not None:
+                    progress.set()
+            else:
+                finished_send.send_nowait(handle)
+
         exhausted = False
         name = _name(function)
         try:
             while True:
-                while not exhausted and len(running) < max_concurrency:
+                while not exhausted and unfinished < max_concurrency:
                     try:
                         item = await source.__anext__()
                     except StopAsyncIteration:
@@ -793,15 +817,19 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
                     else:
                         within = (function, item, trio.current_time() + seconds)
                         handle = await self._spawn(_within, within, name, Restart.TEMPORARY)
-                    if not ordered:
-                        handle._listen(finished_send.send_nowait)
                     running.append(handle)
+                    unfinished += 1
+                    handle._listen(item_ended)
                 if not running:
                     return
                 if ordered:
-                    handle = running[0]  # still running (and so stopped) if this wait is cancelled
-                    await handle._done.wait()
-                    running.popleft()
+                    if not running[0].done:
+                        # Any item's end frees a slot: start the next inputs, then look again.
+                        progress = trio.Event()
+                        await progress.wait()  # the head is still running (so stopped) if cancelled
+                        progress = None
+                        continue
+                    handle = running.popleft()
                 else:
                     handle = await finished_receive.receive()
                     running.remove(handle)

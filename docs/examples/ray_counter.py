@@ -16,6 +16,9 @@ import trio
 import trio_otp
 from trio_otp.ray import ActorClient, actor_spec
 
+#: The packages this example needs (tests/test_docs_examples.py skips it without them).
+REQUIRES = ("ray",)
+
 
 class Counter:
     """A plain class: trio_otp makes it a Ray actor (do not decorate it)."""

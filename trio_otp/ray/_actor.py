@@ -169,8 +169,72 @@ class _Config:
         self.unavailable_grace = unavailable_grace
 
 
+class _ActorCalls(Generic[ActorT]):
+    """The ``call`` of :class:`ActorRef` and :class:`ActorClient`, typed by the actor's
+    class; each of them says how a call reaches its actor (``_call``)."""
+
+    __slots__ = ()
+
+    @overload
+    async def call(
+        self,
+        method: Callable[[ActorT, Unpack[_ArgsT]], _ReplyT],
+        *args: Unpack[_ArgsT],
+        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as trio_otp.call's
+    ) -> _ReplyT: ...
+    @overload
+    async def call(
+        self,
+        method: str,
+        *args: Any,
+        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as trio_otp.call's
+    ) -> Any: ...
+    async def call(  # type: ignore[misc]  # mypy reads *args: Any as narrower than Unpack
+        self,
+        method: Any,
+        *args: Any,
+        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as trio_otp.call's
+    ) -> Any:
+        """Call ``method`` on the actor with ``args`` and wait for its reply: for an
+        :class:`ActorClient`, on the actor running under its name now. A checkpoint.
+
+        ``method`` is the method's name, or the method itself (``Counter.add``), which
+        type-checks the arguments and the reply. The call is sent once (no Ray retries).
+        Methods run one at a time, in the order the calls arrive, as in a plain Ray
+        actor.
+
+        Args:
+          method: a method of the actor's class, or its name.
+          *args: its positional arguments (pickled by Ray).
+          timeout: seconds to wait for the reply, ``None`` for ever (default 5, as
+            :func:`trio_otp.call`).
+
+        Raises:
+          ServerNotRunning: the actor had already ended (or is ending); for an
+            :class:`ActorClient`, no actor runs under the name (not started yet, or
+            between a death and its restart).
+          ServerExited: the actor died before it replied (``reason`` is Ray's
+            ``ActorDiedError``), or could not be reached (``ActorUnavailableError``: the
+            call may or may not have run).
+          CallTimeout: no reply within ``timeout``. The actor was not told; the call
+            still runs and its reply is dropped.
+          AttributeError: the class has no such method.
+          TypeError: for an :class:`ActorClient`, what runs under the name is not a
+            supervised Ray actor.
+          Exception: what the method raised, as Ray re-raises it (an instance of both the
+            method's exception class and ``ray.exceptions.RayTaskError``); the actor goes
+            on running, as a plain Ray actor does.
+          trio.Cancelled: the waiting task was cancelled; as for a timeout, the call
+            still runs and its reply is dropped.
+        """
+        return await self._call(method, args, timeout)
+
+    async def _call(self, method: object, args: tuple[Any, ...], wait: float | None) -> Any:
+        raise NotImplementedError
+
+
 @final
-class ActorRef(Generic[ActorT], metaclass=NoPublicConstructor):
+class ActorRef(_ActorCalls[ActorT], metaclass=NoPublicConstructor):
     """A handle on one Ray actor that a supervisor runs (one start of it: a restart makes
     a new actor and a new ``ActorRef``).
 
@@ -207,55 +271,9 @@ class ActorRef(Generic[ActorT], metaclass=NoPublicConstructor):
         """Ray's id of this actor, in hex (new at each restart)."""
         return str(self._handle._actor_id.hex())
 
-    @overload
-    async def call(
-        self,
-        method: Callable[[ActorT, Unpack[_ArgsT]], _ReplyT],
-        *args: Unpack[_ArgsT],
-        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as trio_otp.call's
-    ) -> _ReplyT: ...
-    @overload
-    async def call(
-        self,
-        method: str,
-        *args: Any,
-        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as trio_otp.call's
-    ) -> Any: ...
-    async def call(  # type: ignore[misc]  # mypy reads *args: Any as narrower than Unpack
-        self,
-        method: Any,
-        *args: Any,
-        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as trio_otp.call's
-    ) -> Any:
-        """Call ``method`` on the actor with ``args`` and wait for its reply. A checkpoint.
-
-        ``method`` is the method's name, or the method itself (``Counter.add``), which
-        type-checks the arguments and the reply. The call is sent once (no Ray retries).
-        Methods run one at a time, in the order the calls arrive, as in a plain Ray
-        actor.
-
-        Args:
-          method: a method of the actor's class, or its name.
-          *args: its positional arguments (pickled by Ray).
-          timeout: seconds to wait for the reply, ``None`` for ever (default 5, as
-            :func:`trio_otp.call`).
-
-        Raises:
-          ServerNotRunning: the actor had already ended (or is ending).
-          ServerExited: the actor died before it replied (``reason`` is Ray's
-            ``ActorDiedError``), or could not be reached (``ActorUnavailableError``: the
-            call may or may not have run).
-          CallTimeout: no reply within ``timeout``. The actor was not told; the call
-            still runs and its reply is dropped.
-          AttributeError: the class has no such method.
-          Exception: what the method raised, as Ray re-raises it (an instance of both the
-            method's exception class and ``ray.exceptions.RayTaskError``); the actor goes
-            on running, as a plain Ray actor does.
-          trio.Cancelled: the waiting task was cancelled; as for a timeout, the call
-            still runs and its reply is dropped.
-        """
+    async def _call(self, method: object, args: tuple[Any, ...], wait: float | None) -> Any:
         method_name = _method_name(self._cls, method)
-        seconds = check_timeout(timeout)
+        seconds = check_timeout(wait)
         if not self._alive:
             msg = f"{self!r} has ended"
             raise ServerNotRunning(msg)
@@ -301,7 +319,7 @@ def _method_name(cls: type[Any], method: object) -> str:
 
 
 @final
-class ActorClient(Generic[ActorT]):
+class ActorClient(_ActorCalls[ActorT]):
     """Calls whichever supervised actor currently runs under ``name``: it follows restarts.
 
     Each call looks the name up in this Trio run's names (the default registry, or a
@@ -335,41 +353,13 @@ class ActorClient(Generic[ActorT]):
         """The actor running under the name now, or ``None``. Not a checkpoint."""
         return typing.cast("ActorRef[ActorT] | None", whereis(self._name, typing.cast(Any, ActorRef)))
 
-    @overload
-    async def call(
-        self,
-        method: Callable[[ActorT, Unpack[_ArgsT]], _ReplyT],
-        *args: Unpack[_ArgsT],
-        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as trio_otp.call's
-    ) -> _ReplyT: ...
-    @overload
-    async def call(
-        self,
-        method: str,
-        *args: Any,
-        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as trio_otp.call's
-    ) -> Any: ...
-    async def call(  # type: ignore[misc]  # mypy reads *args: Any as narrower than Unpack
-        self,
-        method: Any,
-        *args: Any,
-        timeout: float | None = DEFAULT_CALL_TIMEOUT,  # noqa: ASYNC109 - as trio_otp.call's
-    ) -> Any:
-        """:meth:`ActorRef.call` on the actor running under the name now. A checkpoint.
-
-        Raises:
-          ServerNotRunning: no actor runs under the name (not started yet, or between a
-            death and its restart).
-          TypeError: what runs under the name is not a supervised Ray actor.
-          ...: as :meth:`ActorRef.call`.
-        """
+    async def _call(self, method: object, args: tuple[Any, ...], wait: float | None) -> Any:
         ref = self.whereis()
         if ref is None:
             await trio.lowlevel.checkpoint()
             msg = f"no Ray actor is running under the name {name_label(self._name)}"
             raise ServerNotRunning(msg)
-        result: Any = await ref.call(method, *args, timeout=timeout)
-        return result
+        return await ref._call(method, args, wait)
 
     def __repr__(self) -> str:
         return f"<trio_otp.ray.ActorClient {name_label(self._name)}>"
