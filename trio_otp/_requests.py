@@ -76,8 +76,9 @@ class RequestId(Generic[ReplyT], metaclass=NoPublicConstructor):
 
     @property
     def done(self) -> bool:
-        """Whether the request is no longer pending: it has its answer (a reply, or the
-        error it will raise), whether or not that was taken yet, or it was abandoned."""
+        """Whether the request is no longer pending. It is done once it has its answer (a
+        reply, or the error it will raise), whether or not that was taken yet, and once
+        it was abandoned."""
         return self._state != _PENDING
 
     @property
