@@ -465,3 +465,47 @@ async def test_current_server_in_a_supervised_server(autojump_clock: MockClock) 
         ref = trio_otp.whereis("box", trio_otp.ServerRef)
         assert await trio_otp.call("box", "who") is ref
         nursery.cancel_scope.cancel()
+
+
+async def test_two_waiters_on_one_request_one_gets_the_reply_the_other_an_error(
+    autojump_clock: MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        got: list[object] = []
+
+        async def wait() -> None:
+            try:
+                got.append(await request_id.wait_response(timeout=None))
+            except RuntimeError as error:
+                got.append(type(error))
+
+        async with trio.open_nursery() as waiters:
+            waiters.start_soon(wait)
+            waiters.start_soon(wait)
+            await settle()
+            ref.cast("release")
+        assert sorted(map(str, got)) == sorted(["released", str(RuntimeError)])
+        nursery.cancel_scope.cancel()
+
+
+async def test_abandoning_a_request_wakes_a_collection_waiting_on_it(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        collection = trio_otp.RequestIdCollection[str]()
+        collection.add(request_id, "held")
+        answers: list[tuple[Any, str]] = []
+
+        async def collect() -> None:
+            answers.append(await collection.wait_response(timeout=None))
+
+        nursery.start_soon(collect)
+        with pytest.raises(trio_otp.CallTimeout):
+            await request_id.receive_response(timeout=1)
+        await settle()
+        [(answer, label)] = answers
+        assert label == "held"
+        assert isinstance(answer.error, RuntimeError)
+        nursery.cancel_scope.cancel()
