@@ -40,7 +40,7 @@ nitpicky = True
 # fetched, and none of the installed packages ships one). trio_otp's own names are never
 # listed here: each must resolve. (Type variables are handled by _type_variable below.)
 _EXTERNAL = ["builtins", "collections", "contextlib", "enum", "exceptiongroup", "logging", "types"]
-_EXTERNAL += ["typing", "typing_extensions", "trio", "attrs", "attr", "hypothesis"]
+_EXTERNAL += ["typing", "typing_extensions", "trio", "attrs", "attr", "hypothesis", "outcome"]
 _EXTERNAL += ["contextvars", "os", "pickle", "re", "signal", "subprocess"]
 nitpick_ignore_regex = [
     (r"py:.*", rf"(?:{'|'.join(_EXTERNAL)})(?:\..+)?"),

@@ -93,6 +93,34 @@ async def run_application_in(tree: Any, **options: Any) -> object:
     return trio_otp.run_application(tree, **options)
 
 
+def _fill_and_send_request(tree: Tree) -> object:
+    """A bounded server whose mailbox is full: send_request refuses at once."""
+
+    async def go() -> None:
+        full = await trio_otp.start_server(tree.nursery, Echo, mailbox_size=1)
+        full.send_request("fills it")  # not handled yet: no checkpoint since
+        full.send_request("x")
+
+    return go()
+
+
+def _check_response_twice(tree: Tree) -> object:
+    async def go() -> None:
+        request_id = tree.server.send_request("x")
+        await request_id.wait_response()
+        request_id.check_response()
+
+    return go()
+
+
+def _group_of_a_plain_task(function: Callable[..., object]) -> Callable[[Tree], object]:
+    def call(tree: Tree) -> object:
+        tree.registry.register("plain", "this test's task is no server")
+        return function(tree.registry, "plain", "x")
+
+    return call
+
+
 WRONG: list[Wrong] = [
     # ChildSpec and the definitions: at construction
     Wrong("ChildSpec id unhashable", spec(id=["x"]), TypeError, "ChildSpec.id must be hashable"),
@@ -604,6 +632,103 @@ WRONG: list[Wrong] = [
         "send by name unknown", lambda t: trio_otp.send("nobody", "x"), trio_otp.ServerNotRunning, "'nobody'"
     ),
     Wrong("whereis unhashable", lambda t: trio_otp.whereis([1]), TypeError, "name must be hashable"),
+    # Asynchronous requests, and calls to a Registry group
+    Wrong(
+        "send_request by name unhashable",
+        lambda t: trio_otp.send_request(["echo"], "x"),
+        TypeError,
+        "name must be hashable",
+    ),
+    Wrong(
+        "send_request to a name that is no server",
+        lambda t: trio_otp.send_request("root", "x"),
+        TypeError,
+        "'root' names <SupervisorRef",
+    ),
+    Wrong(
+        "ServerRef.send_request to a full mailbox",
+        _fill_and_send_request,
+        trio_otp.MailboxFull,
+        "is full (1 messages)",
+    ),
+    Wrong(
+        "RequestId.wait_response negative timeout",
+        lambda t: t.server.send_request("x").wait_response(timeout=-1),
+        ValueError,
+        "wait_response's timeout must be a number of seconds >= 0 or None, got -1",
+    ),
+    Wrong(
+        "RequestId.receive_response timeout a string",
+        lambda t: t.server.send_request("x").receive_response(timeout="5"),  # type: ignore[arg-type]
+        TypeError,
+        "receive_response's timeout must be a number of seconds >= 0 or None, got '5' (of type str)",
+    ),
+    Wrong(
+        "RequestId.check_response twice",
+        _check_response_twice,
+        RuntimeError,
+        "was already taken (a reply is taken once)",
+    ),
+    Wrong(
+        "RequestIdCollection.add not a RequestId",
+        lambda t: trio_otp.RequestIdCollection[int]().add("x", 1),  # type: ignore[arg-type]
+        TypeError,
+        "RequestIdCollection.add's request_id must be a RequestId, got 'x' (of type str)",
+    ),
+    Wrong(
+        "RequestIdCollection empty",
+        lambda t: trio_otp.RequestIdCollection[int]().wait_response(),
+        LookupError,
+        "the collection holds no requests (OTP's no_request)",
+    ),
+    Wrong(
+        "RequestIdCollection.wait_response NaN timeout",
+        lambda t: trio_otp.RequestIdCollection[int]().wait_response(timeout=math.nan),
+        ValueError,
+        "wait_response's timeout must be a number of seconds >= 0 or None",
+    ),
+    Wrong(
+        "current_server outside a server",
+        lambda t: trio_otp.current_server(),
+        RuntimeError,
+        "current_server() was called outside a server",
+    ),
+    Wrong(
+        "multi_call registry not a Registry",
+        lambda t: trio_otp.multi_call({}, "k", "x"),  # type: ignore[arg-type]
+        TypeError,
+        "multi_call's registry must be a trio_otp.Registry, got {} (of type dict)",
+    ),
+    Wrong(
+        "multi_call key unhashable",
+        lambda t: trio_otp.multi_call(t.registry, ["k"], "x"),
+        TypeError,
+        "Registry.lookup's key must be hashable",
+    ),
+    Wrong(
+        "multi_call negative timeout",
+        lambda t: trio_otp.multi_call(t.registry, "k", "x", timeout=-1),
+        ValueError,
+        "multi_call's timeout must be a number of seconds >= 0 or None, got -1",
+    ),
+    Wrong(
+        "multi_call an entry of a task that runs no server",
+        _group_of_a_plain_task(trio_otp.multi_call),
+        TypeError,
+        "registered by task",
+    ),
+    Wrong(
+        "abcast registry not a Registry",
+        lambda t: trio_otp.abcast(None, "k", "x"),  # type: ignore[arg-type]
+        TypeError,
+        "abcast's registry must be a trio_otp.Registry, got None",
+    ),
+    Wrong(
+        "abcast an entry of a task that runs no server",
+        _group_of_a_plain_task(trio_otp.abcast),
+        TypeError,
+        "belongs to no server; a group's members must be servers",
+    ),
     Wrong(
         "stop reason not an exception",
         lambda t: t.server.stop("bye"),  # type: ignore[arg-type]
@@ -1745,6 +1870,7 @@ def test_the_table_covers_the_public_api() -> None:
         "ObserverEndpoint", "propagate_context",
         "Timeout", "Reply", "NoReply",
         "feed", "mailbox_channel", "MailboxChannel", "ChannelClosed",
+        "send_request", "RequestId", "RequestIdCollection", "current_server", "multi_call", "abcast",
     }  # fmt: skip
     # trio_otp.ray's callables have rows too (actor_spec, ActorClient); its other names are
     # handles the runtime makes, a function for inside an actor, and the bridge.

@@ -165,6 +165,13 @@ PUBLIC = {
     "StateTimeoutEvent",
     "StopMachine",
     "Transition",
+    # Asynchronous requests, and calls to a Registry group.
+    "RequestId",
+    "RequestIdCollection",
+    "send_request",
+    "current_server",
+    "multi_call",
+    "abcast",
 }
 
 

@@ -18,6 +18,7 @@ import contextlib
 from typing import Any
 
 import attrs
+import outcome
 import trio
 from typing_extensions import assert_type
 
@@ -70,6 +71,35 @@ async def replies_keep_their_type(ref: trio_otp.ServerRef[str, int]) -> None:
         | None,
     )
     await ref.call(1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+async def requests_keep_their_reply_type(ref: trio_otp.ServerRef[str, int]) -> None:
+    request_id = ref.send_request("x")
+    assert_type(request_id, trio_otp.RequestId[int])
+    assert_type(trio_otp.send_request(ref, "x"), trio_otp.RequestId[int])
+    assert_type(trio_otp.send_request("a name", "x"), trio_otp.RequestId[Any])
+    assert_type(await request_id.wait_response(), int)
+    assert_type(await request_id.receive_response(timeout=1), int)
+    assert_type(request_id.check_response(), int)
+    assert_type(request_id.server, "trio_otp.ServerRef[Any, int] | None")
+    ref.send_request(1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    collection = trio_otp.RequestIdCollection[str]()
+    collection.add(request_id, "label")
+    collection.add(request_id, 1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    answer, label = await collection.wait_response()
+    assert_type(label, str)
+    assert_type(answer, outcome.Outcome[Any])
+    assert_type(trio_otp.current_server(), trio_otp.ServerRef[Any, Any])
+
+
+async def group_calls_are_typed(registry: trio_otp.Registry[str]) -> None:
+    replies, bad = await trio_otp.multi_call(registry, "group", "x", timeout=1)
+    assert_type(replies, "list[tuple[trio_otp.ServerRef[Any, Any], Any]]")
+    assert_type(bad, "list[tuple[trio_otp.ServerRef[Any, Any], trio_otp.ServerError]]")
+    assert_type(
+        trio_otp.abcast(registry, "group", "x"),
+        "list[tuple[trio_otp.ServerRef[Any, Any], trio_otp.ServerError]]",
+    )
 
 
 async def started_servers_are_typed(nursery: trio.Nursery) -> None:

@@ -67,6 +67,8 @@ from ._gen_server import Timeout as Timeout
 from ._gen_server import serve as serve
 from ._gen_server import server_spec as server_spec
 from ._gen_server import start_server as start_server
+from ._group_calls import abcast as abcast
+from ._group_calls import multi_call as multi_call
 from ._introspection import TreeNode as TreeNode
 from ._introspection import format_tree as format_tree
 from ._introspection import snapshot as snapshot
@@ -93,11 +95,15 @@ from ._registry import Entry as Entry
 from ._registry import Keys as Keys
 from ._registry import Registry as Registry
 from ._registry import RegistryEvent as RegistryEvent
+from ._requests import RequestId as RequestId
+from ._requests import RequestIdCollection as RequestIdCollection
 from ._server_ref import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
 from ._server_ref import ServerRef as ServerRef
 from ._server_ref import call as call
 from ._server_ref import cast as cast
+from ._server_ref import current_server as current_server
 from ._server_ref import send as send
+from ._server_ref import send_request as send_request
 from ._state_machine import StateMachine as StateMachine
 from ._state_machine import serve_state_machine as serve_state_machine
 from ._state_machine import start_state_machine as start_state_machine
@@ -229,6 +235,8 @@ __all__ = [
     "ReplaceStateFailed",
     "Reply",
     "ReplyTo",
+    "RequestId",
+    "RequestIdCollection",
     "Restart",
     "RestartIntensityExceeded",
     "RestartStrategy",
@@ -266,6 +274,7 @@ __all__ = [
     "WorkerPoolNotRunning",
     "WorkerPoolRef",
     "__version__",
+    "abcast",
     "agent",
     "agent_spec",
     "await_many",
@@ -273,6 +282,7 @@ __all__ = [
     "cast",
     "cleanup_scope",
     "count_children",
+    "current_server",
     "delete_child",
     "events",
     "exit",
@@ -282,6 +292,7 @@ __all__ = [
     "get_status",
     "mailbox_channel",
     "monitor",
+    "multi_call",
     "os_process_spec",
     "processes",
     "propagate_context",
@@ -291,6 +302,7 @@ __all__ = [
     "send",
     "send_after",
     "send_interval",
+    "send_request",
     "serve",
     "serve_application",
     "serve_state_machine",

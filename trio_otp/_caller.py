@@ -9,6 +9,10 @@ A call that ends early (its timeout passed, or the caller was cancelled) marks i
 Caller abandoned as it leaves. The server still handles the request, as OTP's does, but
 a reply to an abandoned Caller goes nowhere: it can never reach a later call, because
 every call has its own Caller.
+
+A request sent with :meth:`ServerRef.send_request` travels as a Caller too (so servers
+handle it exactly as a call), but nobody is parked on it: its ``_request_id`` is set, and
+the answer is handed to that :class:`RequestId` instead of rescheduling a task.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ._util import NoPublicConstructor, safe_repr
 if TYPE_CHECKING:
     from ._call_timer import CallTimer
     from ._process import Process
+    from ._requests import RequestId
 
 ReplyT = TypeVar("ReplyT")
 
@@ -38,11 +43,12 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
     Keep it to reply later (OTP's ``From`` and ``gen_server:reply/2``).
     """
 
-    __slots__ = ("_context", "_process", "_request", "_state", "_task", "_timer")
+    __slots__ = ("_context", "_process", "_request", "_request_id", "_state", "_task", "_timer")
 
     _context: list[tuple[Any, object]] | None  # what propagate_context carries, if on
     _process: Process | None  # set while the reply is deferred
     _request: Any  # the request's type is the server's, which a Caller does not carry
+    _request_id: RequestId[Any] | None  # set for send_request: answer it, wake no task
     _state: int
     _task: trio.lowlevel.Task
     _timer: CallTimer | None  # set while a timeout watches the call
@@ -56,12 +62,18 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
         the same Trio run; from another thread use ``trio.from_thread.run_sync``.
         """
         if self._end(_DONE):
-            trio.lowlevel.reschedule(self._task, outcome.Value(value))
+            if self._request_id is None:
+                trio.lowlevel.reschedule(self._task, outcome.Value(value))
+            else:
+                self._request_id._answer(outcome.Value(value))
 
     @protected
     def _fail(self, error: BaseException) -> None:
         if self._end(_DONE):
-            trio.lowlevel.reschedule(self._task, outcome.Error(error))
+            if self._request_id is None:
+                trio.lowlevel.reschedule(self._task, outcome.Error(error))
+            else:
+                self._request_id._answer(outcome.Error(error))
 
     @protected
     def _time_out(self) -> None:
@@ -104,6 +116,7 @@ def new_caller(request: object, task: trio.lowlevel.Task) -> Caller[Any]:
     caller._state = _WAITING
     caller._process = None
     caller._timer = None
+    caller._request_id = None
     caller._context = _context.capture() if _context.active else None
     return caller
 

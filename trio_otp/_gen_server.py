@@ -50,7 +50,7 @@ from ._process import (
     reason_of,
 )
 from ._processes import child_of, list_process, supervisor_path
-from ._server_ref import ServerRef
+from ._server_ref import ServerRef, running_server
 from ._system_messages import SystemRequest, handle_system, time_source
 from ._util import describe, safe_repr
 
@@ -343,6 +343,7 @@ async def serve(
     process = Process(label, name, mailbox_size)
     process.server = server
     ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
+    running_server.set(ref)  # current_server(); this task is the server's own
     # Every way out passes through process.finish: a KeyboardInterrupt can land between
     # any two lines of this (unprotected) function, and no caller may be left waiting.
     ended_by: BaseException | None = None

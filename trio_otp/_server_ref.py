@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import typing
 from collections.abc import Hashable
+from contextvars import ContextVar
 from functools import partial
 from typing import Any, Final, Generic, TypeVar, final
 
@@ -20,10 +21,11 @@ from ._caller import Caller, TimedOut, new_caller
 from ._checks import check_exit_reason, check_timeout
 from ._events import attached as _events_attached
 from ._events import emit
-from ._exceptions import CallTimeout, ServerError, ServerNotRunning
+from ._exceptions import CallTimeout, MailboxFull, ServerError, ServerNotRunning
 from ._ki import protected
 from ._names import whereis
 from ._process import Cast, Info, Process, StopRequest, exited
+from ._requests import RequestId, failed_request, new_request
 from ._util import NoPublicConstructor, safe_repr
 
 RequestT = TypeVar("RequestT")
@@ -154,6 +156,35 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
                 await process.room.park()
             return
         raise _call_timeout(process, request, timeout)
+
+    @protected
+    def send_request(self, request: RequestT) -> RequestId[ReplyT]:
+        """Send ``request`` to ``handle_call`` now and collect the reply later (OTP's
+        ``gen_server:send_request``). Not a checkpoint.
+
+        The server handles it exactly as a :meth:`call`. Take the reply with
+        :meth:`RequestId.wait_response`, :meth:`~RequestId.receive_response` or
+        :meth:`~RequestId.check_response`, or through a :class:`RequestIdCollection`.
+        As in OTP, a server that has ended does not make this raise: the request
+        answers :class:`ServerNotRunning` when its reply is asked for. A server may send
+        a request to itself (it is handled after the current callback returns).
+
+        Raises:
+          MailboxFull: the mailbox is bounded and full (as :meth:`cast`; a call would
+            wait for room, but this does not wait).
+        """
+        process = self._process
+        if not process.alive:
+            return failed_request(
+                self, process.label, ServerNotRunning(f"server {process.label} is not running")
+            )
+        if process.full():
+            msg = f"the mailbox of server {process.label} is full ({process.mailbox_size:g} messages)"
+            raise MailboxFull(msg)
+        request_id = new_request(self, request, process.label)
+        assert request_id._caller is not None  # a new request has its Caller
+        process.append(request_id._caller)
+        return request_id
 
     def cast(self, request: object) -> None:
         """Send ``request`` to ``handle_cast`` without waiting. Not a checkpoint.
@@ -291,6 +322,32 @@ async def call(
     return await lookup(name).call(request, timeout=timeout)
 
 
+@typing.overload
+def send_request(name: ServerRef[RequestT, ReplyT], request: RequestT) -> RequestId[ReplyT]: ...
+
+
+@typing.overload
+def send_request(name: Hashable, request: object) -> RequestId[Any]: ...
+
+
+def send_request(name: Hashable, request: object) -> RequestId[Any]:
+    """:meth:`ServerRef.send_request` on whichever server runs under ``name`` now (or on
+    a ref). Not a checkpoint.
+
+    As in OTP, a name that names no running server does not make this raise: the
+    request answers :class:`ServerNotRunning` (and its ``server`` is ``None``).
+
+    Raises:
+      TypeError: ``name`` is not hashable, or names something that is not a server.
+      MailboxFull: as :meth:`ServerRef.send_request`.
+    """
+    try:
+        ref = lookup(name)
+    except ServerNotRunning as error:
+        return failed_request(None, safe_repr(name), error)
+    return ref.send_request(request)
+
+
 def cast(name: ServerRef[Any, Any] | Hashable, request: object) -> None:
     """:meth:`ServerRef.cast` by name. Not a checkpoint."""
     lookup(name).cast(request)
@@ -299,3 +356,28 @@ def cast(name: ServerRef[Any, Any] | Hashable, request: object) -> None:
 def send(name: ServerRef[Any, Any] | Hashable, message: object) -> None:
     """:meth:`ServerRef.send` by name. Not a checkpoint."""
     lookup(name).send(message)
+
+
+# --- the server whose callback is running ---------------------------------------------
+
+# Set once in each server's own task as it starts (serve, serve_state_machine): every task
+# has its own context, so it needs no reset, and a task started from a callback inherits it.
+running_server: ContextVar[ServerRef[Any, Any] | None] = ContextVar("trio_otp_current_server", default=None)
+
+
+def current_server() -> ServerRef[Any, Any]:
+    """The :class:`ServerRef` of the server whose callback is running (OTP's ``self()`` in
+    a server). Not a checkpoint.
+
+    It is set in the server's task before ``init`` runs, so ``init`` can hand it out
+    (to a :class:`Registry` group, say). Tasks that a callback starts in its own nursery
+    inherit it, as they inherit Trio's context.
+
+    Raises:
+      RuntimeError: not in a server's task (nor in a task started from one).
+    """
+    ref = running_server.get()
+    if ref is None:
+        msg = "current_server() was called outside a server (no GenServer or StateMachine is running it)"
+        raise RuntimeError(msg)
+    return ref

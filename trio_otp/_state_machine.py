@@ -71,7 +71,7 @@ from ._process import (
     reason_of,
 )
 from ._processes import list_process
-from ._server_ref import ServerRef
+from ._server_ref import ServerRef, running_server
 from ._system_messages import SystemRequest, time_source
 from ._transitions import (
     _CANCEL,
@@ -599,6 +599,7 @@ async def serve_state_machine(
     process = Process(label, name, mailbox_size)
     process.server = machine  # read by _sys as the server's state
     ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
+    running_server.set(ref)  # current_server(); this task is the server's own
     run = _Run(machine, process)
     _runs[process] = run
     ended_by: BaseException | None = None

@@ -1,0 +1,511 @@
+"""Asynchronous requests (OTP's send_request and the three ways to take a reply), their
+collections, and current_server().
+
+What each test pins: a request is handled exactly as a call; a timeout of wait_response
+leaves it pending, one of receive_response abandons it (a late reply is dropped and the
+server forgets the caller); nothing hangs on a dead or crashing server; a reply is taken
+once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import outcome
+import pytest
+import trio
+from trio.testing import MockClock
+
+import trio_otp
+
+from .harness import settle
+
+
+class Boom(Exception):
+    pass
+
+
+@attrs.define
+class Box(trio_otp.GenServer[Any, Any]):
+    held: list[trio_otp.Caller[Any]] = attrs.field(factory=list)
+    seen: list[object] = attrs.field(factory=list)
+    own: trio_otp.RequestId[Any] | None = None
+
+    async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
+        self.seen.append(request)
+        if request == "hold":
+            self.held.append(caller)
+            return trio_otp.NO_REPLY
+        if request == "crash":
+            raise Boom("handled a crash")
+        if request == "who":
+            return trio_otp.current_server()
+        if request == "ask myself":
+            self.own = trio_otp.current_server().send_request("to me")
+            return "asked"
+        if request == "slow":
+            await trio.sleep(10)
+            return "slow done"
+        return request
+
+    async def handle_cast(self, request: Any) -> None:
+        if request == "release":
+            for caller in self.held:
+                caller.reply("released")
+            self.held.clear()
+        elif request == "crash":
+            raise Boom("cast crash")
+
+
+def deferred(ref: trio_otp.ServerRef[Any, Any]) -> int:
+    """How many callers the server keeps for a deferred reply (the table that must not leak)."""
+    return len(ref._process.deferred or ())
+
+
+# --- send_request and taking the reply ----------------------------------------------
+
+
+async def test_a_request_is_answered_as_a_call_would_be(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hello")
+        assert request_id.server is ref
+        assert not request_id.done
+        assert await request_id.wait_response() == "hello"
+        assert request_id.done
+        nursery.cancel_scope.cancel()
+
+
+async def test_send_request_is_not_a_checkpoint_and_keeps_the_order_of_calls(
+    autojump_clock: MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        server = ref._process.server
+        assert isinstance(server, Box)
+        first = ref.send_request(1)
+        second = ref.send_request(2)
+        assert server.seen == []  # nothing ran: sending did not yield
+        assert await ref.call(3) == 3
+        assert server.seen == [1, 2, 3]
+        assert second.check_response() == 2
+        assert first.check_response() == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_by_name_sends_to_whoever_runs_under_it_now(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box, name="box")
+        request_id = trio_otp.send_request("box", "by name")
+        assert request_id.server is ref
+        assert await request_id.receive_response() == "by name"
+        nursery.cancel_scope.cancel()
+
+
+async def test_wait_response_timeout_leaves_the_request_pending(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        start = trio.current_time()
+        with pytest.raises(trio_otp.CallTimeout, match="within 2 s"):
+            await request_id.wait_response(timeout=2)
+        assert trio.current_time() - start == 2
+        assert not request_id.done
+        assert request_id._waiters is None  # the timed-out wait left nothing behind
+        ref.cast("release")
+        assert await request_id.wait_response() == "released"
+        nursery.cancel_scope.cancel()
+
+
+async def test_receive_response_timeout_abandons_the_request(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        await settle()
+        assert deferred(ref) == 1
+        with pytest.raises(trio_otp.CallTimeout):
+            await request_id.receive_response(timeout=1)
+        assert deferred(ref) == 0  # the server forgot the caller: nothing leaks
+        assert request_id.done
+        ref.cast("release")  # a late reply goes nowhere
+        await settle()
+        with pytest.raises(RuntimeError, match="abandoned"):
+            request_id.check_response()
+        with pytest.raises(RuntimeError, match="abandoned"):
+            await request_id.wait_response()
+        assert await ref.call("still fine") == "still fine"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_request_abandoned_while_queued_is_still_handled_but_its_reply_dropped(
+    autojump_clock: MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        slow = ref.send_request("slow")
+        queued = ref.send_request("queued")
+        with pytest.raises(trio_otp.CallTimeout):
+            await queued.receive_response(timeout=1)
+        assert await slow.wait_response(timeout=20) == "slow done"
+        await settle()
+        server = ref._process.server
+        assert isinstance(server, Box)
+        assert server.seen == ["slow", "queued"]  # as OTP: the server still handles it
+        with pytest.raises(RuntimeError):
+            queued.check_response()
+        nursery.cancel_scope.cancel()
+
+
+async def test_check_response_says_would_block_until_the_reply_comes(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        with pytest.raises(trio.WouldBlock):
+            request_id.check_response()
+        ref.cast("release")
+        await settle()
+        assert request_id.check_response() == "released"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_reply_is_taken_once(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("x")
+        assert await request_id.wait_response() == "x"
+        with pytest.raises(RuntimeError, match="already taken"):
+            await request_id.wait_response()
+        with pytest.raises(RuntimeError, match="already taken"):
+            request_id.check_response()
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_crash_before_replying_gives_server_exited_chained_from_it(autojump_clock: MockClock) -> None:
+    with pytest.RaisesGroup(Boom):
+        async with trio.open_nursery() as nursery:
+            ref = await trio_otp.start_server(nursery, Box)
+            held = ref.send_request("hold")
+            crashing = ref.send_request("crash")
+            queued = ref.send_request("after")
+    for request_id in (held, crashing, queued):
+        with pytest.raises(trio_otp.ServerExited, match="crashed") as raised:
+            await request_id.wait_response()
+        assert isinstance(raised.value.__cause__, Boom)
+    assert deferred(ref) == 0
+
+
+async def test_a_stop_before_replying_gives_server_exited(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        await settle()
+        await ref.stop()
+        with pytest.raises(trio_otp.ServerExited, match="exited normally"):
+            await request_id.receive_response()
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_dead_or_unknown_server_answers_server_not_running(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        await ref.stop()
+        request_id = ref.send_request("x")  # as OTP: no raise here, the answer says it
+        assert request_id.done
+        assert request_id.server is ref
+        with pytest.raises(trio_otp.ServerNotRunning, match="not running"):
+            await request_id.wait_response()
+        unknown = trio_otp.send_request("nobody", "x")
+        assert unknown.server is None
+        with pytest.raises(trio_otp.ServerNotRunning, match="'nobody'"):
+            unknown.check_response()
+
+
+async def test_a_full_mailbox_refuses_at_once(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box, mailbox_size=1)
+        ref.send_request("one")
+        with pytest.raises(trio_otp.MailboxFull):
+            ref.send_request("two")
+        nursery.cancel_scope.cancel()
+
+
+async def test_cancelling_wait_response_keeps_the_request(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        with trio.move_on_after(1):
+            await request_id.wait_response(timeout=None)
+        assert request_id._waiters is None
+        ref.cast("release")
+        assert await request_id.wait_response() == "released"
+        nursery.cancel_scope.cancel()
+
+
+async def test_cancelling_receive_response_abandons_the_request(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        with trio.move_on_after(1):
+            await request_id.receive_response(timeout=None)
+        assert deferred(ref) == 0
+        with pytest.raises(RuntimeError, match="abandoned"):
+            request_id.check_response()
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_server_may_send_a_request_to_itself(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        assert await ref.call("ask myself") == "asked"
+        server = ref._process.server
+        assert isinstance(server, Box)
+        assert server.own is not None
+        assert await server.own.wait_response() == "to me"
+        nursery.cancel_scope.cancel()
+
+
+# --- collections --------------------------------------------------------------------
+
+
+async def test_a_collection_returns_the_earliest_answer_with_its_label(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        a = await trio_otp.start_server(nursery, Box)
+        b = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[str]()
+        held = a.send_request("hold")
+        collection.add(held, "a")
+        collection.add(b.send_request("b's reply"), "b")
+        assert len(collection) == 2
+        assert [label for _, label in collection.to_list()] == ["a", "b"]
+        answer, label = await collection.wait_response()
+        assert (answer.unwrap(), label) == ("b's reply", "b")
+        assert len(collection) == 1
+        a.cast("release")
+        answer, label = await collection.receive_response()
+        assert (answer.unwrap(), label) == ("released", "a")
+        assert not collection
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_collection_orders_answers_by_arrival_not_by_adding(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        a = await trio_otp.start_server(nursery, Box)
+        b = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[str]()
+        collection.add(a.send_request("hold"), "first added")
+        collection.add(b.send_request("hold"), "second added")
+        await settle()
+        b.cast("release")
+        await settle()
+        a.cast("release")
+        await settle()
+        assert collection.check_response()[1] == "second added"
+        assert collection.check_response()[1] == "first added"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_collection_gives_errors_as_outcomes(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        await ref.stop()
+        collection = trio_otp.RequestIdCollection[int]()
+        collection.add(ref.send_request("x"), 7)
+        answer, label = await collection.wait_response()
+        assert label == 7
+        assert isinstance(answer, outcome.Error)
+        assert isinstance(answer.error, trio_otp.ServerNotRunning)
+
+
+async def test_a_collection_wait_timeout_keeps_and_receive_timeout_abandons(
+    autojump_clock: MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[int]()
+        first, second = ref.send_request("hold"), ref.send_request("hold")
+        collection.add(first, 1)
+        collection.add(second, 2)
+        with pytest.raises(trio_otp.CallTimeout, match="none of its 2 requests"):
+            await collection.wait_response(timeout=1)
+        assert len(collection) == 2
+        assert first._waiters is None
+        assert second._waiters is None
+        with pytest.raises(trio.WouldBlock):
+            collection.check_response()
+        assert deferred(ref) == 2
+        with pytest.raises(trio_otp.CallTimeout):
+            await collection.receive_response(timeout=1)
+        assert len(collection) == 0
+        assert deferred(ref) == 0
+        assert first.done
+        assert second.done
+        nursery.cancel_scope.cancel()
+
+
+async def test_cancelling_a_collection_receive_abandons_all(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[int]()
+        collection.add(ref.send_request("hold"), 1)
+        with trio.move_on_after(1):
+            await collection.receive_response(timeout=None)
+        assert len(collection) == 0
+        assert deferred(ref) == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_empty_collection_raises_lookup_error(autojump_clock: MockClock) -> None:
+    collection = trio_otp.RequestIdCollection[int]()
+    with pytest.raises(LookupError, match="no_request"):
+        await collection.wait_response()
+    with pytest.raises(LookupError, match="no_request"):
+        await collection.receive_response()
+    with pytest.raises(LookupError, match="no_request"):
+        collection.check_response()
+
+
+async def test_a_request_taken_outside_its_collection_answers_an_error_there(
+    autojump_clock: MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[int]()
+        request_id = ref.send_request("x")
+        collection.add(request_id, 1)
+        assert await request_id.wait_response() == "x"
+        answer, label = await collection.wait_response(timeout=None)  # never hangs on it
+        assert label == 1
+        assert isinstance(answer, outcome.Error)
+        assert isinstance(answer.error, RuntimeError)
+        nursery.cancel_scope.cancel()
+
+
+async def test_add_refuses_a_duplicate_or_a_spent_request(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[int]()
+        request_id = ref.send_request("x")
+        collection.add(request_id, 1)
+        with pytest.raises(ValueError, match="already in the collection"):
+            collection.add(request_id, 2)
+        spent = ref.send_request("y")
+        await spent.wait_response()
+        with pytest.raises(ValueError, match="can no longer answer"):
+            collection.add(spent, 3)
+        nursery.cancel_scope.cancel()
+
+
+# --- current_server -----------------------------------------------------------------
+
+
+async def test_current_server_is_the_server_whose_callback_runs(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        other = await trio_otp.start_server(nursery, Box)
+        assert await ref.call("who") is ref
+        assert await other.call("who") is other
+        with pytest.raises(RuntimeError, match="outside a server"):
+            trio_otp.current_server()
+        nursery.cancel_scope.cancel()
+
+
+@attrs.define
+class Joiner(trio_otp.GenServer[Any, Any]):
+    """Registers itself in a group in init, as a group's members do."""
+
+    registry: trio_otp.Registry[Any]
+    in_init: trio_otp.ServerRef[Any, Any] | None = None
+
+    async def init(self) -> None:
+        self.in_init = trio_otp.current_server()
+        self.registry.register("group", None)
+
+    async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
+        async with trio.open_nursery() as nursery:  # a task a callback starts inherits it
+            found: list[trio_otp.ServerRef[Any, Any]] = []
+
+            async def look() -> None:
+                found.append(trio_otp.current_server())
+
+            nursery.start_soon(look)
+        return (self.in_init, found[0])
+
+
+async def test_current_server_is_set_for_init_and_tasks_a_callback_starts(autojump_clock: MockClock) -> None:
+    registry = trio_otp.Registry[Any](trio_otp.Keys.DUPLICATE)
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, lambda: Joiner(registry))
+        in_init, in_task = await ref.call("x")
+        assert in_init is ref
+        assert in_task is ref
+        nursery.cancel_scope.cancel()
+
+
+class Machine(trio_otp.StateMachine[str, None, Any, Any]):
+    async def init(self) -> trio_otp.NextState[str, None]:
+        return trio_otp.NextState("idle", None)
+
+    async def handle_event(self, event: trio_otp.Event[Any, Any], state: str, data: None) -> Any:
+        if isinstance(event, trio_otp.CallEvent):
+            return trio_otp.KeepState(data, trio_otp.ReplyTo(event.caller, trio_otp.current_server()))
+        return trio_otp.KeepState(data)
+
+
+async def test_current_server_and_requests_in_a_state_machine(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_state_machine(nursery, Machine)
+        assert await ref.send_request("who").wait_response() is ref
+        nursery.cancel_scope.cancel()
+
+
+async def test_current_server_in_a_supervised_server(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio_otp.Supervisor([trio_otp.server_spec("box", Box, name="box")]).run)
+        ref = trio_otp.whereis("box", trio_otp.ServerRef)
+        assert await trio_otp.call("box", "who") is ref
+        nursery.cancel_scope.cancel()
+
+
+async def test_two_waiters_on_one_request_one_gets_the_reply_the_other_an_error(
+    autojump_clock: MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        got: list[object] = []
+
+        async def wait() -> None:
+            try:
+                got.append(await request_id.wait_response(timeout=None))
+            except RuntimeError as error:
+                got.append(type(error))
+
+        async with trio.open_nursery() as waiters:
+            waiters.start_soon(wait)
+            waiters.start_soon(wait)
+            await settle()
+            ref.cast("release")
+        assert sorted(map(str, got)) == sorted(["released", str(RuntimeError)])
+        nursery.cancel_scope.cancel()
+
+
+async def test_abandoning_a_request_wakes_a_collection_waiting_on_it(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("hold")
+        collection = trio_otp.RequestIdCollection[str]()
+        collection.add(request_id, "held")
+        answers: list[tuple[Any, str]] = []
+
+        async def collect() -> None:
+            answers.append(await collection.wait_response(timeout=None))
+
+        nursery.start_soon(collect)
+        with pytest.raises(trio_otp.CallTimeout):
+            await request_id.receive_response(timeout=1)
+        await settle()
+        [(answer, label)] = answers
+        assert label == "held"
+        assert isinstance(answer.error, RuntimeError)
+        nursery.cancel_scope.cancel()

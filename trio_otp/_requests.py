@@ -1,0 +1,420 @@
+"""Asynchronous calls: a request sent now, its reply collected later (OTP's
+``gen_server:send_request`` and ``wait_response``, ``receive_response``,
+``check_response``, and the request-id collections of OTP 25).
+
+How a request travels
+---------------------
+:meth:`ServerRef.send_request` puts the same :class:`Caller` in the mailbox that a call
+does, so a server handles it exactly as a call (``handle_call``, a deferred reply, a
+crash before replying). What differs is the other end: nobody is parked on it. The
+Caller's reply goes to its :class:`RequestId`, which keeps the outcome until someone
+takes it, and wakes whoever is waiting for it. No task and no timer per request.
+
+Nothing hangs, nothing leaks
+----------------------------
+A server that ends fails every Caller it owes an answer (see ``_process.py``), so a
+request to a server that crashes gets :class:`ServerExited`, as a call does. A request
+that is abandoned (``receive_response`` timed out or was cancelled) ends its Caller as a
+timed-out call does: it leaves the server's table of deferred replies, and a late reply
+is dropped. A wait that ends unanswered removes its wake-up from the request.
+
+A reply is taken once
+---------------------
+As in OTP, where the reply is one message in the caller's mailbox, a request's reply is
+taken once: after it was returned (or raised), or after the request was abandoned, a
+further wait is a mistake and raises :exc:`RuntimeError` at once rather than waiting for
+ever as OTP would.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
+
+import outcome
+import trio
+
+from ._caller import _ABANDONED as _CALLER_ABANDONED
+from ._caller import Caller, new_caller
+from ._checks import check_instance, check_timeout
+from ._exceptions import CallTimeout
+from ._ki import protected
+from ._util import NoPublicConstructor
+
+if TYPE_CHECKING:
+    from ._server_ref import ServerRef
+
+ReplyT = TypeVar("ReplyT")
+LabelT = TypeVar("LabelT")
+
+_DEFAULT_TIMEOUT: Final = 5.0  # OTP's default call timeout, as DEFAULT_CALL_TIMEOUT
+
+_PENDING, _ANSWERED, _TAKEN, _ABANDONED = 0, 1, 2, 3
+
+# Answers are numbered as they arrive, so that a collection returns the earliest first.
+_answers = itertools.count()
+
+
+@final
+class RequestId(Generic[ReplyT], metaclass=NoPublicConstructor):
+    """One request sent with :meth:`ServerRef.send_request`, whose reply is collected later.
+
+    Wait for the reply with :meth:`wait_response` or :meth:`receive_response`, or look
+    for it with :meth:`check_response`; or put it in a :class:`RequestIdCollection` with
+    others. The reply is taken once (see :meth:`wait_response`).
+    """
+
+    __slots__ = ("_caller", "_label", "_order", "_outcome", "_server", "_state", "_waiters")
+
+    _caller: Caller[Any] | None
+    _label: str
+    _order: int
+    _outcome: outcome.Outcome[ReplyT] | None
+    _server: ServerRef[Any, ReplyT] | None
+    _state: int
+    _waiters: list[trio.Event] | None
+
+    @property
+    def done(self) -> bool:
+        """Whether the request is no longer pending. It is done once it has its answer (a
+        reply, or the error it will raise), whether or not that was taken yet, and once
+        it was abandoned."""
+        return self._state != _PENDING
+
+    @property
+    def server(self) -> ServerRef[Any, ReplyT] | None:
+        """The server the request went to; ``None`` if it was sent by a name that named
+        no running server (the request then raises :class:`ServerNotRunning`)."""
+        return self._server
+
+    def __repr__(self) -> str:
+        state = ("pending", "answered", "taken", "abandoned")[self._state]
+        return f"<RequestId to {self._label} ({state})>"
+
+    # -- the server's side ------------------------------------------------------------
+
+    @protected
+    def _answer(self, result: outcome.Outcome[ReplyT]) -> None:
+        """The Caller's reply or failure (it ends once, so this runs at most once)."""
+        if self._state != _PENDING:
+            return
+        self._state = _ANSWERED
+        self._outcome = result
+        self._order = next(_answers)
+        self._caller = None
+        waiters, self._waiters = self._waiters, None
+        for event in waiters or ():
+            event.set()
+
+    # -- the caller's side ------------------------------------------------------------
+
+    def _check_open(self, method: str) -> None:
+        if self._state == _TAKEN:
+            msg = f"{method}: the reply of {self!r} was already taken (a reply is taken once)"
+            raise RuntimeError(msg)
+        if self._state == _ABANDONED:
+            msg = f"{method}: {self!r} was abandoned (receive_response timed out or was cancelled)"
+            raise RuntimeError(msg)
+
+    @protected
+    def _take(self) -> outcome.Outcome[ReplyT]:
+        result = self._outcome
+        assert result is not None  # only called once answered
+        self._outcome = None
+        self._state = _TAKEN
+        return result
+
+    @protected
+    def _abandon(self) -> None:
+        """Give up on the reply: a late one is dropped, and the server forgets the caller."""
+        if self._state in (_TAKEN, _ABANDONED):
+            return
+        self._state = _ABANDONED
+        self._outcome = None
+        caller, self._caller = self._caller, None
+        if caller is not None:
+            caller._end(_CALLER_ABANDONED)  # out of the deferred set; a late reply is dropped
+        waiters, self._waiters = self._waiters, None
+        for event in waiters or ():
+            event.set()
+
+    def _watch(self, event: trio.Event) -> None:
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(event)
+
+    @protected
+    def _unwatch(self, event: trio.Event) -> None:
+        waiters = self._waiters
+        if waiters is not None and event in waiters:
+            waiters.remove(event)
+            if not waiters:
+                self._waiters = None
+
+    async def _wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the answer; whether it came. A checkpoint."""
+        if self._state != _PENDING:
+            await trio.lowlevel.checkpoint()
+            return True
+        event = trio.Event()
+        self._watch(event)
+        try:
+            with trio.move_on_after(seconds):
+                await event.wait()
+        finally:
+            self._unwatch(event)
+        return self._state != _PENDING
+
+    def _timeout(self, method: str, timeout: float | None) -> CallTimeout:
+        return CallTimeout(f"{method}: no reply from {self._label} within {timeout:g} s")
+
+    async def wait_response(self, *, timeout: float | None = _DEFAULT_TIMEOUT) -> ReplyT:  # noqa: ASYNC109
+        """Wait up to ``timeout`` seconds for the reply and return it (OTP's
+        ``wait_response``). A checkpoint.
+
+        On a timeout, or if the caller is cancelled, the request stays pending: wait
+        again later, or :meth:`receive_response`. ``timeout=None`` (or ``math.inf``) waits
+        for ever.
+
+        Raises:
+          CallTimeout: no reply within ``timeout`` (the request is still pending).
+          ServerExited: the server ended before replying (chained from its crash).
+          ServerNotRunning: the server had already ended when the request was sent, or
+            its name named no running server.
+          RuntimeError: the reply was already taken, or the request was abandoned.
+          TypeError, ValueError: ``timeout`` is not None or a number of seconds >= 0.
+        """
+        seconds = check_timeout(timeout, "wait_response's timeout")
+        self._check_open("wait_response")
+        if not await self._wait(seconds):
+            raise self._timeout("wait_response", timeout)
+        self._check_open("wait_response")  # another task took it meanwhile
+        return self._take().unwrap()
+
+    async def receive_response(self, *, timeout: float | None = _DEFAULT_TIMEOUT) -> ReplyT:  # noqa: ASYNC109
+        """Wait up to ``timeout`` seconds for the reply and return it; on a timeout, or if
+        the caller is cancelled, abandon the request (OTP's ``receive_response``): the
+        server still handles it, but a late reply is dropped. A checkpoint.
+
+        Raises as :meth:`wait_response`, except that after :class:`CallTimeout` the
+        request is abandoned.
+        """
+        seconds = check_timeout(timeout, "receive_response's timeout")
+        self._check_open("receive_response")
+        try:
+            answered = await self._wait(seconds)
+        except BaseException:
+            self._abandon()
+            raise
+        self._check_open("receive_response")
+        if not answered:
+            self._abandon()
+            raise self._timeout("receive_response", timeout)
+        return self._take().unwrap()
+
+    def check_response(self) -> ReplyT:
+        """The reply if it has come (OTP's ``check_response``); not a checkpoint.
+
+        Raises:
+          trio.WouldBlock: no reply yet (OTP's ``no_reply``); the request stays pending.
+          ServerExited, ServerNotRunning, RuntimeError: as :meth:`wait_response`.
+        """
+        self._check_open("check_response")
+        if self._state == _PENDING:
+            msg = f"no reply yet from {self._label}"
+            raise trio.WouldBlock(msg)
+        return self._take().unwrap()
+
+
+@protected
+def new_request(server: ServerRef[Any, ReplyT], request: object, label: str) -> RequestId[ReplyT]:
+    """A request's id and its Caller, which the caller (still) has to post."""
+    request_id = _new_id(server, label)
+    caller: Caller[Any] = new_caller(request, trio.lowlevel.current_task())
+    caller._request_id = request_id
+    request_id._caller = caller
+    return request_id
+
+
+def failed_request(server: ServerRef[Any, ReplyT] | None, label: str, error: Exception) -> RequestId[ReplyT]:
+    """A request that could not be sent: already answered with ``error``, as OTP's
+    ``send_request`` to a dead server answers ``noproc`` through the request."""
+    request_id: RequestId[ReplyT] = _new_id(server, label)
+    request_id._answer(outcome.Error(error))
+    return request_id
+
+
+def _new_id(server: ServerRef[Any, ReplyT] | None, label: str) -> RequestId[ReplyT]:
+    request_id: RequestId[ReplyT] = object.__new__(RequestId)  # pyright: ignore[reportUnknownVariableType]
+    request_id._caller = None
+    request_id._label = label
+    request_id._order = 0
+    request_id._outcome = None
+    request_id._server = server
+    request_id._state = _PENDING
+    request_id._waiters = None
+    return request_id
+
+
+def _taken_elsewhere(request_id: RequestId[Any]) -> outcome.Error:
+    return outcome.Error(
+        RuntimeError(f"the reply of {request_id!r} was taken outside the collection, or it was abandoned")
+    )
+
+
+class RequestIdCollection(Generic[LabelT]):
+    """Requests (:class:`RequestId`) with a label each, to collect whichever answers first
+    (OTP 25's request-id collections: ``reqids_new``, ``reqids_add``, ...).
+
+    Unlike OTP's, it is a mutable object, and the answer returned always leaves it (OTP's
+    ``Delete = true``). Each of the three methods returns ``(outcome, label)``: an
+    :class:`outcome.Value` holding the reply, or an :class:`outcome.Error` holding what
+    the request raised (:class:`ServerExited`, ...); ``outcome.unwrap()`` gives the reply
+    or raises. A request whose reply was taken outside the collection (or that was
+    abandoned there) answers with an ``outcome.Error`` holding a :exc:`RuntimeError`.
+
+    An empty collection raises :exc:`LookupError` from all three (OTP returns
+    ``no_request``): loop ``while collection:``.
+    """
+
+    def __init__(self) -> None:
+        self._requests: dict[RequestId[Any], LabelT] = {}
+
+    def add(self, request_id: RequestId[Any], label: LabelT) -> None:
+        """Add ``request_id`` with ``label`` (OTP's ``reqids_add``). Not a checkpoint.
+
+        Raises:
+          TypeError: ``request_id`` is not a :class:`RequestId`.
+          ValueError: it is already in the collection, or its reply was already taken
+            or it was abandoned.
+        """
+        check_instance(request_id, RequestId, "RequestIdCollection.add's request_id", "a RequestId")
+        if request_id in self._requests:
+            msg = f"RequestIdCollection.add: {request_id!r} is already in the collection"
+            raise ValueError(msg)
+        if request_id._state in (_TAKEN, _ABANDONED):
+            msg = f"RequestIdCollection.add: {request_id!r} can no longer answer"
+            raise ValueError(msg)
+        self._requests[request_id] = label
+
+    def __len__(self) -> int:
+        """How many requests it holds (OTP's ``reqids_size``)."""
+        return len(self._requests)
+
+    def to_list(self) -> list[tuple[RequestId[Any], LabelT]]:
+        """Its requests and labels, in the order they were added (OTP's ``reqids_to_list``)."""
+        return list(self._requests.items())
+
+    def __repr__(self) -> str:
+        return f"<RequestIdCollection of {len(self._requests)} requests>"
+
+    def _check_not_empty(self, method: str) -> None:
+        if not self._requests:
+            msg = f"RequestIdCollection.{method}: the collection holds no requests (OTP's no_request)"
+            raise LookupError(msg)
+
+    def _first(self) -> RequestId[Any] | None:
+        """The request answered earliest (or one that cannot answer any more), if any."""
+        first: RequestId[Any] | None = None
+        for request_id in self._requests:
+            state = request_id._state
+            if state in (_TAKEN, _ABANDONED):
+                return request_id
+            if state == _ANSWERED and (first is None or request_id._order < first._order):
+                first = request_id
+        return first
+
+    def _pop(self, request_id: RequestId[Any]) -> tuple[outcome.Outcome[Any], LabelT]:
+        label = self._requests.pop(request_id)
+        if request_id._state != _ANSWERED:
+            return _taken_elsewhere(request_id), label
+        return request_id._take(), label
+
+    async def _wait(self, seconds: float) -> RequestId[Any] | None:
+        first = self._first()
+        if first is not None:
+            await trio.lowlevel.checkpoint()
+            return self._first()
+        event = trio.Event()
+        waiting = list(self._requests)
+        for request_id in waiting:
+            request_id._watch(event)
+        try:
+            with trio.move_on_after(seconds):
+                await event.wait()
+        finally:
+            for request_id in waiting:
+                request_id._unwatch(event)
+        return self._first()
+
+    def _timeout(self, method: str, timeout: float | None) -> CallTimeout:
+        count = len(self._requests)
+        return CallTimeout(
+            f"RequestIdCollection.{method}: none of its {count} requests got a reply within {timeout:g} s"
+        )
+
+    async def wait_response(
+        self,
+        *,
+        timeout: float | None = _DEFAULT_TIMEOUT,  # noqa: ASYNC109 - as OTP's
+    ) -> tuple[outcome.Outcome[Any], LabelT]:
+        """Wait up to ``timeout`` seconds for the first answer among its requests, and
+        remove that request. A checkpoint. On a timeout or a cancellation all its
+        requests stay pending in it.
+
+        Raises:
+          CallTimeout: none answered within ``timeout``.
+          LookupError: the collection is empty.
+          TypeError, ValueError: ``timeout`` is not None or a number of seconds >= 0.
+        """
+        seconds = check_timeout(timeout, "wait_response's timeout")
+        self._check_not_empty("wait_response")
+        first = await self._wait(seconds)
+        if first is None:
+            raise self._timeout("wait_response", timeout)
+        return self._pop(first)
+
+    async def receive_response(
+        self,
+        *,
+        timeout: float | None = _DEFAULT_TIMEOUT,  # noqa: ASYNC109 - as OTP's
+    ) -> tuple[outcome.Outcome[Any], LabelT]:
+        """As :meth:`wait_response`, but on a timeout or a cancellation every request in
+        the collection is abandoned (late replies are dropped) and it is left empty, as
+        OTP's ``receive_response`` abandons them. A checkpoint.
+
+        Raises as :meth:`wait_response`.
+        """
+        seconds = check_timeout(timeout, "receive_response's timeout")
+        self._check_not_empty("receive_response")
+        try:
+            first = await self._wait(seconds)
+        except BaseException:
+            self._abandon_all()
+            raise
+        if first is None:
+            error = self._timeout("receive_response", timeout)
+            self._abandon_all()
+            raise error
+        return self._pop(first)
+
+    def check_response(self) -> tuple[outcome.Outcome[Any], LabelT]:
+        """The first answer among its requests, if one has come, and remove that request.
+        Not a checkpoint.
+
+        Raises:
+          trio.WouldBlock: none has answered yet (OTP's ``no_reply``).
+          LookupError: the collection is empty.
+        """
+        self._check_not_empty("check_response")
+        first = self._first()
+        if first is None:
+            msg = f"none of the {len(self._requests)} requests has answered yet"
+            raise trio.WouldBlock(msg)
+        return self._pop(first)
+
+    @protected
+    def _abandon_all(self) -> None:
+        requests, self._requests = self._requests, {}
+        for request_id in requests:
+            request_id._abandon()
