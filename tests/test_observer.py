@@ -247,3 +247,55 @@ async def test_listening_costs_the_call_path_nothing(socket_path: str, autojump_
 class Echo(trio_otp.GenServer[str, str]):
     async def handle_call(self, request: str, caller: trio_otp.Caller[str]) -> str:
         return request
+
+
+async def _ask(stream: trio.SocketStream, request: dict[str, object]) -> dict[str, Any]:
+    await stream.send_all(json.dumps(request).encode() + b"\n")
+    answer = b""
+    while not answer.endswith(b"\n"):
+        answer += await stream.receive_some(65536)
+    result: dict[str, Any] = json.loads(answer)
+    return result
+
+
+async def test_a_busy_supervisor_gets_an_answer_not_a_hang_and_polls_do_not_pile_up(
+    socket_path: str, autojump_clock: MockClock
+) -> None:
+    release = trio.Event()
+
+    async def slow_start(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await release.wait()
+        task_status.started()
+        await trio.sleep_forever()
+
+    async def quick_start(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await trio.sleep_forever()
+
+    tree = trio_otp.Supervisor([trio_otp.ChildSpec("w", quick_start)])
+    async with trio.open_nursery() as nursery:
+        root: trio_otp.SupervisorRef = await nursery.start(
+            functools.partial(trio_otp.serve_application, tree, observer=socket_path)
+        )
+        async with await trio.open_unix_socket(socket_path) as stream:
+            first = (await _ask(stream, {"request": "snapshot"}))["snapshot"]
+            assert first.get("busy") is None
+            # The root's loop now waits for a slow child's start: which_children queues.
+            nursery.start_soon(root.start_child, trio_otp.ChildSpec("slow", slow_start))
+            await trio.sleep(0.1)
+            for _ in range(5):
+                with trio.fail_after(5):  # ANSWER_SECONDS (2) twice at most, and a margin
+                    answer = await _ask(stream, {"request": "snapshot"})
+                assert answer["ok"] is True
+                assert "did not answer" in answer["snapshot"]["busy"]
+                assert answer["snapshot"]["tree"] == first["tree"]  # the last one known
+                # one request in the mailbox (behind the start), not one per poll
+                assert root._state.send.statistics().current_buffer_used <= 1
+            status = await _ask(stream, {"request": "status", "path": ["w"]})
+            assert status == {"ok": False, "error": status["error"]}
+            assert "did not answer" in status["error"]
+            release.set()
+            answer = await _ask(stream, {"request": "snapshot"})
+            assert answer["snapshot"]["busy"] is None
+            assert [child["id"] for child in answer["snapshot"]["tree"]["children"]] == ["w", "slow"]
+        nursery.cancel_scope.cancel()

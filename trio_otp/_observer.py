@@ -64,6 +64,11 @@ PROTOCOL = 1
 MAX_REQUEST = 64 * 1024
 #: How many crashes a snapshot lists (the newest).
 RECENT_CRASHES = 50
+#: How long one request waits for the tree (each supervisor answers ``which_children`` from
+#: its control loop, which may be busy, say waiting for a slow child to start). Past it the
+#: request is answered with what is known: for a snapshot, the last tree gathered, marked
+#: ``"busy"``; for a status, a refusal that says so.
+ANSWER_SECONDS = 2.0
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
@@ -167,6 +172,8 @@ class ObservedApplication:
         self.tree_scope = tree_scope
         self.started_at = time.time()
         self.crashes: collections.deque[dict[str, object]] = collections.deque(maxlen=RECENT_CRASHES)
+        self.last_tree: dict[str, Any] | None = None
+        self.last_tree_at: float | None = None
 
     def on_event(self, event: Event) -> None:
         if event.name == "child_exited" and event.metadata.get("kind") == "crash":
@@ -212,6 +219,10 @@ class ObservedApplication:
                 tree = (await snapshot(self.root, id=self.root_id)).as_dict()
             except SupervisorNotRunning:
                 tree = None
+        self.last_tree, self.last_tree_at = tree, time.time()
+        return self._known(tree, busy=None)
+
+    def _known(self, tree: dict[str, Any] | None, busy: str | None) -> dict[str, object]:
         return {
             "protocol": PROTOCOL,
             "pid": os.getpid(),
@@ -220,7 +231,18 @@ class ObservedApplication:
             "phase": self.phase(),
             "tree": tree,
             "crashes": list(self.crashes),
+            "busy": busy,
+            "tree_time": self.last_tree_at if busy is not None else None,
         }
+
+    def busy_answer(self, request: object) -> dict[str, object]:
+        """The answer to ``request`` when the tree did not answer within
+        :data:`ANSWER_SECONDS`. Not a checkpoint."""
+        why = f"the tree did not answer within {ANSWER_SECONDS:g} s (a supervisor is busy)"
+        if isinstance(request, dict) and request.get("request") == "snapshot":  # pyright: ignore[reportUnknownMemberType]
+            known = self._known(self.last_tree, busy=f"{why}; the tree shown is older")
+            return {"ok": True, "snapshot": known}
+        return _refusal(f"{why}; try again")
 
     async def status(self, path: list[str]) -> dict[str, object]:
         from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415 - import cycle
@@ -406,7 +428,52 @@ async def serve_observer(listener: trio.SocketListener, application: ObservedApp
     await trio.serve_listeners(connection, [listener])
 
 
+class _Asker:
+    """One connection's requests to the tree: at most one at a time is being gathered. A
+    request the tree is slow to answer is answered with what is known after
+    :data:`ANSWER_SECONDS`, and its gathering goes on; the next request waits for that one
+    (up to :data:`ANSWER_SECONDS` again) rather than putting another into a busy
+    supervisor's mailbox, so polling a stuck tree piles nothing up."""
+
+    def __init__(self, nursery: trio.Nursery, application: ObservedApplication) -> None:
+        self._nursery = nursery
+        self._application = application
+        self._gathering: trio.Event | None = None
+
+    async def answer(self, request: object) -> dict[str, object]:
+        """A checkpoint; raises what :meth:`ObservedApplication.answer` raises."""
+        if self._gathering is not None:
+            with trio.move_on_after(ANSWER_SECONDS):
+                await self._gathering.wait()
+            if not self._gathering.is_set():
+                return self._application.busy_answer(request)
+        done = trio.Event()
+        answers: list[dict[str, object]] = []
+
+        async def gather() -> None:
+            answers.append(await self._application.answer(request))
+            done.set()
+
+        self._gathering = done
+        self._nursery.start_soon(gather)
+        with trio.move_on_after(ANSWER_SECONDS):
+            await done.wait()
+        if not answers:
+            return self._application.busy_answer(request)
+        self._gathering = None
+        return answers[0]
+
+
 async def _converse(stream: trio.SocketStream, application: ObservedApplication) -> None:
+    async with trio.open_nursery() as nursery:
+        try:
+            await _exchange(stream, _Asker(nursery, application))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the client went away (caught here: the nursery would wrap it in a group)
+        nursery.cancel_scope.cancel()  # a gathering the client no longer waits for
+
+
+async def _exchange(stream: trio.SocketStream, asker: _Asker) -> None:
     buffer = bytearray()
     while True:
         chunk = await stream.receive_some(65536)
@@ -421,7 +488,7 @@ async def _converse(stream: trio.SocketStream, application: ObservedApplication)
             except ValueError:
                 answer = _refusal("a request is one JSON object on one line")
             else:
-                answer = await application.answer(request)
+                answer = await asker.answer(request)
             await stream.send_all(json.dumps(answer, default=safe_repr).encode() + b"\n")
         if len(buffer) > MAX_REQUEST:
             await stream.send_all(json.dumps(_refusal("request too long")).encode() + b"\n")
