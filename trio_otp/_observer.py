@@ -69,6 +69,10 @@ RECENT_CRASHES = 50
 #: request is answered with what is known: for a snapshot, the last tree gathered, marked
 #: ``"busy"``; for a status, a refusal that says so.
 ANSWER_SECONDS = 2.0
+#: How many connections the endpoint serves at once; one more is refused and closed.
+MAX_CONNECTIONS = 32
+#: How long a connection may send nothing before the endpoint closes it.
+IDLE_SECONDS = 300.0
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
@@ -400,8 +404,11 @@ def _clear_stale_socket(path: str) -> None:
         msg = f"the observer's socket path {path!r} exists and is not a socket; refusing to replace it"
         raise OSError(errno.EEXIST, msg)
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)  # a listener that never accepts (its backlog full) must not hang us
     try:
         probe.connect(path)
+    except BlockingIOError:
+        pass  # EAGAIN: someone listens, with a full backlog
     except ConnectionRefusedError:
         os.unlink(path)  # left by a program that ended without removing it
         return
@@ -414,12 +421,24 @@ def _clear_stale_socket(path: str) -> None:
 
 
 async def serve_observer(listener: trio.SocketListener, application: ObservedApplication) -> None:
-    """Answer connections until cancelled; one connection's failure ends only it."""
+    """Answer connections until cancelled; one connection's failure ends only it. At most
+    :data:`MAX_CONNECTIONS` at once: one more gets a refusal and is closed."""
+    served = 0
 
     async def connection(stream: trio.SocketStream) -> None:
+        nonlocal served
         try:
             async with stream:
-                await _converse(stream, application)
+                if served >= MAX_CONNECTIONS:
+                    refusal = _refusal(f"too many connections (at most {MAX_CONNECTIONS}); try again later")
+                    with trio.move_on_after(ANSWER_SECONDS):  # a client that reads nothing
+                        await stream.send_all(json.dumps(refusal).encode() + b"\n")
+                    return
+                served += 1
+                try:
+                    await _converse(stream, application)
+                finally:
+                    served -= 1
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the client went away
         except Exception:
@@ -476,7 +495,9 @@ async def _converse(stream: trio.SocketStream, application: ObservedApplication)
 async def _exchange(stream: trio.SocketStream, asker: _Asker) -> None:
     buffer = bytearray()
     while True:
-        chunk = await stream.receive_some(65536)
+        chunk = b""
+        with trio.move_on_after(IDLE_SECONDS):  # idle: closed, so it holds no slot for ever
+            chunk = await stream.receive_some(65536)
         if not chunk:
             return
         buffer += chunk
