@@ -820,3 +820,38 @@ def test_random_events_and_timeouts_follow_the_model_of_gen_statems_queue_rules(
     replies, in any mix: trio_otp handles the same events in the same states in the same
     order as the model, and the calls get the same answers."""
     assert run_in_trio(scenario) == Model(scenario).run()
+
+
+class Slow(StateMachine[str, None, str, str]):
+    """Each call takes a second to answer: calls with a shorter timeout end while queued."""
+
+    async def init(self) -> NextState[str, None]:
+        return NextState("on", None)
+
+    async def on(self, event: Event[str, str], data: None) -> Transition[str, None]:
+        if isinstance(event, CallEvent):
+            await trio.sleep(1)
+            return KeepState(data, ReplyTo(event.caller, "late"))
+        return None
+
+
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+async def test_calls_that_ended_while_queued_leave_no_deferred_reply_behind(
+    how: str, autojump_clock: MockClock
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_state_machine(nursery, Slow)
+
+        async def impatient() -> None:
+            if how == "timeout":
+                with pytest.raises(trio_otp.CallTimeout):
+                    await ref.call("now", timeout=0.5)
+            else:
+                with trio.move_on_after(0.5):
+                    await ref.call("now")
+
+        for _ in range(50):
+            nursery.start_soon(impatient)
+        await trio.sleep(60)  # every call ended, and the machine handled them all
+        assert not ref._process.deferred  # the set does not grow with abandoned calls
+        nursery.cancel_scope.cancel()

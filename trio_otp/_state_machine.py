@@ -496,8 +496,11 @@ class _Run:
                 if kind is Caller:
                     caller: Caller[Any] = item  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
                     # Owed until answered: the machine fails it at its end if nobody did.
-                    caller._process = process
-                    defer(process, caller)
+                    # One that ended in the mailbox (timed out, cancelled) is owed nothing:
+                    # deferred, it would stay in the set for the machine's whole life.
+                    if not caller.done:
+                        caller._process = process
+                        defer(process, caller)
                     event = CallEvent(caller._request, caller)
                 elif kind is Cast:
                     event = CastEvent(item.request)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
