@@ -49,6 +49,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import trio
 
+from . import _context
 from ._backend import require_trio
 from ._call_timer import call_timer
 from ._caller import Caller
@@ -492,6 +493,8 @@ class _Run:
                 if task.custom_sleep_data is not process:  # once per scheduling step (see _sys.py)
                     process.step_time = now()
                     task.custom_sleep_data = process
+                if _context.active:  # the caller's values, as a GenServer's handlers see them
+                    _context.enter(item)
                 kind: type[Any] = type(item)
                 if kind is Caller:
                     caller: Caller[Any] = item  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
