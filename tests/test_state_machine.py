@@ -855,3 +855,36 @@ async def test_calls_that_ended_while_queued_leave_no_deferred_reply_behind(
         await trio.sleep(60)  # every call ended, and the machine handled them all
         assert not ref._process.deferred  # the set does not grow with abandoned calls
         nursery.cancel_scope.cancel()
+
+
+class Repeater(StateMachine[str, int, str, str]):
+    """Its state enter call repeats itself 1024 times, never awaiting anything."""
+
+    state_enter: ClassVar[bool] = True
+
+    async def init(self) -> NextState[str, int]:
+        return NextState("on", 0)
+
+    async def on(self, event: Event[str, str], data: int) -> Transition[str, int]:
+        if isinstance(event, EnterEvent) and data < 1024:
+            return RepeatState(data + 1)
+        return None
+
+
+async def test_repeated_state_enter_calls_let_other_tasks_run(autojump_clock: MockClock) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await trio.lowlevel.checkpoint()
+            ticks += 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        await trio.lowlevel.checkpoint()
+        before = ticks
+        ref = await trio_otp.start_state_machine(nursery, Repeater)
+        assert (await trio_otp.get_state(ref))[1] == 1024
+        assert ticks - before >= 1024 // 64
+        nursery.cancel_scope.cancel()

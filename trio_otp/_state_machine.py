@@ -270,6 +270,7 @@ class _Run:
         cls = type(machine)
         self.by_state = cls.handle_event is StateMachine.handle_event  # pyright: ignore[reportUnknownMemberType]
         self.state_enter = bool(cls.state_enter)
+        self.enter_calls = 0  # since the last checkpoint of the enter calls' own
 
     async def dispatch(self, event: Event[Any, Any]) -> Any:
         if self.by_state:
@@ -341,6 +342,10 @@ class _Run:
         self._carry_out(actions, inserted, timeouts)
         while enter and self.state_enter:
             enter = False
+            self.enter_calls += 1
+            if self.enter_calls >= _FAIRNESS_BATCH:  # RepeatState after RepeatState: let others run
+                self.enter_calls = 0
+                await trio.lowlevel.checkpoint()
             result: Transition[Any, Any] = await self.dispatch(EnterEvent(old_state))
             if result is None:
                 continue
