@@ -331,6 +331,12 @@ def _to_env(env: Any) -> dict[str, str] | None:
         if not isinstance(key, str) or not isinstance(value, str):
             msg = f"os_process_spec's env must map str to str, got {describe(key)}: {describe(value)}"
             raise TypeError(msg)
+        if not key or "=" in key or "\0" in key:  # what exec refuses, at each start
+            msg = f"os_process_spec's env names must be non-empty and hold no '=' or NUL, got {key!r}"
+            raise ValueError(msg)
+        if "\0" in value:
+            msg = f"os_process_spec's env values must hold no NUL, got {key!r}: {value!r}"
+            raise ValueError(msg)
         result[key] = value
     return result
 
@@ -458,7 +464,8 @@ def os_process_spec(
     Args:
       id: the child's id.
       argv: the program and its arguments (a list, not a command line; no shell).
-      env: the program's whole environment; ``None`` (the default) inherits the owner's.
+      env: the program's whole environment, names to values (str; a name non-empty and
+        without ``=`` or NUL, a value without NUL); ``None`` (the default) inherits the owner's.
       cwd: its working directory; ``None`` inherits the owner's.
       ready: when the start is over: :class:`ReadyAtExec` (the default),
         :class:`ReadyOnOutput`, :class:`ReadyOnConnect` or :class:`ReadyOnNotification`.
