@@ -777,3 +777,33 @@ def test_the_guard_works_when_its_lifeline_fd_is_beyond_1024() -> None:
         await with_tree([spec], body)
 
     run(test)
+
+
+@pytest.mark.parametrize(
+    ("command", "ready"),
+    [
+        ("echo ready; echo bad >&2; exit 3", trio_otp.ReadyOnOutput("ready")),
+        ("echo >&3; echo bad >&2; exit 3", trio_otp.ReadyOnNotification()),
+    ],
+    ids=["ready-line", "notification"],
+)
+def test_a_program_that_says_it_is_ready_and_exits_at_once_started(command: str, ready: Any) -> None:
+    # Its exit and its ready line arrive together: whichever trio_otp sees first, the
+    # start succeeded and the exit is reported with its status and last stderr lines.
+    # Twenty runs, since the old race was lost about one time in five.
+    async def test() -> None:
+        exits = Exits()
+        spec = trio_otp.os_process_spec(
+            "p", ["sh", "-c", command], ready=ready, restart=trio_otp.Restart.TEMPORARY
+        )
+
+        async def body(tree: trio_otp.SupervisorRef) -> None:
+            error = (await exits.next()).metadata["error"]
+            assert isinstance(error, trio_otp.OsProcessExited)
+            assert (error.exit_status, error.stderr_tail) == (3, ("bad",))
+            assert "before it was ready" not in str(error)
+
+        await with_tree([spec], body)
+
+    for _ in range(20):
+        run(test)

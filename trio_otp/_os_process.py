@@ -723,6 +723,8 @@ class _Run:
 
                 race.start_soon(until_ready)
                 race.start_soon(until_exit)
+        if not ready and self.exited:
+            ready = await self._ready_before_exit(notify)
         if ready:
             self.started = True
             if notify is not None:
@@ -735,6 +737,22 @@ class _Run:
             f"{program.start_timeout:g} s (waiting for {self._waiting_for()}){self.notify_note}"
         )
         raise TimeoutError(msg)
+
+    async def _ready_before_exit(self, notify: trio.lowlevel.FdStream | None) -> bool:
+        """After the program exited first: whether what it wrote before it exited says it
+        was ready. Its exit can win the race against the reading of its output (a program
+        that says it is ready and ends at once), so the pipes are drained first, for at
+        most :data:`DRAIN_SECONDS`. A checkpoint."""
+        ready = self.program.ready
+        with trio.move_on_after(DRAIN_SECONDS):
+            if isinstance(ready, ReadyOnOutput):
+                await self.readers_finished.wait()  # a line is handled before the end of file
+            elif isinstance(ready, ReadyOnNotification) and notify is not None:
+                while data := await notify.receive_some(4096):
+                    if b"\n" in data:
+                        return True
+        await trio.lowlevel.checkpoint()
+        return self.ready_seen.is_set()
 
     def _waiting_for(self) -> str:
         ready = self.program.ready
