@@ -734,7 +734,9 @@ async def start_state_machine(
     mailbox_size: float = math.inf,
 ) -> ServerRef[RequestT, ReplyT]:
     """Start a state machine in ``nursery`` and return its :class:`ServerRef` once
-    ``init`` (and the first state enter call) has run, as :func:`start_server` does.
+    ``init`` has run and then, with ``state_enter``, the first state enter call (an
+    :class:`EnterEvent` whose old state is the first state), as :func:`start_server`
+    waits for ``init``.
     A checkpoint.
 
     Raises what :func:`serve_state_machine` raises before the machine is running, and
@@ -761,7 +763,10 @@ def state_machine_spec(
     significant: bool = False,
 ) -> ChildSpec[ServerRef[RequestT, ReplyT]]:
     """A :class:`ChildSpec` that runs a state machine under a supervisor, as
-    :func:`server_spec` does a server: each start calls ``factory()`` afresh.
+    :func:`server_spec` does a server: each start calls ``factory()`` afresh, and is over
+    once ``init`` and, with ``state_enter``, the first state enter call have run (the
+    enter call comes after ``init``, with the first state as the old one). Not a
+    checkpoint.
 
     Raises:
       TypeError, ValueError: a bad argument (checked here, not at the first start).
