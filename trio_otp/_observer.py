@@ -46,6 +46,7 @@ import socket
 import stat
 import time
 from collections.abc import AsyncGenerator, Hashable
+from functools import partial
 from typing import Any, cast, final
 
 import attrs
@@ -425,7 +426,7 @@ async def serve_observer(listener: trio.SocketListener, application: ObservedApp
     :data:`MAX_CONNECTIONS` at once: one more gets a refusal and is closed."""
     served = 0
 
-    async def connection(stream: trio.SocketStream) -> None:
+    async def connection(stream: trio.SocketStream, asker: _Asker) -> None:
         nonlocal served
         try:
             async with stream:
@@ -436,7 +437,7 @@ async def serve_observer(listener: trio.SocketListener, application: ObservedApp
                     return
                 served += 1
                 try:
-                    await _converse(stream, application)
+                    await _exchange(stream, asker)
                 finally:
                     served -= 1
         except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -444,15 +445,18 @@ async def serve_observer(listener: trio.SocketListener, application: ObservedApp
         except Exception:
             logger.exception("trio_otp observer: a connection failed", extra={"otp_report": "observer_error"})
 
-    await trio.serve_listeners(connection, [listener])
+    async with trio.open_nursery() as gatherings:  # outlive the connections that asked
+        asker = _Asker(gatherings, application)
+        await trio.serve_listeners(partial(connection, asker=asker), [listener])
 
 
 class _Asker:
-    """One connection's requests to the tree: at most one at a time is being gathered. A
-    request the tree is slow to answer is answered with what is known after
-    :data:`ANSWER_SECONDS`, and its gathering goes on; the next request waits for that one
-    (up to :data:`ANSWER_SECONDS` again) rather than putting another into a busy
-    supervisor's mailbox, so polling a stuck tree piles nothing up."""
+    """The endpoint's requests to the tree: at most one at a time is being gathered,
+    whichever connection asked (``python -m trio_otp observe`` opens a connection per
+    request). A request the tree is slow to answer is answered with what is known after
+    :data:`ANSWER_SECONDS`, and its gathering goes on; a request that comes meanwhile
+    waits for that one (up to :data:`ANSWER_SECONDS`) rather than putting another into a
+    busy supervisor's mailbox, so polling a stuck tree piles nothing up."""
 
     def __init__(self, nursery: trio.Nursery, application: ObservedApplication) -> None:
         self._nursery = nursery
@@ -460,18 +464,25 @@ class _Asker:
         self._gathering: trio.Event | None = None
 
     async def answer(self, request: object) -> dict[str, object]:
-        """A checkpoint; raises what :meth:`ObservedApplication.answer` raises."""
-        if self._gathering is not None:
-            with trio.move_on_after(ANSWER_SECONDS):
+        """A checkpoint. Never raises but Cancelled: a failure is logged and answered."""
+        with trio.move_on_after(ANSWER_SECONDS):
+            while self._gathering is not None:  # another connection's may start as it ends
                 await self._gathering.wait()
-            if not self._gathering.is_set():
-                return self._application.busy_answer(request)
+        if self._gathering is not None:
+            return self._application.busy_answer(request)
         done = trio.Event()
         answers: list[dict[str, object]] = []
 
         async def gather() -> None:
-            answers.append(await self._application.answer(request))
-            done.set()
+            try:
+                answers.append(await self._application.answer(request))
+            except Exception as error:  # a bug of ours: this request fails, not the endpoint
+                report = {"otp_report": "observer_error"}
+                logger.exception("trio_otp observer: a request failed", extra=report)
+                answers.append(_refusal(f"the observer failed: {safe_repr(error)}"))
+            finally:
+                self._gathering = None
+                done.set()
 
         self._gathering = done
         self._nursery.start_soon(gather)
@@ -479,17 +490,7 @@ class _Asker:
             await done.wait()
         if not answers:
             return self._application.busy_answer(request)
-        self._gathering = None
         return answers[0]
-
-
-async def _converse(stream: trio.SocketStream, application: ObservedApplication) -> None:
-    async with trio.open_nursery() as nursery:
-        try:
-            await _exchange(stream, _Asker(nursery, application))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the client went away (caught here: the nursery would wrap it in a group)
-        nursery.cancel_scope.cancel()  # a gathering the client no longer waits for
 
 
 async def _exchange(stream: trio.SocketStream, asker: _Asker) -> None:
