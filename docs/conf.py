@@ -30,8 +30,6 @@ extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
-# A private class that a public function returns, shown as what it is to a caller.
-autodoc_type_aliases = {"_CleanupScope": "contextlib.AbstractContextManager[trio.CancelScope]"}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 default_role = "py:obj"

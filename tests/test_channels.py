@@ -163,3 +163,28 @@ async def test_a_sender_waiting_for_room_is_told_when_the_server_ends(autojump_c
 def test_mailbox_channel_has_no_public_constructor() -> None:
     with pytest.raises(TypeError, match="no public constructor"):
         trio_otp.MailboxChannel("x", False)
+
+
+async def test_feed_by_name_stops_on_an_item_that_finds_nothing_under_the_name(
+    autojump_clock: MockClock,
+) -> None:
+    send, receive = trio.open_memory_channel[str](0)
+    async with trio.open_nursery() as nursery:
+        root = await nursery.start(trio_otp.Supervisor([trio_otp.server_spec("sink", Sink, name="sink")]).run)
+        fed: list[BaseException] = []
+
+        async def feeding() -> None:
+            try:
+                await trio_otp.feed("sink", receive)
+            except trio_otp.ServerNotRunning as error:
+                fed.append(error)
+
+        nursery.start_soon(feeding)
+        await send.send("before")
+        await root.terminate_child("sink")
+        await send.send("while nothing has the name")  # the feed takes it, finds no sink
+        with pytest.raises(trio.BrokenResourceError):  # and closes its channel
+            await send.send("never read")
+        await trio.sleep(1)
+        assert len(fed) == 1
+        nursery.cancel_scope.cancel()

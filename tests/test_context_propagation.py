@@ -115,3 +115,35 @@ async def test_a_carrier_of_ones_own(autojump_clock: MockClock) -> None:
 def test_outside_a_run() -> None:
     with pytest.raises(RuntimeError, match=r"call it inside trio\.run"):
         trio_otp.propagate_context(request_id)
+
+
+class StateSeer(trio_otp.StateMachine[str, list[tuple[str, str]], str, str]):
+    async def init(self) -> trio_otp.NextState[str, list[tuple[str, str]]]:
+        return trio_otp.NextState("on", [])
+
+    async def on(
+        self, event: trio_otp.Event[str, str], data: list[tuple[str, str]]
+    ) -> trio_otp.Transition[str, list[tuple[str, str]]]:
+        if isinstance(event, trio_otp.CallEvent):
+            return trio_otp.KeepState(data, trio_otp.ReplyTo(event.caller, request_id.get()))
+        if isinstance(event, trio_otp.CastEvent):
+            data.append(("cast", request_id.get()))
+        elif isinstance(event, trio_otp.InfoEvent):
+            data.append(("info", request_id.get()))
+        return None
+
+
+async def test_state_machines_see_the_callers_values_as_gen_servers_do(autojump_clock: MockClock) -> None:
+    trio_otp.propagate_context(request_id)
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_state_machine(nursery, StateSeer)
+        assert await as_request("r1", ref, "get") == "r1"
+        assert await as_request("r2", ref, "get") == "r2"
+        request_id.set("r3")
+        ref.cast("x")
+        ref.send("tick")  # an info message carries nothing
+        request_id.set("r4")
+        assert await ref.call("get") == "r4"
+        state, seen = await trio_otp.get_state(ref)
+        assert (state, seen) == ("on", [("cast", "r3"), ("info", "server's own")])
+        nursery.cancel_scope.cancel()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -273,3 +275,19 @@ def test_the_ray_module_and_that_nothing_imports_it() -> None:
     subprocess.run([sys.executable, "-c", check], check=True)
     check = "import sys, trio_otp; assert 'trio_otp.ray' not in sys.modules"
     subprocess.run([sys.executable, "-c", check], check=True)
+
+
+def test_public_signatures_name_no_private_class() -> None:
+    # A private class in a public annotation leaks into the reference, into
+    # pyright --verifytypes and into users' hovers.
+    private = re.compile(r"(?<![\w.])_[A-Z]\w*")
+    leaks = []
+    for name in PUBLIC:
+        value = getattr(trio_otp, name)
+        if inspect.isfunction(value):
+            leaks += [
+                f"{name} {part}: {annotation}"
+                for part, annotation in value.__annotations__.items()
+                if private.search(str(annotation))
+            ]
+    assert not leaks

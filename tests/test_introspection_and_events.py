@@ -90,6 +90,35 @@ async def test_snapshot_of_an_ended_supervisor(autojump_clock: MockClock) -> Non
     assert node.state == "stopped"
 
 
+async def test_a_snapshot_of_a_huge_tree_lets_other_tasks_run(autojump_clock: MockClock) -> None:
+    """Building the nodes of a supervisor's children is no checkpoint; the snapshot yields
+    every 256 children so that a huge tree does not stall the run while it is walked."""
+
+    async def idle(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await trio.sleep_forever()
+
+    children = 4096
+    specs = [trio_otp.ChildSpec(number, idle) for number in range(children)]
+    async with trio.open_nursery() as nursery:
+        root = await nursery.start(trio_otp.Supervisor(specs).run)
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await trio.lowlevel.checkpoint()
+                ticks += 1
+
+        nursery.start_soon(ticker)
+        await trio.lowlevel.checkpoint()
+        before = ticks
+        node = await trio_otp.snapshot(root)
+        assert len(node.children) == children
+        assert ticks - before >= children // 256
+        nursery.cancel_scope.cancel()
+
+
 async def test_lifecycle_events(autojump_clock: MockClock) -> None:
     seen: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     detach = trio_otp.events.attach(lambda e: seen.append((e.name, dict(e.measurements), dict(e.metadata))))

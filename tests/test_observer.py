@@ -12,6 +12,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -247,3 +248,126 @@ async def test_listening_costs_the_call_path_nothing(socket_path: str, autojump_
 class Echo(trio_otp.GenServer[str, str]):
     async def handle_call(self, request: str, caller: trio_otp.Caller[str]) -> str:
         return request
+
+
+async def _ask(stream: trio.SocketStream, request: dict[str, object]) -> dict[str, Any]:
+    await stream.send_all(json.dumps(request).encode() + b"\n")
+    answer = b""
+    while not answer.endswith(b"\n"):
+        answer += await stream.receive_some(65536)
+    result: dict[str, Any] = json.loads(answer)
+    return result
+
+
+async def test_a_busy_supervisor_gets_an_answer_not_a_hang_and_polls_do_not_pile_up(
+    socket_path: str, autojump_clock: MockClock
+) -> None:
+    release = trio.Event()
+
+    async def slow_start(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await release.wait()
+        task_status.started()
+        await trio.sleep_forever()
+
+    async def quick_start(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await trio.sleep_forever()
+
+    tree = trio_otp.Supervisor([trio_otp.ChildSpec("w", quick_start)])
+    async with trio.open_nursery() as nursery:
+        root: trio_otp.SupervisorRef = await nursery.start(
+            functools.partial(trio_otp.serve_application, tree, observer=socket_path)
+        )
+        async with await trio.open_unix_socket(socket_path) as stream:
+            first = (await _ask(stream, {"request": "snapshot"}))["snapshot"]
+            assert first.get("busy") is None
+            # The root's loop now waits for a slow child's start: which_children queues.
+            nursery.start_soon(root.start_child, trio_otp.ChildSpec("slow", slow_start))
+            await trio.sleep(0.1)
+            for poll in range(6):
+                with trio.fail_after(5):  # ANSWER_SECONDS (2) twice at most, and a margin
+                    if poll % 2:  # as python -m trio_otp observe polls: a connection each
+                        async with await trio.open_unix_socket(socket_path) as fresh:
+                            answer = await _ask(fresh, {"request": "snapshot"})
+                    else:
+                        answer = await _ask(stream, {"request": "snapshot"})
+                assert answer["ok"] is True
+                assert "did not answer" in answer["snapshot"]["busy"]
+                assert answer["snapshot"]["tree"] == first["tree"]  # the last one known
+                # one request in the mailbox (behind the start), not one per poll
+                assert root._state.send.statistics().current_buffer_used <= 1
+            status = await _ask(stream, {"request": "status", "path": ["w"]})
+            assert status == {"ok": False, "error": status["error"]}
+            assert "did not answer" in status["error"]
+            release.set()
+            answer = await _ask(stream, {"request": "snapshot"})
+            assert answer["snapshot"]["busy"] is None
+            assert [child["id"] for child in answer["snapshot"]["tree"]["children"]] == ["w", "slow"]
+        nursery.cancel_scope.cancel()
+
+
+def test_the_stale_socket_probe_does_not_hang_on_a_listener_that_never_accepts(socket_path: str) -> None:
+    # A listener with a full backlog (a hung program): a blocking connect would wait for
+    # ever, so the probe runs in a daemon thread that the test gives up on after 10 s.
+    with socket.socket(socket.AF_UNIX) as hung:
+        hung.bind(socket_path)
+        hung.listen(0)
+        waiting: list[socket.socket] = []
+        try:
+            while True:  # fill the backlog
+                client = socket.socket(socket.AF_UNIX)
+                client.setblocking(False)
+                waiting.append(client)
+                try:
+                    client.connect(socket_path)
+                except BlockingIOError:
+                    break
+            outcome: list[BaseException | None] = []
+
+            def probe() -> None:
+                try:
+                    trio_otp._observer._clear_stale_socket(socket_path)
+                    outcome.append(None)
+                except BaseException as error:  # handed to the test thread
+                    outcome.append(error)
+
+            thread = threading.Thread(target=probe, daemon=True)
+            thread.start()
+            thread.join(timeout=10)
+            assert outcome, "the stale-socket probe hung on a listener that never accepts"
+            assert isinstance(outcome[0], OSError)
+            assert "another program listens on the observer's socket" in str(outcome[0])
+        finally:
+            for client in waiting:
+                client.close()
+    assert os.path.exists(socket_path)
+
+
+async def test_connections_are_capped_and_idle_ones_closed(
+    socket_path: str, autojump_clock: MockClock
+) -> None:
+    tree = trio_otp.Supervisor([])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(trio_otp.serve_application, tree, observer=socket_path))
+        cap = trio_otp._observer.MAX_CONNECTIONS
+        streams = [await trio.open_unix_socket(socket_path) for _ in range(cap)]
+        for stream in streams:  # each one served
+            assert (await _ask(stream, {"request": "snapshot"}))["ok"] is True
+        async with await trio.open_unix_socket(socket_path) as one_more:
+            told = b""
+            while chunk := await one_more.receive_some(65536):  # until it is closed
+                told += chunk
+            refusal = "too many connections (at most 32); try again later"
+            assert json.loads(told) == {"ok": False, "error": refusal}
+        await streams.pop().aclose()
+        await trio.sleep(0.1)
+        async with await trio.open_unix_socket(socket_path) as another:
+            assert (await _ask(another, {"request": "snapshot"}))["ok"] is True
+        await trio.sleep(trio_otp._observer.IDLE_SECONDS - 1)
+        assert (await _ask(streams[0], {"request": "snapshot"}))["ok"] is True  # not idle: kept
+        await trio.sleep(trio_otp._observer.IDLE_SECONDS + 1)
+        for stream in streams:  # idle for longer than IDLE_SECONDS: closed by the endpoint
+            with trio.fail_after(1):
+                assert await stream.receive_some(1) == b""
+            await stream.aclose()
+        nursery.cancel_scope.cancel()

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -729,3 +729,87 @@ def test_a_line_of_exactly_max_line_bytes_stays_whole() -> None:
         assert lines == ["12345678", "12345678", "9"]
 
     run(test)
+
+
+@pytest.fixture
+def more_than_1024_fds_open() -> Iterator[None]:
+    """Leaves more than 1024 fds open, so that every fd opened next is >= 1024 (beyond
+    ``select()``'s FD_SETSIZE); skips, saying why, when RLIMIT_NOFILE cannot allow it."""
+    resource = pytest.importorskip("resource", reason="needs the resource module (POSIX)")
+    wanted = 1200
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted + 100:
+        if hard != resource.RLIM_INFINITY and hard < wanted + 100:
+            pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is below {wanted + 100}: cannot open >1024 fds")
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted + 100, hard))
+        except (ValueError, OSError) as error:
+            pytest.skip(f"cannot raise RLIMIT_NOFILE from {soft} to {wanted + 100}: {error}")
+    opened: list[int] = []
+    try:
+        while len(opened) < wanted:
+            try:
+                opened.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError as error:  # EMFILE below the limit: say so, do not fail obscurely
+                pytest.skip(f"could open only {len(opened)} fds of {wanted}: {error}")
+        # fds are numbered lowest free first: whatever the test opens next is >= 1024
+        assert max(opened) >= 1024
+        yield
+    finally:
+        for fd in opened:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.usefixtures("more_than_1024_fds_open")
+def test_the_guard_works_when_its_lifeline_fd_is_beyond_1024() -> None:
+    # The guard inherits the lifeline under trio_otp's own fd number; select() refuses
+    # fds >= FD_SETSIZE (1024), so the guard must wait with poll().
+    async def test() -> None:
+        exits = Exits()
+        spec = trio_otp.os_process_spec(
+            "p",
+            ["sh", "-c", "echo >&3; echo bad >&2; exit 5"],
+            ready=trio_otp.ReadyOnNotification(),
+            kill_when_owner_dies=True,
+            restart=trio_otp.Restart.TEMPORARY,
+        )
+
+        async def body(tree: trio_otp.SupervisorRef) -> None:
+            error = (await exits.next()).metadata["error"]
+            assert isinstance(error, trio_otp.OsProcessExited)
+            assert (error.exit_status, error.stderr_tail) == (5, ("bad",))
+
+        await with_tree([spec], body)
+
+    run(test)
+
+
+@pytest.mark.parametrize(
+    ("command", "ready"),
+    [
+        ("echo ready; echo bad >&2; exit 3", trio_otp.ReadyOnOutput("ready")),
+        ("echo >&3; echo bad >&2; exit 3", trio_otp.ReadyOnNotification()),
+    ],
+    ids=["ready-line", "notification"],
+)
+def test_a_program_that_says_it_is_ready_and_exits_at_once_started(command: str, ready: Any) -> None:
+    # Its exit and its ready line arrive together: whichever trio_otp sees first, the
+    # start succeeded and the exit is reported with its status and last stderr lines.
+    # Twenty runs, since the old race was lost about one time in five.
+    async def test() -> None:
+        exits = Exits()
+        spec = trio_otp.os_process_spec(
+            "p", ["sh", "-c", command], ready=ready, restart=trio_otp.Restart.TEMPORARY
+        )
+
+        async def body(tree: trio_otp.SupervisorRef) -> None:
+            error = (await exits.next()).metadata["error"]
+            assert isinstance(error, trio_otp.OsProcessExited)
+            assert (error.exit_status, error.stderr_tail) == (3, ("bad",))
+            assert "before it was ready" not in str(error)
+
+        await with_tree([spec], body)
+
+    for _ in range(20):
+        run(test)

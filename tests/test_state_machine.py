@@ -820,3 +820,71 @@ def test_random_events_and_timeouts_follow_the_model_of_gen_statems_queue_rules(
     replies, in any mix: trio_otp handles the same events in the same states in the same
     order as the model, and the calls get the same answers."""
     assert run_in_trio(scenario) == Model(scenario).run()
+
+
+class Slow(StateMachine[str, None, str, str]):
+    """Each call takes a second to answer: calls with a shorter timeout end while queued."""
+
+    async def init(self) -> NextState[str, None]:
+        return NextState("on", None)
+
+    async def on(self, event: Event[str, str], data: None) -> Transition[str, None]:
+        if isinstance(event, CallEvent):
+            await trio.sleep(1)
+            return KeepState(data, ReplyTo(event.caller, "late"))
+        return None
+
+
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+async def test_calls_that_ended_while_queued_leave_no_deferred_reply_behind(
+    how: str, autojump_clock: MockClock
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_state_machine(nursery, Slow)
+
+        async def impatient() -> None:
+            if how == "timeout":
+                with pytest.raises(trio_otp.CallTimeout):
+                    await ref.call("now", timeout=0.5)
+            else:
+                with trio.move_on_after(0.5):
+                    await ref.call("now")
+
+        for _ in range(50):
+            nursery.start_soon(impatient)
+        await trio.sleep(60)  # every call ended, and the machine handled them all
+        assert not ref._process.deferred  # the set does not grow with abandoned calls
+        nursery.cancel_scope.cancel()
+
+
+class Repeater(StateMachine[str, int, str, str]):
+    """Its state enter call repeats itself 1024 times, never awaiting anything."""
+
+    state_enter: ClassVar[bool] = True
+
+    async def init(self) -> NextState[str, int]:
+        return NextState("on", 0)
+
+    async def on(self, event: Event[str, str], data: int) -> Transition[str, int]:
+        if isinstance(event, EnterEvent) and data < 1024:
+            return RepeatState(data + 1)
+        return None
+
+
+async def test_repeated_state_enter_calls_let_other_tasks_run(autojump_clock: MockClock) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await trio.lowlevel.checkpoint()
+            ticks += 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        await trio.lowlevel.checkpoint()
+        before = ticks
+        ref = await trio_otp.start_state_machine(nursery, Repeater)
+        assert (await trio_otp.get_state(ref))[1] == 1024
+        assert ticks - before >= 1024 // 64
+        nursery.cancel_scope.cancel()

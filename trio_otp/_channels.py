@@ -66,9 +66,12 @@ async def feed(destination: ServerRef[Any, Any] | Hashable, channel: trio.abc.Re
     waits for room when the server's mailbox is bounded and full, so the channel's
     producer is held back to the server's pace. ``destination`` is a
     :class:`ServerRef`, or a name looked up for each item, so that a feed by name goes on
-    into a restarted server. ``feed`` owns ``channel``: it closes it when it returns or
-    raises, so a producer learns (``trio.BrokenResourceError``) that nobody reads any
-    more. A checkpoint.
+    into a restarted server, provided the restart has registered the name again by the
+    time the next item comes: an item that finds nothing under the name (the server
+    ended and is not back yet) raises :class:`ServerNotRunning` and ends the feed. A
+    :class:`StateMachine` gets each item as an :class:`InfoEvent`. ``feed`` owns
+    ``channel``: it closes it when it returns or raises, so a producer learns
+    (``trio.BrokenResourceError``) that nobody reads any more. A checkpoint.
 
     Raises:
       ServerNotRunning: the server ended (or nothing has the name); the item in hand is

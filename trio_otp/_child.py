@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol, final
 
@@ -394,7 +395,7 @@ def _current_child() -> ChildTask | None:
     return None
 
 
-def cleanup_scope() -> _CleanupScope:
+def cleanup_scope() -> AbstractContextManager[trio.CancelScope]:
     """A shielded cancel scope for a supervised child's cleanup, bounded by its shutdown budget.
 
     When a supervisor stops a child it cancels the child; cleanup that must ``await``

@@ -93,8 +93,8 @@ class _Boxed:
 def propagate_context(*carriers: contextvars.ContextVar[Any] | ContextCarrier) -> None:
     """From now on in this Trio run, carry the values of ``carriers`` (context variables,
     or :class:`ContextCarrier` objects) from the task that calls or casts to the server
-    that handles the message. Replaces what an earlier call named; with no argument, turns
-    propagation off. Not a checkpoint. See :ref:`context-propagation`.
+    (a GenServer or a StateMachine) that handles the message. Replaces what an earlier
+    call named; with no argument, turns propagation off. Not a checkpoint. See :ref:`context-propagation`.
 
     Raises:
       RuntimeError: called outside a Trio run.

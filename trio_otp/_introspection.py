@@ -16,11 +16,16 @@ from collections.abc import Hashable, Iterator
 from typing import Any
 
 import attrs
+import trio
 
 from ._exceptions import SupervisorNotRunning
 from ._supervisor import ChildState, SupervisorRef
 from ._sys import status_fields
 from ._util import describe, safe_repr
+
+#: How many children :func:`snapshot` turns into nodes between two checkpoints: building
+#: a node is no checkpoint, and a supervisor may have a great many children.
+YIELD_EVERY = 256
 
 
 @attrs.frozen
@@ -66,7 +71,8 @@ class TreeNode:
 
 async def snapshot(root: object, *, id: Hashable = "root") -> TreeNode:  # noqa: A002
     """The tree under ``root`` (a :class:`SupervisorRef`, :class:`DynamicSupervisorRef` or
-    :class:`TaskSupervisorRef`) as :class:`TreeNode` data. A checkpoint.
+    :class:`TaskSupervisorRef`) as :class:`TreeNode` data. A checkpoint, and one more
+    every 256 children, so that walking a huge tree does not stall the run.
 
     Raises:
       SupervisorNotRunning: ``root`` has ended.
@@ -123,7 +129,9 @@ async def _node(ref: object, node_id: Hashable, state: ChildState, restarts: int
         infos = await supervisor.which_children()
     except SupervisorNotRunning:
         return TreeNode(node_id, kind, ChildState.STOPPED.value, restarts)
-    for info in reversed(infos):  # start order reads better than OTP's newest-first
+    for count, info in enumerate(reversed(infos), 1):  # start order reads better than newest-first
+        if count % YIELD_EVERY == 0:
+            await trio.lowlevel.checkpoint()  # a huge tree must not stall the run
         if info.state is ChildState.RUNNING:
             children.append(await _node(info.ref, info.id, info.state, info.restarts))
         else:

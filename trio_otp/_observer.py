@@ -46,6 +46,7 @@ import socket
 import stat
 import time
 from collections.abc import AsyncGenerator, Hashable
+from functools import partial
 from typing import Any, cast, final
 
 import attrs
@@ -64,6 +65,15 @@ PROTOCOL = 1
 MAX_REQUEST = 64 * 1024
 #: How many crashes a snapshot lists (the newest).
 RECENT_CRASHES = 50
+#: How long one request waits for the tree (each supervisor answers ``which_children`` from
+#: its control loop, which may be busy, say waiting for a slow child to start). Past it the
+#: request is answered with what is known: for a snapshot, the last tree gathered, marked
+#: ``"busy"``; for a status, a refusal that says so.
+ANSWER_SECONDS = 2.0
+#: How many connections the endpoint serves at once; one more is refused and closed.
+MAX_CONNECTIONS = 32
+#: How long a connection may send nothing before the endpoint closes it.
+IDLE_SECONDS = 300.0
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
@@ -167,6 +177,8 @@ class ObservedApplication:
         self.tree_scope = tree_scope
         self.started_at = time.time()
         self.crashes: collections.deque[dict[str, object]] = collections.deque(maxlen=RECENT_CRASHES)
+        self.last_tree: dict[str, Any] | None = None
+        self.last_tree_at: float | None = None
 
     def on_event(self, event: Event) -> None:
         if event.name == "child_exited" and event.metadata.get("kind") == "crash":
@@ -212,6 +224,10 @@ class ObservedApplication:
                 tree = (await snapshot(self.root, id=self.root_id)).as_dict()
             except SupervisorNotRunning:
                 tree = None
+        self.last_tree, self.last_tree_at = tree, time.time()
+        return self._known(tree, busy=None)
+
+    def _known(self, tree: dict[str, Any] | None, busy: str | None) -> dict[str, object]:
         return {
             "protocol": PROTOCOL,
             "pid": os.getpid(),
@@ -220,7 +236,18 @@ class ObservedApplication:
             "phase": self.phase(),
             "tree": tree,
             "crashes": list(self.crashes),
+            "busy": busy,
+            "tree_time": self.last_tree_at if busy is not None else None,
         }
+
+    def busy_answer(self, request: object) -> dict[str, object]:
+        """The answer to ``request`` when the tree did not answer within
+        :data:`ANSWER_SECONDS`. Not a checkpoint."""
+        why = f"the tree did not answer within {ANSWER_SECONDS:g} s (a supervisor is busy)"
+        if isinstance(request, dict) and request.get("request") == "snapshot":  # pyright: ignore[reportUnknownMemberType]
+            known = self._known(self.last_tree, busy=f"{why}; the tree shown is older")
+            return {"ok": True, "snapshot": known}
+        return _refusal(f"{why}; try again")
 
     async def status(self, path: list[str]) -> dict[str, object]:
         from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415 - import cycle
@@ -378,8 +405,11 @@ def _clear_stale_socket(path: str) -> None:
         msg = f"the observer's socket path {path!r} exists and is not a socket; refusing to replace it"
         raise OSError(errno.EEXIST, msg)
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)  # a listener that never accepts (its backlog full) must not hang us
     try:
         probe.connect(path)
+    except BlockingIOError:
+        pass  # EAGAIN: someone listens, with a full backlog
     except ConnectionRefusedError:
         os.unlink(path)  # left by a program that ended without removing it
         return
@@ -392,24 +422,83 @@ def _clear_stale_socket(path: str) -> None:
 
 
 async def serve_observer(listener: trio.SocketListener, application: ObservedApplication) -> None:
-    """Answer connections until cancelled; one connection's failure ends only it."""
+    """Answer connections until cancelled; one connection's failure ends only it. At most
+    :data:`MAX_CONNECTIONS` at once: one more gets a refusal and is closed."""
+    served = 0
 
-    async def connection(stream: trio.SocketStream) -> None:
+    async def connection(stream: trio.SocketStream, asker: _Asker) -> None:
+        nonlocal served
         try:
             async with stream:
-                await _converse(stream, application)
+                if served >= MAX_CONNECTIONS:
+                    refusal = _refusal(f"too many connections (at most {MAX_CONNECTIONS}); try again later")
+                    with trio.move_on_after(ANSWER_SECONDS):  # a client that reads nothing
+                        await stream.send_all(json.dumps(refusal).encode() + b"\n")
+                    return
+                served += 1
+                try:
+                    await _exchange(stream, asker)
+                finally:
+                    served -= 1
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass  # the client went away
         except Exception:
             logger.exception("trio_otp observer: a connection failed", extra={"otp_report": "observer_error"})
 
-    await trio.serve_listeners(connection, [listener])
+    async with trio.open_nursery() as gatherings:  # outlive the connections that asked
+        asker = _Asker(gatherings, application)
+        await trio.serve_listeners(partial(connection, asker=asker), [listener])
 
 
-async def _converse(stream: trio.SocketStream, application: ObservedApplication) -> None:
+class _Asker:
+    """The endpoint's requests to the tree: at most one at a time is being gathered,
+    whichever connection asked (``python -m trio_otp observe`` opens a connection per
+    request). A request the tree is slow to answer is answered with what is known after
+    :data:`ANSWER_SECONDS`, and its gathering goes on; a request that comes meanwhile
+    waits for that one (up to :data:`ANSWER_SECONDS`) rather than putting another into a
+    busy supervisor's mailbox, so polling a stuck tree piles nothing up."""
+
+    def __init__(self, nursery: trio.Nursery, application: ObservedApplication) -> None:
+        self._nursery = nursery
+        self._application = application
+        self._gathering: trio.Event | None = None
+
+    async def answer(self, request: object) -> dict[str, object]:
+        """A checkpoint. Never raises but Cancelled: a failure is logged and answered."""
+        with trio.move_on_after(ANSWER_SECONDS):
+            while self._gathering is not None:  # another connection's may start as it ends
+                await self._gathering.wait()
+        if self._gathering is not None:
+            return self._application.busy_answer(request)
+        done = trio.Event()
+        answers: list[dict[str, object]] = []
+
+        async def gather() -> None:
+            try:
+                answers.append(await self._application.answer(request))
+            except Exception as error:  # a bug of ours: this request fails, not the endpoint
+                report = {"otp_report": "observer_error"}
+                logger.exception("trio_otp observer: a request failed", extra=report)
+                answers.append(_refusal(f"the observer failed: {safe_repr(error)}"))
+            finally:
+                self._gathering = None
+                done.set()
+
+        self._gathering = done
+        self._nursery.start_soon(gather)
+        with trio.move_on_after(ANSWER_SECONDS):
+            await done.wait()
+        if not answers:
+            return self._application.busy_answer(request)
+        return answers[0]
+
+
+async def _exchange(stream: trio.SocketStream, asker: _Asker) -> None:
     buffer = bytearray()
     while True:
-        chunk = await stream.receive_some(65536)
+        chunk = b""
+        with trio.move_on_after(IDLE_SECONDS):  # idle: closed, so it holds no slot for ever
+            chunk = await stream.receive_some(65536)
         if not chunk:
             return
         buffer += chunk
@@ -421,7 +510,7 @@ async def _converse(stream: trio.SocketStream, application: ObservedApplication)
             except ValueError:
                 answer = _refusal("a request is one JSON object on one line")
             else:
-                answer = await application.answer(request)
+                answer = await asker.answer(request)
             await stream.send_all(json.dumps(answer, default=safe_repr).encode() + b"\n")
         if len(buffer) > MAX_REQUEST:
             await stream.send_all(json.dumps(_refusal("request too long")).encode() + b"\n")

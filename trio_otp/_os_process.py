@@ -331,6 +331,12 @@ def _to_env(env: Any) -> dict[str, str] | None:
         if not isinstance(key, str) or not isinstance(value, str):
             msg = f"os_process_spec's env must map str to str, got {describe(key)}: {describe(value)}"
             raise TypeError(msg)
+        if not key or "=" in key or "\0" in key:  # what exec refuses, at each start
+            msg = f"os_process_spec's env names must be non-empty and hold no '=' or NUL, got {key!r}"
+            raise ValueError(msg)
+        if "\0" in value:
+            msg = f"os_process_spec's env values must hold no NUL, got {key!r}: {value!r}"
+            raise ValueError(msg)
         result[key] = value
     return result
 
@@ -458,7 +464,8 @@ def os_process_spec(
     Args:
       id: the child's id.
       argv: the program and its arguments (a list, not a command line; no shell).
-      env: the program's whole environment; ``None`` (the default) inherits the owner's.
+      env: the program's whole environment, names to values (str; a name non-empty and
+        without ``=`` or NUL, a value without NUL); ``None`` (the default) inherits the owner's.
       cwd: its working directory; ``None`` inherits the owner's.
       ready: when the start is over: :class:`ReadyAtExec` (the default),
         :class:`ReadyOnOutput`, :class:`ReadyOnConnect` or :class:`ReadyOnNotification`.
@@ -716,6 +723,8 @@ class _Run:
 
                 race.start_soon(until_ready)
                 race.start_soon(until_exit)
+        if not ready and self.exited:
+            ready = await self._ready_before_exit(notify)
         if ready:
             self.started = True
             if notify is not None:
@@ -728,6 +737,22 @@ class _Run:
             f"{program.start_timeout:g} s (waiting for {self._waiting_for()}){self.notify_note}"
         )
         raise TimeoutError(msg)
+
+    async def _ready_before_exit(self, notify: trio.lowlevel.FdStream | None) -> bool:
+        """After the program exited first: whether what it wrote before it exited says it
+        was ready. Its exit can win the race against the reading of its output (a program
+        that says it is ready and ends at once), so the pipes are drained first, for at
+        most :data:`DRAIN_SECONDS`. A checkpoint."""
+        ready = self.program.ready
+        with trio.move_on_after(DRAIN_SECONDS):
+            if isinstance(ready, ReadyOnOutput):
+                await self.readers_finished.wait()  # a line is handled before the end of file
+            elif isinstance(ready, ReadyOnNotification) and notify is not None:
+                while data := await notify.receive_some(4096):
+                    if b"\n" in data:
+                        return True
+        await trio.lowlevel.checkpoint()
+        return self.ready_seen.is_set()
 
     def _waiting_for(self) -> str:
         ready = self.program.ready

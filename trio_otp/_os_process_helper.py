@@ -70,9 +70,14 @@ def _guard(lifeline: int, stop_signal: int, notify_from: int, notify_to: int, ar
         os._exit(127)
     if notify_from >= 0:
         os.close(notify_from)
+    # poll(), not select(): the lifeline keeps trio_otp's fd number, which is >= 1024
+    # (beyond select's FD_SETSIZE) in an owner with many files open.
+    waiting = select.poll()
+    waiting.register(lifeline, select.POLLIN)
+    waiting.register(wake_read, select.POLLIN)
     while True:
-        readable, _, _ = select.select([lifeline, wake_read], [], [])
-        if lifeline in readable and not os.read(lifeline, 1):
+        readable = {fd for fd, _events in waiting.poll()}
+        if lifeline in readable and not os.read(lifeline, 1):  # POLLHUP reads as end of file
             os.killpg(0, signal.SIGKILL)  # the owner is gone: the whole group goes
         if wake_read in readable:
             try:

@@ -49,6 +49,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import trio
 
+from . import _context
 from ._backend import require_trio
 from ._call_timer import call_timer
 from ._caller import Caller
@@ -269,6 +270,7 @@ class _Run:
         cls = type(machine)
         self.by_state = cls.handle_event is StateMachine.handle_event  # pyright: ignore[reportUnknownMemberType]
         self.state_enter = bool(cls.state_enter)
+        self.enter_calls = 0  # since the last checkpoint of the enter calls' own
 
     async def dispatch(self, event: Event[Any, Any]) -> Any:
         if self.by_state:
@@ -340,6 +342,10 @@ class _Run:
         self._carry_out(actions, inserted, timeouts)
         while enter and self.state_enter:
             enter = False
+            self.enter_calls += 1
+            if self.enter_calls >= _FAIRNESS_BATCH:  # RepeatState after RepeatState: let others run
+                self.enter_calls = 0
+                await trio.lowlevel.checkpoint()
             result: Transition[Any, Any] = await self.dispatch(EnterEvent(old_state))
             if result is None:
                 continue
@@ -492,12 +498,17 @@ class _Run:
                 if task.custom_sleep_data is not process:  # once per scheduling step (see _sys.py)
                     process.step_time = now()
                     task.custom_sleep_data = process
+                if _context.active:  # the caller's values, as a GenServer's handlers see them
+                    _context.enter(item)
                 kind: type[Any] = type(item)
                 if kind is Caller:
                     caller: Caller[Any] = item  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
                     # Owed until answered: the machine fails it at its end if nobody did.
-                    caller._process = process
-                    defer(process, caller)
+                    # One that ended in the mailbox (timed out, cancelled) is owed nothing:
+                    # deferred, it would stay in the set for the machine's whole life.
+                    if not caller.done:
+                        caller._process = process
+                        defer(process, caller)
                     event = CallEvent(caller._request, caller)
                 elif kind is Cast:
                     event = CastEvent(item.request)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
@@ -724,7 +735,9 @@ async def start_state_machine(
     mailbox_size: float = math.inf,
 ) -> ServerRef[RequestT, ReplyT]:
     """Start a state machine in ``nursery`` and return its :class:`ServerRef` once
-    ``init`` (and the first state enter call) has run, as :func:`start_server` does.
+    ``init`` has run and then, with ``state_enter``, the first state enter call (an
+    :class:`EnterEvent` whose old state is the first state), as :func:`start_server`
+    waits for ``init``.
     A checkpoint.
 
     Raises what :func:`serve_state_machine` raises before the machine is running, and
@@ -751,7 +764,10 @@ def state_machine_spec(
     significant: bool = False,
 ) -> ChildSpec[ServerRef[RequestT, ReplyT]]:
     """A :class:`ChildSpec` that runs a state machine under a supervisor, as
-    :func:`server_spec` does a server: each start calls ``factory()`` afresh.
+    :func:`server_spec` does a server: each start calls ``factory()`` afresh, and is over
+    once ``init`` and, with ``state_enter``, the first state enter call have run (the
+    enter call comes after ``init``, with the first state as the old one). Not a
+    checkpoint.
 
     Raises:
       TypeError, ValueError: a bad argument (checked here, not at the first start).

@@ -141,7 +141,8 @@ class ObserverApp(App[None]):
             return
         self.last_snapshot = snapshot
         stamp = datetime.datetime.fromtimestamp(float(snapshot["time"])).strftime("%H:%M:%S")
-        self.sub_title = f"{self.address}  pid {snapshot['pid']}  {snapshot['phase']}  at {stamp}"
+        busy = "  (busy: tree not refreshed)" if snapshot.get("busy") else ""
+        self.sub_title = f"{self.address}  pid {snapshot['pid']}  {snapshot['phase']}  at {stamp}{busy}"
         self.show_tree(snapshot.get("tree"))
         self.query_one("#crashes", Static).update(crashes_text(snapshot.get("crashes", [])))
         await self.refresh_status()
