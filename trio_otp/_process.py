@@ -266,7 +266,8 @@ class Process:
     def finish(self, error: BaseException | None) -> None:
         """The last step of the server's task, however it ended: close if that has not
         happened (an interrupt can skip the usual path), release the name, mark the end."""
-        self.close(None if error is None else reason_of(error))
+        if not self.closed:
+            self.close(None if error is None else reason_of(error))
         forget_process(self)
         self.server = None  # a ref held after the end must not keep the state alive
         if self.registered:
@@ -328,8 +329,10 @@ async def end_after_error(
     an exit from outside): stop accepting, ``report`` a crash, ``fail_current`` (the call
     being handled), ``terminate`` (not after a kill), then close with the exit reason.
     The caller re-raises ``error``."""
-    reason = process.stop_accepting(error)
-    signal = exit_signal_of(process, error)
+    reason = process.stop_accepting(error)  # worked out once: reason_of(error)
+    # As exit_signal_of, with the child looked up once: only a cancellation can be an exit.
+    child = None if reason is error else child_of_task(process.task)
+    signal = None if child is None else child.exit_signal
     if signal is not None:  # trio_otp.exit: its reason, and no terminate for a kill
         reason = signal.reason
     elif isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
@@ -337,9 +340,8 @@ async def end_after_error(
     fail_current(reason)
     if signal is None or not signal.killed:
         await terminate(reason)
-        signal = exit_signal_of(process, error)  # a kill may have come meanwhile
-        if signal is not None:
-            reason = signal.reason
+        if child is not None and child.exit_signal is not None:  # a kill may have come meanwhile
+            reason = child.exit_signal.reason
     process.close(reason)
 
 
