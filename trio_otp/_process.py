@@ -268,6 +268,8 @@ class Process:
         happened (an interrupt can skip the usual path), release the name, mark the end."""
         if not self.closed:
             self.close(None if error is None else reason_of(error))
+        if self.task.custom_sleep_data is self:  # the step mark (see _sys.py): no cycle left
+            self.task.custom_sleep_data = None
         forget_process(self)
         self.server = None  # a ref held after the end must not keep the state alive
         if self.registered:
