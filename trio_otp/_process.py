@@ -41,6 +41,7 @@ from ._system_messages import SystemRequest
 from ._util import describe, safe_repr, safe_str
 
 if TYPE_CHECKING:
+    from ._call_timer import CallTimer
     from ._gen_server import GenServer
     from ._server_ref import ServerRef
     from ._state_machine import StateMachine
@@ -81,6 +82,7 @@ class Process:
 
     __slots__ = (
         "alive",
+        "call_timer",
         "closed",
         "current",
         "deferred",
@@ -128,6 +130,7 @@ class Process:
         self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
+        self.call_timer: CallTimer | None = None  # this run's, at the first timed call to it
         self.server: GenServer[Any, Any] | StateMachine[Any, Any, Any, Any] | None = (
             None  # the state, for get_status (see _sys.py)
         )
