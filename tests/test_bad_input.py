@@ -1769,7 +1769,9 @@ def test_the_table_covers_the_public_api() -> None:
     assert set(trio_otp.__all__) - covered - nothing_to_check - exceptions == set()
 
 
-async def test_a_server_spec_given_other_arguments_is_checked_again_at_its_start() -> None:
+async def test_a_server_spec_given_other_arguments_is_checked_again_at_its_start(
+    autojump_clock: MockClock,
+) -> None:
     # server_spec checked its own arguments, so a start from it skips serve's checks; a
     # spec made from it with other arguments (attrs.evolve, a partition's with_arguments)
     # is checked at its start, as any call of serve is.

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import trio
+from trio.testing import MockClock
 
 import trio_otp
 
@@ -63,7 +64,9 @@ async def crash_and_wait(*, via_call: bool) -> None:
 
 
 @pytest.mark.parametrize("via_call", [False, True], ids=["by_cast", "by_call"])
-async def test_a_crash_and_its_restart_leave_no_reference_cycles(collector_off: None, via_call: bool) -> None:
+async def test_a_crash_and_its_restart_leave_no_reference_cycles(
+    autojump_clock: MockClock, collector_off: None, via_call: bool
+) -> None:
     spec = trio_otp.server_spec("crashing", Crashing, name="crashing")
     async with trio.open_nursery() as nursery:
         await nursery.start(trio_otp.Supervisor([spec], max_restarts=100, max_seconds=1).run)
