@@ -1899,3 +1899,16 @@ def test_the_table_covers_the_public_api() -> None:
         if isinstance(getattr(trio_otp, name), type) and issubclass(getattr(trio_otp, name), BaseException)
     }
     assert set(trio_otp.__all__) - covered - nothing_to_check - exceptions == set()
+
+
+async def test_a_server_spec_given_other_arguments_is_checked_again_at_its_start(
+    autojump_clock: MockClock,
+) -> None:
+    # server_spec checked its own arguments, so a start from it skips serve's checks; a
+    # spec made from it with other arguments (attrs.evolve, a partition's with_arguments)
+    # is checked at its start, as any call of serve is.
+    spec = attrs.evolve(trio_otp.server_spec("s", Echo), args=(Echo, None, -1, None))
+    with pytest.raises(trio_otp.ChildStartError) as failed:
+        await trio_otp.Supervisor([spec]).run()
+    assert isinstance(failed.value.reason, ValueError)
+    assert "mailbox_size must be a whole number >= 1" in str(failed.value.reason)

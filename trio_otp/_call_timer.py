@@ -49,13 +49,15 @@ class TimedCall(Protocol):
 
 
 class CallTimer:
-    __slots__ = ("_heap", "_scope", "_seq", "live")
+    __slots__ = ("_heap", "_scope", "_seq", "live", "next_deadline")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, TimedCall]] = []
         self._seq = 0
         self._scope = trio.CancelScope()  # replaced each time the task goes to sleep
-        self.live = 0  # timed calls that have not ended
+        self.live = 0  # timed calls that have not ended (a Caller's end counts it down itself)
+        # The scope's deadline, as a plain attribute: a property read per call is not free.
+        self.next_deadline: float = math.inf
 
     @protected
     def add(self, call: TimedCall, deadline: float) -> None:
@@ -66,8 +68,8 @@ class CallTimer:
         heapq.heappush(heap, (deadline, self._seq, call))
         self.live += 1
         # Only an earlier deadline touches the scope: setting it re-registers it.
-        if deadline < self._scope.deadline:  # noqa: PLR1730
-            self._scope.deadline = deadline
+        if deadline < self.next_deadline:
+            self._scope.deadline = self.next_deadline = deadline
         if len(heap) > 2 * self.live + 64:
             self._heap = [entry for entry in heap if not entry[2].done]
             heapq.heapify(self._heap)
@@ -81,6 +83,7 @@ class CallTimer:
             heap = self._heap
             with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
                 self._scope = scope
+                self.next_deadline = scope.deadline
                 await trio.sleep_forever()
             now = trio.current_time()
             heap = self._heap

@@ -95,8 +95,9 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
             if deferred is not None:
                 deferred.discard(self)
             self._process = None
-        if self._timer is not None:
-            self._timer.finished()
+        timer = self._timer
+        if timer is not None:
+            timer.live -= 1  # CallTimer.finished, inlined: one method call less per call
             self._timer = None
         return True
 

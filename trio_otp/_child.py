@@ -87,6 +87,18 @@ class ExitSignal:
         return "KILL" if self.killed else safe_repr(self.reason)
 
 
+def _clear_start_frame(error: BaseException) -> None:
+    """Drop the locals of the frame of trio_otp's own start function (``serve`` and its
+    kin) in ``error``'s traceback: that function has returned (by raising ``error``), and
+    its locals (the process, which keeps ``error`` as its exit reason) would otherwise
+    make a reference cycle through the traceback. Only trio_otp's frame: a user's frames
+    keep their locals for post-mortem debugging."""
+    traceback = error.__traceback__
+    start = traceback.tb_next if traceback is not None else None
+    if start is not None:
+        start.tb_frame.clear()
+
+
 def child_of_task(trio_task: trio.lowlevel.Task | None) -> ChildTask | None:
     """The running supervised child whose own task (the one running its start
     function) is ``trio_task``."""
@@ -205,13 +217,13 @@ class ChildTask(trio.TaskStatus[Any]):
         self._begin()
         error: BaseException | None = None
         scope = self.scope
+        spec = self.spec
         try:
             # The scope is entered and left by hand, as ``with`` would: a ``with`` block
             # suspended at an await keeps the bound ``__exit__`` alive, one more object
             # per child for the cyclic garbage collector to walk, 100,000 times over.
             scope.__enter__()
             try:
-                spec = self.spec
                 if spec._self_protecting:
                     await spec.start(*spec.args, task_status=self)
                 else:
@@ -225,13 +237,20 @@ class ChildTask(trio.TaskStatus[Any]):
                     error = RuntimeError("the start function returned without calling task_status.started()")
         except Exception as exc:
             error = exc
+            if spec._self_protecting:
+                _clear_start_frame(exc)
         except BaseException as exc:  # KeyboardInterrupt and the like: recorded, then on up
             error = exc
             raise
         finally:
             self._end(error)
+        error = None
         if self.is_started and (not self.stopping or self.exit_signal is not None):
             supervisor.report_exit(child, self)
+        # This frame is in the traceback of the error the child (and its supervisor's
+        # record) keeps: without these names the two are no reference cycle, and a crash
+        # leaves nothing for the cyclic garbage collector to find.
+        del self, supervisor, child
 
     @protected
     def _begin(self) -> None:

@@ -210,6 +210,11 @@ class ChildSpec(Generic[RefT_co]):
     # The name of its children's Trio tasks, made at the first start: a DynamicSupervisor
     # may start 100,000 children from one spec.
     _task_name: str | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    # Set by server_spec: the args it checked and the start timeout in seconds, so that a
+    # start from this spec skips the checks (serve makes them again for other args).
+    _checked_server_args: tuple[tuple[object, ...], float] | None = attrs.field(
+        init=False, default=None, eq=False, repr=False
+    )
 
     def task_name(self) -> str:
         """The name of the Trio task a child of this spec runs in (made once)."""

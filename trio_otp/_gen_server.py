@@ -32,7 +32,7 @@ from . import _context
 from ._backend import require_trio
 from ._caller import Caller
 from ._checks import check_callable, check_exit_reason, check_instance, check_seconds, check_timeout
-from ._child import cleanup_scope
+from ._child import ChildTask, cleanup_scope
 from ._child_spec import ChildSpec, Restart, ShutdownPolicy
 from ._exceptions import InitStopped, InitTimeout
 from ._ki import self_protecting, unprotected
@@ -325,14 +325,19 @@ async def serve(
         ``idle_timeout``, or ``init`` returning something other than None, Continue or Stop.
       Exception: whatever ``factory`` or ``init`` raised (before ``started``).
     """
-    require_trio("trio_otp.serve")
     # One coroutine from start to end, with the mailbox wait inlined: every frame a
     # parked server keeps costs a few hundred bytes, times the number of servers.
-    check_mailbox_size(mailbox_size)
-    _check_factory(factory)
-    if name is not None:
-        check_name(name)
-    init_seconds = check_timeout(start_timeout, "start_timeout")
+    spec = task_status.spec if type(task_status) is ChildTask else None
+    checked = None if spec is None else spec._checked_server_args
+    if spec is not None and checked is not None and checked[0] is spec.args:
+        init_seconds = checked[1]  # server_spec made the checks, on these very arguments
+    else:
+        require_trio("trio_otp.serve")
+        check_mailbox_size(mailbox_size)
+        _check_factory(factory)
+        if name is not None:
+            check_name(name)
+        init_seconds = check_timeout(start_timeout, "start_timeout")
     server: object = factory()
     if not isinstance(server, GenServer):  # pyright: ignore[reportUnnecessaryIsInstance] - untyped callers
         msg = f"a server factory must return a GenServer instance, got {describe(server)}"
@@ -627,8 +632,8 @@ def server_spec(
     _check_factory(factory)
     if name is not None:
         check_name(name)
-    check_timeout(start_timeout, "server_spec's start_timeout")
-    return ChildSpec(
+    init_seconds = check_timeout(start_timeout, "server_spec's start_timeout")
+    spec: ChildSpec[ServerRef[RequestT, ReplyT]] = ChildSpec(
         id,
         serve,
         args=(factory, name, mailbox_size, start_timeout),
@@ -636,3 +641,5 @@ def server_spec(
         shutdown=shutdown,
         significant=significant,
     )
+    object.__setattr__(spec, "_checked_server_args", (spec.args, init_seconds))
+    return spec

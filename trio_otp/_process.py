@@ -41,6 +41,7 @@ from ._system_messages import SystemRequest
 from ._util import describe, safe_repr, safe_str
 
 if TYPE_CHECKING:
+    from ._call_timer import CallTimer
     from ._gen_server import GenServer
     from ._server_ref import ServerRef
     from ._state_machine import StateMachine
@@ -81,6 +82,7 @@ class Process:
 
     __slots__ = (
         "alive",
+        "call_timer",
         "closed",
         "current",
         "deferred",
@@ -128,6 +130,7 @@ class Process:
         self.monitors: dict[Any, None] | None = None  # Monitors of this server, oldest first
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
+        self.call_timer: CallTimer | None = None  # this run's, at the first timed call to it
         self.server: GenServer[Any, Any] | StateMachine[Any, Any, Any, Any] | None = (
             None  # the state, for get_status (see _sys.py)
         )
@@ -149,10 +152,18 @@ class Process:
         if not self.alive:
             msg = f"server {self.label} is not running"
             raise ServerNotRunning(msg)
-        if self.full():
+        # full(), append() and wake(), inlined: a cast is little more than this.
+        mailbox = self.mailbox
+        if mailbox is None:
+            mailbox = self.mailbox = deque()
+        elif self.room is not None and len(mailbox) >= self.mailbox_size:
             msg = f"the mailbox of server {self.label} is full ({self.mailbox_size:g} messages)"
             raise MailboxFull(msg)
-        self.append(item)
+        mailbox.append(item)
+        task = self.parked
+        if task is not None:
+            self.parked = None
+            trio.lowlevel.reschedule(task)
 
     @protected
     def post_system(self, item: object) -> None:
@@ -266,7 +277,10 @@ class Process:
     def finish(self, error: BaseException | None) -> None:
         """The last step of the server's task, however it ended: close if that has not
         happened (an interrupt can skip the usual path), release the name, mark the end."""
-        self.close(None if error is None else reason_of(error))
+        if not self.closed:
+            self.close(None if error is None else reason_of(error))
+        if self.task.custom_sleep_data is self:  # the step mark (see _sys.py): no cycle left
+            self.task.custom_sleep_data = None
         forget_process(self)
         self.server = None  # a ref held after the end must not keep the state alive
         if self.registered:
@@ -328,8 +342,10 @@ async def end_after_error(
     an exit from outside): stop accepting, ``report`` a crash, ``fail_current`` (the call
     being handled), ``terminate`` (not after a kill), then close with the exit reason.
     The caller re-raises ``error``."""
-    reason = process.stop_accepting(error)
-    signal = exit_signal_of(process, error)
+    reason = process.stop_accepting(error)  # worked out once: reason_of(error)
+    # As exit_signal_of, with the child looked up once: only a cancellation can be an exit.
+    child = None if reason is error else child_of_task(process.task)
+    signal = None if child is None else child.exit_signal
     if signal is not None:  # trio_otp.exit: its reason, and no terminate for a kill
         reason = signal.reason
     elif isinstance(error, Exception) and exit_kind(error) is ExitKind.CRASH:
@@ -337,9 +353,8 @@ async def end_after_error(
     fail_current(reason)
     if signal is None or not signal.killed:
         await terminate(reason)
-        signal = exit_signal_of(process, error)  # a kill may have come meanwhile
-        if signal is not None:
-            reason = signal.reason
+        if child is not None and child.exit_signal is not None:  # a kill may have come meanwhile
+            reason = child.exit_signal.reason
     process.close(reason)
 
 

@@ -109,7 +109,10 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
         caller: Caller[ReplyT] = new_caller(request, task)
         process.append(caller)
         if deadline != math.inf:
-            timer = caller._timer = call_timer()
+            timer = process.call_timer
+            if timer is None:  # this run's timer, kept by the server: no RunVar lookup per call
+                timer = process.call_timer = call_timer()
+            caller._timer = timer
             timer.add(caller, deadline)
         if _events_attached():
             return await self._measured(process, caller, request, timeout)  # type: ignore[no-any-return]

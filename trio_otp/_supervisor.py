@@ -939,17 +939,21 @@ class _SupervisorState:
         del self.by_id[child.spec.id]
 
     def report(
-        self, kind: str, child: _Child | Hashable | None, error: BaseException | None
+        self,
+        kind: str,
+        child: _Child | Hashable | None,
+        error: BaseException | None,
+        described: str | None = None,
     ) -> dict[str, object]:
         """Structured fields attached to every log record, for log processors: the
         display strings (``supervisor``, ``reason``) and the raw values beside them (see
-        ``_log_fields``)."""
+        ``_log_fields``). ``described`` is ``describe_exit(error)``, when already worked out."""
         return {
             "otp_report": kind,
             "supervisor": self.label,
             **supervisor_fields(self),
             "child_id": child.spec.id if isinstance(child, _Child) else child,
-            "reason": describe_exit(error),
+            "reason": describe_exit(error) if described is None else described,
             **error_fields(error),
         }
 
@@ -979,26 +983,28 @@ class _SupervisorState:
         logged = logger.isEnabledFor(level)
         if restart is Restart.PERMANENT or (restart is Restart.TRANSIENT and kind is ExitKind.CRASH):
             if logged:
+                described = describe_exit(task.error)
                 logger.log(
                     level,
                     "supervisor %s: child %r %s",
                     self.label,
                     child.spec.id,
-                    describe_exit(task.error),
+                    described,
                     exc_info=task.error if kind is ExitKind.CRASH else None,
-                    extra=self.report("child_terminated", child, task.error),
+                    extra=self.report("child_terminated", child, task.error, described),
                 )
             return True
         if restart is Restart.TEMPORARY:
             if kind is ExitKind.CRASH and logged:
+                described = describe_exit(task.error)
                 logger.log(
                     level,
                     "supervisor %s: temporary child %r %s; not restarted",
                     self.label,
                     child.spec.id,
-                    describe_exit(task.error),
+                    described,
                     exc_info=task.error,
-                    extra=self.report("child_terminated", child, task.error),
+                    extra=self.report("child_terminated", child, task.error, described),
                 )
             self.remove(child)
         self.check_auto_shutdown(child)

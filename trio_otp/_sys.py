@@ -107,7 +107,10 @@ async def _system_call(
     caller = new_caller(what, task)
     process.post_system(SystemRequest(function, caller))  # raises ServerNotRunning
     if deadline != math.inf:
-        timer = caller._timer = call_timer()
+        timer = process.call_timer
+        if timer is None:  # this run's timer, kept by the server: no RunVar lookup per call
+            timer = process.call_timer = call_timer()
+        caller._timer = timer
         timer.add(caller, deadline)
     try:
         return await trio.lowlevel.wait_task_rescheduled(caller._abort)
