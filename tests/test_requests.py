@@ -410,6 +410,24 @@ async def test_current_server_is_the_server_whose_callback_runs(autojump_clock: 
         nursery.cancel_scope.cancel()
 
 
+async def test_current_server_ends_with_serve(autojump_clock: MockClock) -> None:
+    """serve awaited in a task of the caller's own leaves no server behind in the task's
+    context (it would also keep the ref, and its process, in a reference cycle)."""
+    after: list[BaseException] = []
+
+    async def run_then_look(*, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+        await trio_otp.serve(Box, task_status=task_status)
+        try:
+            trio_otp.current_server()
+        except RuntimeError as error:
+            after.append(error)
+
+    async with trio.open_nursery() as nursery:
+        ref = await nursery.start(run_then_look)
+        await ref.stop()
+    assert len(after) == 1
+
+
 @attrs.define
 class Joiner(trio_otp.GenServer[Any, Any]):
     """Registers itself in a group in init, as a group's members do."""

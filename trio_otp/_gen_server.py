@@ -348,7 +348,7 @@ async def serve(
     process = Process(label, name, mailbox_size)
     process.server = server
     ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
-    running_server.set(ref)  # current_server(); this task is the server's own
+    token = running_server.set(ref)  # current_server(), until serve returns
     # Every way out passes through process.finish: a KeyboardInterrupt can land between
     # any two lines of this (unprotected) function, and no caller may be left waiting.
     ended_by: BaseException | None = None
@@ -499,6 +499,7 @@ async def serve(
         ended_by = error
         raise
     finally:
+        running_server.reset(token)  # the task's context would keep the ref: a cycle
         process.finish(ended_by)
 
 

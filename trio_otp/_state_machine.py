@@ -610,7 +610,7 @@ async def serve_state_machine(
     process = Process(label, name, mailbox_size)
     process.server = machine  # read by _sys as the server's state
     ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
-    running_server.set(ref)  # current_server(); this task is the server's own
+    token = running_server.set(ref)  # current_server(), until serve returns
     run = _Run(machine, process)
     _runs[process] = run
     ended_by: BaseException | None = None
@@ -670,6 +670,7 @@ async def serve_state_machine(
         ended_by = error
         raise
     finally:
+        running_server.reset(token)  # the task's context would keep the ref: a cycle
         _runs.pop(process, None)
         process.finish(ended_by)
 
