@@ -173,9 +173,13 @@ async def test_a_restart_that_ignores_leaves_the_child_stopped(
     async with trio.open_nursery() as nursery:
         sup = await start(nursery, tree)
         switch.ignore = True
-        with pytest.raises(trio_otp.ServerExited):
-            await trio_otp.call("b", "crash")
-        await settle()
+        with capture_events() as events:
+            with pytest.raises(trio_otp.ServerExited):
+                await trio_otp.call("b", "crash")
+            await settle()
+        # Reported as ignored, not as restarted.
+        assert [event.metadata["child_id"] for event in events.named("child_ignored")] == ["b"]
+        assert events.named("child_restarted") == []
         infos = await sup.which_children()
         assert states(infos) == {"b": ChildState.STOPPED, "c": ChildState.RUNNING}
         assert [info.restarts for info in infos if info.id == "b"] == [1]
