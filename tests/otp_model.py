@@ -4,7 +4,8 @@ Read it against ``shared/OTP_SEMANTICS.md``: each method names the section it fo
 Given a tree and a timed schedule of events it predicts the *trace*, the ordered list of
 what happens to processes:
 
-* ``("start", path)``: a start function is called (also a start that then fails);
+* ``("start", path)``: a start function is called (also a start that then fails, or
+  returns ``ignore``);
 * ``("stop", path)``: a supervisor stops a running child (a worker, or a nested
   supervisor after all its own children);
 * ``("escalate", path)``: a supervisor gave up (restart intensity exceeded);
@@ -90,12 +91,20 @@ class _Sup:
     # §2: start in order; a failure stops the started ones in reverse and fails init.
     def init(self) -> None:
         self.children = [_Child(spec, (*self.path, spec.id)) for spec in self.spec.children]
-        for child in self.children:
+        for child in list(self.children):
             try:
-                self.model.start(child)
+                self.start(child)
             except StartFailed:
                 self.stop_all()
                 raise
+
+    # §2, start_children/2 and §11 start_child: ``ignore`` gives ``{ok, undefined}``, the
+    # child kept not running; a temporary child that ignores is removed.
+    def start(self, child: _Child) -> bool:
+        started = self.model.start(child)
+        if not started and child.spec.restart == "temporary" and child in self.children:
+            self.children.remove(child)
+        return started
 
     def stop_all(self) -> None:
         for child in reversed(self.children):
@@ -132,7 +141,7 @@ class _Sup:
     # §5: who stops (reverse start order) and who starts (start order).
     def by_strategy(self, child: _Child) -> None:
         if self.spec.strategy == "one_for_one":
-            self.model.start(child)
+            self.start(child)  # an ignore leaves it stopped: {ok, undefined}
             return
         if self.spec.strategy == "one_for_all":
             group = list(self.children)
@@ -144,7 +153,7 @@ class _Sup:
                 self.children.remove(member)
         for member in group:
             if member in self.children:
-                self.model.start(member)
+                self.start(member)
 
     # §7: a retry is a new restart decision, only if the child is still restarting.
     def retry(self, child: _Child) -> None:
@@ -188,10 +197,10 @@ class _Sup:
         if child.restarting:
             return "ChildRestarting"
         try:
-            self.model.start(child)
+            started = self.start(child)
         except StartFailed:
             return "ChildStartError"
-        return "ok"
+        return "ok" if started else "ChildIgnored"
 
 
 @attrs.define(eq=False)
@@ -200,6 +209,7 @@ class Model:
     trace: list[TraceEvent] = attrs.field(factory=list)
     now: float = 0.0
     fail_starts: dict[Path, int] = attrs.field(factory=dict)
+    ignore_starts: dict[Path, int] = attrs.field(factory=dict)  # starts that return ignore
     root: _Sup | None = None
     root_outcome: str = "running"  # "running", "start_failed", "escalated", "returned"
 
@@ -215,12 +225,18 @@ class Model:
 
     # -- starting and stopping one child --
 
-    def start(self, child: _Child) -> None:
+    def start(self, child: _Child) -> bool:
+        """Start a child; False if its start returned ``ignore`` (it is not running)."""
         self.trace.append(("start", child.path))
         if isinstance(child.spec, WorkerSpec):
             if self.fail_starts.get(child.path, 0) > 0:
                 self.fail_starts[child.path] -= 1
                 raise StartFailed(child)
+            if self.ignore_starts.get(child.path, 0) > 0:
+                self.ignore_starts[child.path] -= 1
+                child.running = False
+                child.restarting = False
+                return False
         else:
             nested = _Sup(self, child.spec, child.path)
             try:
@@ -230,6 +246,7 @@ class Model:
             child.sup = nested
         child.running = True
         child.restarting = False
+        return True
 
     def stop(self, child: _Child) -> None:
         if not child.running:

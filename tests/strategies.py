@@ -77,6 +77,7 @@ def schedules(draw: st.DrawFn, tree: SupSpec, max_events: int = 12) -> list[tupl
         st.sampled_from(("crash", "crash", "crash", "normal", "shutdown")),
     )
     fail_event = st.tuples(st.just("fail_starts"), st.sampled_from(workers), st.integers(1, 3))
+    ignore_event = st.tuples(st.just("ignore_starts"), st.sampled_from(workers), st.integers(1, 3))
     api_event = st.sampled_from(sups).flatmap(
         lambda found: st.tuples(
             st.just("api"),
@@ -85,7 +86,7 @@ def schedules(draw: st.DrawFn, tree: SupSpec, max_events: int = 12) -> list[tupl
             st.sampled_from([child.id for child in found[1].children]),
         )
     )
-    event = st.one_of(exit_event, exit_event, fail_event, api_event)
+    event = st.one_of(exit_event, exit_event, fail_event, ignore_event, api_event)
     # Steps of exactly a window's width (and just under and over it) make restarts land
     # on the edges, where an off-by-one in the window would show.
     periods = sorted({spec.max_seconds for _, spec in sups})

@@ -1061,6 +1061,13 @@ WRONG: list[Wrong] = [
         TypeError,
         "send_interval's destination (a ServerRef or a name) must be hashable",
     ),
+    # Ignore is a marker class, returned as it is
+    Wrong(
+        "Ignore instantiated",
+        lambda _t: trio_otp.Ignore(),
+        TypeError,
+        "trio_otp.Ignore is a marker: return the class itself (return trio_otp.Ignore), not Ignore()",
+    ),
     # GenServer timeouts as OTP returns them
     Wrong(
         "Timeout negative", lambda _t: trio_otp.Timeout(-1), ValueError, "Timeout's seconds must be a number"
@@ -1874,7 +1881,7 @@ def test_the_table_covers_the_public_api() -> None:
         "start_state_machine", "state_machine_spec", "serve_state_machine", "StateTimeout", "EventTimeout",
         "GenericTimeout", "NextEvent", "ReplyTo", "NextState", "KeepState", "RepeatState", "StopMachine",
         "ObserverEndpoint", "propagate_context",
-        "Timeout", "Reply", "NoReply",
+        "Timeout", "Reply", "NoReply", "Ignore",
         "feed", "mailbox_channel", "MailboxChannel", "ChannelClosed",
         "send_request", "RequestId", "RequestIdCollection", "current_server", "multi_call", "abcast",
     }  # fmt: skip

@@ -67,6 +67,7 @@ class Driver:
     workers: dict[Path, trio.MemorySendChannel[str]] = attrs.field(factory=dict)
     sups: dict[Path, trio_otp.SupervisorRef] = attrs.field(factory=dict)
     fail_starts: dict[Path, int] = attrs.field(factory=dict)
+    ignore_starts: dict[Path, int] = attrs.field(factory=dict)
 
     def child_spec(self, spec: WorkerSpec | SupSpec, path: Path) -> trio_otp.ChildSpec:
         if isinstance(spec, WorkerSpec):
@@ -88,11 +89,14 @@ class Driver:
             significant=spec.significant,
         )
 
-    async def worker(self, path: Path, *, task_status: trio.TaskStatus[None]) -> None:
+    async def worker(self, path: Path, *, task_status: trio.TaskStatus[None]) -> type[trio_otp.Ignore] | None:
         self.trace.append(("start", path))
         if self.fail_starts.get(path, 0) > 0:
             self.fail_starts[path] -= 1
             raise StartFailure(path)
+        if self.ignore_starts.get(path, 0) > 0:
+            self.ignore_starts[path] -= 1
+            return trio_otp.Ignore
         send, receive = trio.open_memory_channel[str](math.inf)
         self.workers[path] = send
         task_status.started()
@@ -108,6 +112,7 @@ class Driver:
             raise Crash(path)
         if command == "shutdown":
             raise trio_otp.Shutdown(path)
+        return None
 
     async def supervisor(self, spec: SupSpec, path: Path, *, task_status: trio.TaskStatus[Any]) -> None:
         self.trace.append(("start", path))
@@ -143,6 +148,9 @@ class Driver:
         elif kind == "fail_starts":
             _, path, count = event
             self.fail_starts[path] = count  # type: ignore[index,assignment]
+        elif kind == "ignore_starts":
+            _, path, count = event
+            self.ignore_starts[path] = count  # type: ignore[index,assignment]
         else:
             _, sup_path, operation, child_id = event
             ref = self.sups.get(sup_path)  # type: ignore[arg-type]
@@ -163,6 +171,8 @@ def model_play(model: Model, event: tuple[object, ...]) -> None:
         model.exit(event[1], event[2])  # type: ignore[arg-type]
     elif kind == "fail_starts":
         model.fail_starts[event[1]] = event[2]  # type: ignore[index,assignment]
+    elif kind == "ignore_starts":
+        model.ignore_starts[event[1]] = event[2]  # type: ignore[index,assignment]
     else:
         model.api(event[1], str(event[2]), str(event[3]))  # type: ignore[arg-type]
 
@@ -258,3 +268,20 @@ def test_known_schedule_agrees(steps: list[float]) -> None:
     schedule = [(step, ("exit", ("root", "a"), "crash")) for step in steps]
     model, driver, _ = run_both(tree, schedule)
     assert driver.trace == model.trace
+
+
+@pytest.mark.parametrize("strategy", ["one_for_one", "one_for_all", "rest_for_one"])
+def test_known_ignore_schedule_agrees(strategy: str) -> None:
+    """Starts that return ignore (OTP's {ok, undefined}): a restart leaves the child
+    stopped, restart_child reports it, and a later restart_child starts it."""
+    tree = SupSpec("root", (WorkerSpec("a"), WorkerSpec("b")), strategy=strategy, max_restarts=3)  # type: ignore[arg-type]
+    schedule: list[tuple[float, tuple[object, ...]]] = [
+        (0.0, ("ignore_starts", ("root", "a"), 2)),
+        (0.0, ("exit", ("root", "a"), "crash")),
+        (0.0, ("api", ("root",), "restart_child", "a")),
+        (0.0, ("api", ("root",), "restart_child", "a")),
+    ]
+    model, driver, _ = run_both(tree, schedule)
+    assert driver.trace == model.trace
+    outcomes = [event[-1] for event in model.trace if event[0] == "api"]
+    assert outcomes == ["ChildIgnored", "ok"]

@@ -645,7 +645,7 @@ async def test_init_returning_something_else_fails_the_start(autojump_clock: Moc
 
     async with trio.open_nursery() as nursery:
         with pytest.raises(
-            TypeError, match=r"Odd\.init returned 42; expected None, Continue, Timeout or Stop"
+            TypeError, match=r"Odd\.init returned 42; expected None, Continue, Timeout, Stop or Ignore"
         ):
             await trio_otp.start_server(nursery, Odd, name="odd")
         assert trio_otp.whereis("odd") is None

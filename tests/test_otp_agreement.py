@@ -98,8 +98,10 @@ def random_schedule(rng: random.Random, tree: SupSpec) -> Schedule:
                 rng.choice(workers),
                 rng.choice(("crash", "crash", "normal", "shutdown")),
             )
-        elif roll < 0.75:
+        elif roll < 0.7:
             event = ("fail_starts", rng.choice(workers), rng.randint(1, 2))
+        elif roll < 0.8:
+            event = ("ignore_starts", rng.choice(workers), rng.randint(1, 2))
         else:
             sup_path, spec = rng.choice(sups)
             event = (
@@ -138,8 +140,8 @@ def erlang_schedule(schedule: Schedule) -> str:
     for delay, event in schedule:
         if event[0] == "exit":
             term = f"{{exit, {erlang_path(event[1])}, {event[2]}}}"
-        elif event[0] == "fail_starts":
-            term = f"{{fail_starts, {erlang_path(event[1])}, {event[2]}}}"
+        elif event[0] in ("fail_starts", "ignore_starts"):
+            term = f"{{{event[0]}, {erlang_path(event[1])}, {event[2]}}}"
         else:
             term = f'{{api, {erlang_path(event[1])}, {event[2]}, "{event[3]}"}}'
         events.append(f"{{{int(delay)}, {term}}}")

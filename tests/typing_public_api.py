@@ -316,3 +316,21 @@ async def state_machines_are_typed(nursery: trio.Nursery, sup: trio_otp.Supervis
     assert_type(await ref.call("switch"), int)
     child = await sup.start_child(trio_otp.state_machine_spec("light", Light))
     assert_type(child, trio_otp.ServerRef[str, int])
+
+
+class Optional(trio_otp.GenServer[str, int]):
+    """init may return the Ignore class itself."""
+
+    async def init(self) -> type[trio_otp.Ignore] | None:
+        return trio_otp.Ignore
+
+
+class OptionalMachine(trio_otp.StateMachine[str, int, str, int]):
+    async def init(self) -> trio_otp.NextState[str, int] | type[trio_otp.Ignore]:
+        return trio_otp.Ignore
+
+
+def ignored(error: trio_otp.ChildIgnored, init_error: trio_otp.InitIgnored) -> None:
+    assert_type(error.kept, bool)
+    assert_type(error.supervisor, str)
+    assert_type(init_error, trio_otp.InitIgnored)

@@ -17,6 +17,7 @@ from ._child_spec import BRUTAL_KILL as BRUTAL_KILL
 from ._child_spec import INFINITY as INFINITY
 from ._child_spec import ChildSpec as ChildSpec
 from ._child_spec import ChildType as ChildType
+from ._child_spec import Ignore as Ignore
 from ._child_spec import Restart as Restart
 from ._child_spec import ShutdownMode as ShutdownMode
 from ._context import ContextCarrier as ContextCarrier
@@ -28,10 +29,12 @@ from ._exceptions import AlreadyRegistered as AlreadyRegistered
 from ._exceptions import CallTimeout as CallTimeout
 from ._exceptions import ChildAlreadyPresent as ChildAlreadyPresent
 from ._exceptions import ChildAlreadyStarted as ChildAlreadyStarted
+from ._exceptions import ChildIgnored as ChildIgnored
 from ._exceptions import ChildNotFound as ChildNotFound
 from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import ChildStartError as ChildStartError
+from ._exceptions import InitIgnored as InitIgnored
 from ._exceptions import InitStopped as InitStopped
 from ._exceptions import InitTimeout as InitTimeout
 from ._exceptions import JobTimeout as JobTimeout
@@ -178,6 +181,7 @@ __all__ = [
     "ChildAlreadyPresent",
     "ChildAlreadyStarted",
     "ChildCounts",
+    "ChildIgnored",
     "ChildInfo",
     "ChildNotFound",
     "ChildRestarting",
@@ -202,7 +206,9 @@ __all__ = [
     "GenericTimeout",
     "GenericTimeoutEvent",
     "IdleTimeout",
+    "Ignore",
     "InfoEvent",
+    "InitIgnored",
     "InitStopped",
     "InitTimeout",
     "InternalEvent",

@@ -58,7 +58,7 @@ from typing import Any, Protocol, final
 import attrs
 import trio
 
-from ._child_spec import BRUTAL_KILL, INFINITY, ChildSpec
+from ._child_spec import BRUTAL_KILL, INFINITY, ChildSpec, Ignore
 from ._ki import protected, start_unprotected
 from ._util import safe_repr
 
@@ -184,6 +184,11 @@ class ChildTask(trio.TaskStatus[Any]):
         """Whether the start is over: started() was called, or the task ended first."""
         return self.is_started or self.finished
 
+    @property
+    def ignored(self) -> bool:
+        """Whether the start function returned :class:`Ignore` without calling started()."""
+        return self.ref is Ignore and not self.is_started and self.error is None
+
     @protected
     def _wake(self) -> None:
         on_ready = self.on_ready
@@ -225,16 +230,21 @@ class ChildTask(trio.TaskStatus[Any]):
             scope.__enter__()
             try:
                 if spec._self_protecting:
-                    await spec.start(*spec.args, task_status=self)
+                    returned = await spec.start(*spec.args, task_status=self)
                 else:
-                    await start_unprotected(spec.start, spec.args, self)
+                    returned = await start_unprotected(spec.start, spec.args, self)
             except BaseException as exc:
                 if not scope.__exit__(type(exc), exc, exc.__traceback__):
                     raise
             else:
                 scope.__exit__(None, None, None)
                 if not self.is_started and not self.stopping:
-                    error = RuntimeError("the start function returned without calling task_status.started()")
+                    if returned is Ignore:  # OTP's ignore: no error, and ``ref`` marks it
+                        self.ref = Ignore
+                    elif self.ref is not Ignore:  # not ignore()d either
+                        error = RuntimeError(
+                            "the start function returned without calling task_status.started()"
+                        )
         except Exception as exc:
             error = exc
             if spec._self_protecting:
@@ -290,6 +300,13 @@ class ChildTask(trio.TaskStatus[Any]):
         self.is_started = True
         self.ref = value
         self._wake()
+
+    @protected
+    def ignore(self) -> None:
+        """A server's ``serve`` whose ``init`` returned :class:`Ignore` says so here, so
+        that a start function wrapping it needs not return what it returned."""
+        if not self.is_started:
+            self.ref = Ignore
 
     @protected
     def begin_stop(self, reason: str, now: float | None = None) -> None:

@@ -6,7 +6,7 @@ import enum
 import inspect
 import math
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, final, overload
 
 import attrs
 import trio
@@ -51,6 +51,24 @@ class ShutdownMode(enum.Enum):
     BRUTAL_KILL = "brutal_kill"
     #: Cancel the child and wait for it to finish cleaning up, however long that takes.
     INFINITY = "infinity"
+
+
+@final
+class Ignore:
+    """Returned from a server's ``init`` (or a start function): "do not start me" (OTP's ``ignore``).
+
+    It is the class itself that is returned, never an instance: ``return trio_otp.Ignore``.
+    A :class:`GenServer`'s or :class:`StateMachine`'s ``init`` returning it ends the
+    server normally before it is running. Outside a supervisor the start raises
+    :class:`InitIgnored`. Under a supervisor it is not a failure: a static child is kept
+    in the child list, not running; a temporary one is removed; a
+    :class:`DynamicSupervisor` adds nothing. A start function of your own may return it
+    without calling ``task_status.started()`` to the same effect under a supervisor.
+    """
+
+    def __new__(cls) -> Ignore:  # never returns: no instance is ever made
+        msg = "trio_otp.Ignore is a marker: return the class itself (return trio_otp.Ignore), not Ignore()"
+        raise TypeError(msg)
 
 
 BRUTAL_KILL: Literal[ShutdownMode.BRUTAL_KILL] = ShutdownMode.BRUTAL_KILL

@@ -31,7 +31,7 @@ from ._backend import require_trio
 from ._checks import check_instance, check_stop_reason, check_timeout
 from ._child import ChildTask
 from ._child_spec import INFINITY, ChildSpec, ChildType, RefT_co, Restart, ShutdownPolicy
-from ._exceptions import ChildNotFound, MaxChildrenReached, SupervisorNotRunning
+from ._exceptions import ChildIgnored, ChildNotFound, MaxChildrenReached, SupervisorNotRunning
 from ._intensity import validate_max_restarts, validate_max_seconds
 from ._ki import protected, self_protecting
 from ._supervisor import (
@@ -294,6 +294,8 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         Raises:
           MaxChildrenReached: ``max_children`` children are running.
           ChildStartError: the start failed; nothing is added.
+          ChildIgnored: the start function returned :class:`Ignore` (a server's ``init``
+            did); nothing is added (``kept`` is False). OTP returns ``{ok, undefined}``.
           SupervisorNotRunning: the supervisor has ended, or began shutting down before
             the child was ready.
           TypeError: ``spec`` is not a ChildSpec.
@@ -306,13 +308,16 @@ class DynamicSupervisorRef(metaclass=NoPublicConstructor):
         """Start many children at once, concurrently; returns their handles in spec order.
 
         All or nothing: if any start fails, the ones that started are stopped again and
-        :class:`ChildStartError` is raised for the first failure (in spec order). Faster
+        :class:`ChildStartError` is raised for the first failure (in spec order). A child
+        that ignores its start (:class:`Ignore`) counts as such a failure here, so the
+        handles always match the specs: the batch is undone and :class:`ChildIgnored` is
+        raised, if it comes first. Faster
         than one ``start_child`` per spec for large numbers, because the starts share
         Trio's scheduling rounds instead of taking two each.
 
         Raises:
           MaxChildrenReached: the batch would exceed ``max_children``; nothing is started.
-          ChildStartError, SupervisorNotRunning, TypeError, ValueError: as
+          ChildStartError, ChildIgnored, SupervisorNotRunning, TypeError, ValueError: as
             :meth:`start_child`.
         """
         check_instance(specs, Iterable, "start_children", "given an iterable of ChildSpec")
@@ -450,6 +455,11 @@ class _DynamicState(_SupervisorState):
             elif task.is_started:
                 if child.task is task:  # not already crashed and handed to the control loop
                     self.emit_started(child, task)
+            elif task.ignored:  # OTP adds nothing; a batch is undone as for a failure
+                self.remove(child)
+                child.task = None
+                self.log_ignored(child)
+                failure = failure or ChildIgnored(self.label, child.spec.id, kept=False)
             else:
                 self.remove(child)
                 child.task = None

@@ -10,6 +10,7 @@ name                   measurements                   metadata
 ``child_stopped``      ``{}``                         supervisor, child_id, reason (why)
 ``child_exited``       ``{}``                         supervisor, child_id, kind, error
 ``child_restarted``    ``{"restarts": n}``            supervisor, child_id, strategy
+``child_ignored``      ``{}``                         supervisor, child_id
 ``supervisor_escalated`` ``{}``                       supervisor, child_id, error
 ``call_completed``     ``{"duration": seconds}``      server, request, outcome ("reply"/error)
 ====================== ============================== =========================================

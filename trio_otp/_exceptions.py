@@ -100,6 +100,28 @@ class ChildStartError(SupervisorError):
         self.__cause__: BaseException | None = reason
 
 
+class ChildIgnored(SupervisorError):
+    """The start function of a child that :meth:`SupervisorRef.start_child`,
+    :meth:`SupervisorRef.restart_child` or :meth:`DynamicSupervisorRef.start_child` started
+    returned :class:`Ignore` (a server's ``init`` did): nothing runs. OTP's call returns
+    ``{ok, undefined}`` instead; here a call that returns has a running child's reference.
+
+    ``kept`` says whether the spec stays in the child list, not running (as OTP keeps it:
+    a static child that is not temporary), or was not added (a temporary child, any
+    child of a DynamicSupervisor).
+    """
+
+    def __init__(self, supervisor: str, child_id: Hashable, *, kept: bool) -> None:
+        self.supervisor = supervisor
+        self.child_id = child_id
+        self.kept = kept
+        outcome = "its spec is kept, not running" if kept else "it was not added"
+        super().__init__(
+            f"child {safe_repr(child_id)} of supervisor {supervisor} ignored its start "
+            f"(returned Ignore); {outcome}"
+        )
+
+
 class MaxChildrenReached(SupervisorError):
     """``start_child`` on a DynamicSupervisor that already has ``max_children`` children."""
 
@@ -167,6 +189,14 @@ class InitStopped(ServerError):
         super().__init__(message)
         self.reason = reason
         self.__cause__: BaseException | None = reason
+
+
+class InitIgnored(ServerError):
+    """A server's (or state machine's) ``init`` returned :class:`Ignore`, so it did not
+    start: it ended normally, and ``terminate`` did not run. Raised by
+    :func:`start_server`, :func:`start_state_machine` and ``nursery.start(serve, ...)``
+    outside a supervisor (OTP's ``start_link`` returning ``ignore``); under a supervisor
+    an ignoring start is no error (see :class:`Ignore`)."""
 
 
 class InitTimeout(ServerError, TimeoutError):

@@ -33,8 +33,8 @@ from ._backend import require_trio
 from ._caller import Caller
 from ._checks import check_callable, check_exit_reason, check_instance, check_seconds, check_timeout
 from ._child import ChildTask, cleanup_scope
-from ._child_spec import ChildSpec, Restart, ShutdownPolicy
-from ._exceptions import InitStopped, InitTimeout
+from ._child_spec import ChildSpec, Ignore, Restart, ShutdownPolicy
+from ._exceptions import InitIgnored, InitStopped, InitTimeout
 from ._ki import self_protecting, unprotected
 from ._log_fields import error_fields
 from ._names import check_name
@@ -216,12 +216,13 @@ class GenServer(Generic[RequestT, ReplyT]):
     #: a timeout that fires once, as OTP's does, return :class:`Timeout` instead.
     idle_timeout: float | None = None
 
-    async def init(self) -> Continue | Timeout | Stop[Any] | None:
+    async def init(self) -> Continue | Timeout | Stop[Any] | type[Ignore] | None:
         """Runs before the server accepts messages; ``start_server`` returns after it.
 
         Return ``None``, :class:`Continue` to run a continue step before the first
-        message, :class:`Timeout` for a first message deadline, or :class:`Stop` to fail
-        the start (:class:`InitStopped`). An exception
+        message, :class:`Timeout` for a first message deadline, :class:`Stop` to fail
+        the start (:class:`InitStopped`), or :class:`Ignore` not to start, which is no
+        failure under a supervisor (:class:`InitIgnored` outside one). An exception
         fails the start too, and so does any other return value (a :exc:`TypeError`).
         """
         return None
@@ -313,13 +314,16 @@ async def serve(
 
     Builds the state with ``factory()``, registers ``name``, runs ``init``, reports a
     :class:`ServerRef` through ``task_status``, then handles messages. Returns when the
-    server stops normally; raises the stop reason or the crash otherwise.
+    server stops normally; raises the stop reason or the crash otherwise. When ``init``
+    returns :class:`Ignore`, it raises :class:`InitIgnored`, except under a supervisor,
+    where it tells the supervisor so and returns without calling ``task_status.started()``.
     ``start_timeout`` (seconds, or ``None`` to wait for ever) bounds ``init``, as OTP's
     start ``timeout`` option does.
 
     Raises:
       NameTaken: before ``init``, if another server runs under ``name``.
       InitStopped: ``init`` returned :class:`Stop`.
+      InitIgnored: ``init`` returned :class:`Ignore`, not under a supervisor.
       InitTimeout: ``init`` had not returned within ``start_timeout``; it was cancelled.
       TypeError, ValueError: a bad argument, a factory that builds no GenServer, a bad
         ``idle_timeout``, or ``init`` returning something other than None, Continue or Stop.
@@ -377,10 +381,16 @@ async def serve(
             stopped = InitStopped(message, result.reason)
             process.close(result.reason)
             raise stopped
+        if result is Ignore:
+            process.close(None)
+            if isinstance(task_status, ChildTask):
+                task_status.ignore()  # its supervisor keeps it not running
+                return
+            raise InitIgnored(f"server {process.label}: init returned Ignore")
         if result is not None and not isinstance(result, (Continue, Timeout)):
             msg = (
                 f"{type(server).__name__}.init returned {safe_repr(result)}; "
-                "expected None, Continue, Timeout or Stop"
+                "expected None, Continue, Timeout, Stop or Ignore"
             )
             raise TypeError(msg)
         task_status.started(ref)
@@ -592,7 +602,8 @@ async def start_server(
     (seconds, default ``None``: for ever) bounds ``init`` (OTP's start ``timeout``): past
     it, ``init`` is cancelled and the start raises :class:`InitTimeout`. A checkpoint.
 
-    Raises what :func:`serve` raises before the server is running, and TypeError or
+    Raises what :func:`serve` raises before the server is running (:class:`InitIgnored`
+    if ``init`` returned :class:`Ignore`), and TypeError or
     ValueError for a bad argument before anything starts.
     """
     require_trio("trio_otp.start_server")

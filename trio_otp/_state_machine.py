@@ -54,9 +54,9 @@ from ._backend import require_trio
 from ._call_timer import call_timer
 from ._caller import Caller
 from ._checks import check_callable, check_instance
-from ._child import cleanup_scope
-from ._child_spec import ChildSpec, Restart, ShutdownPolicy
-from ._exceptions import InitStopped, ReplaceStateFailed
+from ._child import ChildTask, cleanup_scope
+from ._child_spec import ChildSpec, Ignore, Restart, ShutdownPolicy
+from ._exceptions import InitIgnored, InitStopped, ReplaceStateFailed
 from ._ki import protected, self_protecting, unprotected
 from ._names import check_name
 from ._process import (
@@ -130,9 +130,10 @@ class StateMachine(Generic[StateT, DataT, RequestT, ReplyT]):
     #: state, and after ``init`` (OTP's ``state_enter`` callback mode).
     state_enter: ClassVar[bool] = False
 
-    async def init(self) -> NextState[StateT, DataT] | StopMachine[Any]:
-        """Return the first state and data, ``NextState(state, data, *actions)``, or
-        :class:`StopMachine` to fail the start (:class:`InitStopped`). Runs before the
+    async def init(self) -> NextState[StateT, DataT] | StopMachine[Any] | type[Ignore]:
+        """Return the first state and data, ``NextState(state, data, *actions)``,
+        :class:`StopMachine` to fail the start (:class:`InitStopped`), or :class:`Ignore`
+        not to start (no failure under a supervisor; :class:`InitIgnored` outside one). Runs before the
         machine accepts messages; ``start_state_machine`` returns after it. The actions
         may be anything but :class:`Postpone`."""
         msg = f"{type(self).__name__} must define init, returning NextState(state, data)"
@@ -593,6 +594,8 @@ async def serve_state_machine(
     Raises:
       NameTaken: before ``init``, if another server runs under ``name``.
       InitStopped: ``init`` returned :class:`StopMachine`.
+      InitIgnored: ``init`` returned :class:`Ignore`, not under a supervisor (under one,
+        it tells the supervisor so and returns without calling ``task_status.started()``).
       TypeError, ValueError: a bad argument, a factory that builds no StateMachine, or
         ``init`` returning something other than NextState or StopMachine.
       Exception: whatever ``factory`` or ``init`` raised (before ``started``).
@@ -631,10 +634,16 @@ async def serve_state_machine(
             )
             process.close(result.reason)
             raise stopped
+        if result is Ignore:
+            process.close(None)
+            if isinstance(task_status, ChildTask):
+                task_status.ignore()  # its supervisor keeps it not running
+                return
+            raise InitIgnored(f"state machine {process.label}: init returned Ignore")
         if not isinstance(result, NextState):
             msg = (
                 f"{type(machine).__name__}.init returned {safe_repr(result)}; "
-                "expected NextState(state, data) or StopMachine"
+                "expected NextState(state, data), StopMachine or Ignore"
             )
             raise TypeError(msg)
         if any(isinstance(action, Postpone) for action in result.actions):

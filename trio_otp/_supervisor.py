@@ -70,6 +70,7 @@ from ._events import emit
 from ._exceptions import (
     ChildAlreadyPresent,
     ChildAlreadyStarted,
+    ChildIgnored,
     ChildNotFound,
     ChildRestarting,
     ChildRunning,
@@ -420,6 +421,9 @@ class SupervisorRef(metaclass=NoPublicConstructor):
           ChildAlreadyStarted: a running child has that id (its ``ref`` is attached).
           ChildAlreadyPresent: a stopped or restarting child has that id.
           ChildStartError: the start failed; the spec is not added.
+          ChildIgnored: the start function returned :class:`Ignore`; the spec is kept,
+            not running (``kept=True``), unless the child is temporary (OTP's
+            ``{ok, undefined}``).
           TypeError, ValueError: ``spec`` is not a ChildSpec, or is significant under
             ``auto_shutdown=NEVER``; raised before the request is sent.
         """
@@ -452,6 +456,8 @@ class SupervisorRef(metaclass=NoPublicConstructor):
 
         Raises:
           ChildNotFound, ChildRunning, ChildRestarting, ChildStartError
+          ChildIgnored: the start returned :class:`Ignore`; the spec stays, not running
+            (OTP's ``{ok, undefined}``).
         """
         return await self._request(lambda state: state.restart_child(id))
 
@@ -807,23 +813,27 @@ class _SupervisorState:
         """The end of begin_restart's start, in the child's task: what restart() does
         after its start, with a failed start retried through the mailbox."""
         self.pending = None
-        if child.task is not task or (not task.is_started and task.error is None):
+        if child.task is not task or (not task.is_started and task.error is None and not task.ignored):
             return  # stopped by the supervisor (shutting down) before it was ready
         try:
-            self.check_started(child, task)
+            started = self.check_started(child, task)
         except _StartFailed:
             child.restarting = True
             self.post(_RetryRestart(child))
             return
-        self.restarted(child, cause)
+        if started:
+            self.restarted(child, cause)
+        else:
+            self.after_exit(child)
 
     # -- starting and stopping one child --
 
-    async def start(self, child: _Child) -> None:
-        """Start one child and wait until it is ready; raise _StartFailed if it fails."""
+    async def start(self, child: _Child) -> bool:
+        """Start one child and wait until it is ready; raise _StartFailed if it fails.
+        False if it ignored its start (see check_started)."""
         task = self.spawn(child)
         await self.wait_for(task, task.wait_ready)
-        self.check_started(child, task)
+        return self.check_started(child, task)
 
     async def wait_for(self, task: ChildTask, wait: Callable[[], Awaitable[None]]) -> None:
         """The loop waits for one child: its requests would deadlock (see send_request)."""
@@ -849,8 +859,17 @@ class _SupervisorState:
         assert self.nursery is not None
         self.nursery.start_soon(task.run, self, child, name=child.spec.task_name())
 
-    def check_started(self, child: _Child, task: ChildTask) -> None:
-        """Once ``task.ready``: raise _StartFailed (and log) if the start failed."""
+    def check_started(self, child: _Child, task: ChildTask) -> bool:
+        """Once ``task.ready``: raise _StartFailed (and log) if the start failed; return
+        False if it ignored its start (OTP's ``ignore``): then the child is not running,
+        and a temporary one is removed, as OTP's start_children and start_child do."""
+        if task.ignored:
+            child.task = None
+            child.restarting = False
+            self.log_ignored(child)
+            if child.spec.restart is Restart.TEMPORARY and child in self.children:
+                self.remove(child)
+            return False
         if not task.is_started:
             child.task = None
             assert task.error is not None
@@ -860,6 +879,16 @@ class _SupervisorState:
             raise _StartFailed(child, task.error)
         child.restarting = False
         self.emit_started(child, task)
+        return True
+
+    def log_ignored(self, child: _Child) -> None:
+        emit("child_ignored", {}, {"supervisor": self.label, "child_id": child.spec.id})
+        logger.info(
+            "supervisor %s: child %r ignored its start (returned Ignore); it is not running",
+            self.label,
+            child.spec.id,
+            extra=self.report("child_ignored", child, None),
+        )
 
     def emit_started(self, child: _Child, task: ChildTask) -> None:
         emit("child_started", {}, {"supervisor": self.label, "child_id": child.spec.id, "ref": task.ref})
@@ -1019,7 +1048,7 @@ class _SupervisorState:
         if not self.may_restart(child, cause):
             return
         try:
-            await self.restart_by_strategy(child)
+            started = await self.restart_by_strategy(child)
         except _StartFailed as failure:
             failed = failure.child
             failed.restarting = True
@@ -1027,7 +1056,8 @@ class _SupervisorState:
             # cast to self), so requests and a shutdown can come first.
             self.post(_RetryRestart(failed))
             return
-        self.restarted(child, cause)
+        if started:  # one that ignored its restart stays down (logged as child_ignored)
+            self.restarted(child, cause)
 
     def may_restart(self, child: _Child, cause: BaseException | None) -> bool:
         """Count a restart against the intensity; if that exceeds it, escalate instead."""
@@ -1053,11 +1083,11 @@ class _SupervisorState:
                 extra=self.report("child_restarted", child, cause),
             )
 
-    async def restart_by_strategy(self, child: _Child) -> None:
+    async def restart_by_strategy(self, child: _Child) -> bool:
+        """Restart by strategy; False if ``child`` itself ignored its restart."""
         if self.strategy is RestartStrategy.ONE_FOR_ONE:
             child.restarts += 1
-            await self.start(child)
-            return
+            return await self.start(child)
         if self.strategy is RestartStrategy.ONE_FOR_ALL:
             group = list(self.children)
         else:
@@ -1068,10 +1098,13 @@ class _SupervisorState:
             await self.stop(member, why)
             if member.spec.restart is Restart.TEMPORARY and member is not child:
                 self.remove(member)  # temporary bystanders are dropped, never restarted
+        started = True
         for member in group:
             if member.spec.restart is not Restart.TEMPORARY or member is child:
                 member.restarts += 1
-                await self.start(member)
+                if not await self.start(member) and member is child:
+                    started = False
+        return started
 
     def escalate(self, child: _Child, cause: BaseException | None) -> None:
         error = RestartIntensityExceeded(
@@ -1154,10 +1187,12 @@ class _SupervisorState:
         child = _Child(spec)
         self.add(child)
         try:
-            await self.start(child)
+            started = await self.start(child)
         except _StartFailed as failure:
             self.remove(child)
             raise self.start_error(failure) from failure.error
+        if not started:  # kept, not running, unless temporary (then check_started removed it)
+            raise ChildIgnored(self.label, spec.id, kept=spec.restart is not Restart.TEMPORARY)
         return child
 
     async def terminate_child(self, id: Hashable) -> None:  # noqa: A002
@@ -1178,9 +1213,11 @@ class _SupervisorState:
         child = self.find(id)
         self.check_stopped(child)
         try:
-            await self.start(child)
+            started = await self.start(child)
         except _StartFailed as failure:
             raise self.start_error(failure) from failure.error
+        if not started:
+            raise ChildIgnored(self.label, id, kept=child in self.children)
         assert child.task is not None
         return child.task.ref
 

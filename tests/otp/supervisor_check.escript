@@ -102,6 +102,8 @@ event(T, {exit, Path, Kind}) ->
     end;
 event(T, {fail_starts, Path, Count}) ->
     ets:insert(T, {{fail, Path}, Count});
+event(T, {ignore_starts, Path, Count}) ->
+    ets:insert(T, {{ignore, Path}, Count});
 event(T, {api, SupPath, Op, Id}) ->
     Outcome = case ets:lookup(T, {sup, SupPath}) of
         [{_, Pid}] ->
@@ -114,6 +116,7 @@ event(T, {api, SupPath, Op, Id}) ->
     record(T, {api, SupPath, Op, Id, Outcome}).
 
 api_outcome(ok) -> ok;
+api_outcome({ok, undefined}) -> 'ChildIgnored';
 api_outcome({ok, _}) -> ok;
 api_outcome({ok, _, _}) -> ok;
 api_outcome({error, not_found}) -> 'ChildNotFound';
@@ -154,7 +157,13 @@ start_worker(T, Path) ->
             ets:insert(T, {{fail, Path}, Count - 1}),
             {error, scripted_start_failure};
         _ ->
-            proc_lib:start_link(?MODULE, worker_init, [T, Path])
+            case ets:lookup(T, {ignore, Path}) of
+                [{_, Count}] when Count > 0 ->
+                    ets:insert(T, {{ignore, Path}, Count - 1}),
+                    ignore;
+                _ ->
+                    proc_lib:start_link(?MODULE, worker_init, [T, Path])
+            end
     end.
 
 worker_init(T, Path) ->
