@@ -326,7 +326,7 @@ async def serve(
       InitIgnored: ``init`` returned :class:`Ignore`, not under a supervisor.
       InitTimeout: ``init`` had not returned within ``start_timeout``; it was cancelled.
       TypeError, ValueError: a bad argument, a factory that builds no GenServer, a bad
-        ``idle_timeout``, or ``init`` returning something other than None, Continue or Stop.
+        ``idle_timeout``, or ``init`` returning something other than None, Continue, Timeout, Stop or Ignore.
       Exception: whatever ``factory`` or ``init`` raised (before ``started``).
     """
     # One coroutine from start to end, with the mailbox wait inlined: every frame a
