@@ -670,6 +670,12 @@ def test_ctrl_c_stops_the_programs_in_order_and_ends_in_one_interrupt(tmp_path: 
 
 
 def test_under_the_guard_a_crash_keeps_its_status_and_stderr() -> None:
+    crash_under_the_guard()
+
+
+def crash_under_the_guard() -> None:
+    """A guarded program that crashes is reported with its own status and stderr."""
+
     async def test() -> None:
         exits = Exits()
         spec = trio_otp.os_process_spec(
@@ -765,24 +771,7 @@ def more_than_1024_fds_open() -> Iterator[None]:
 def test_the_guard_works_when_its_lifeline_fd_is_beyond_1024() -> None:
     # The guard inherits the lifeline under trio_otp's own fd number; select() refuses
     # fds >= FD_SETSIZE (1024), so the guard must wait with poll().
-    async def test() -> None:
-        exits = Exits()
-        spec = trio_otp.os_process_spec(
-            "p",
-            ["sh", "-c", "echo >&3; echo bad >&2; exit 5"],
-            ready=trio_otp.ReadyOnNotification(),
-            kill_when_owner_dies=True,
-            restart=trio_otp.Restart.TEMPORARY,
-        )
-
-        async def body(tree: trio_otp.SupervisorRef) -> None:
-            error = (await exits.next()).metadata["error"]
-            assert isinstance(error, trio_otp.OsProcessExited)
-            assert (error.exit_status, error.stderr_tail) == (5, ("bad",))
-
-        await with_tree([spec], body)
-
-    run(test)
+    crash_under_the_guard()
 
 
 @pytest.mark.parametrize(
