@@ -371,3 +371,23 @@ async def test_connections_are_capped_and_idle_ones_closed(
                 assert await stream.receive_some(1) == b""
             await stream.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_a_client_that_stops_reading_is_closed_and_frees_its_slot(
+    socket_path: str, autojump_clock: MockClock
+) -> None:
+    tree = trio_otp.Supervisor([])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(trio_otp.serve_application, tree, observer=socket_path))
+        cap = trio_otp._observer.MAX_CONNECTIONS
+        deaf = [await trio.open_unix_socket(socket_path) for _ in range(cap)]
+        requests = b'{"request": "snapshot"}\n' * 20_000  # answers far beyond the socket buffers
+        for stream in deaf:
+            with trio.move_on_after(1):  # the endpoint stops reading once its sends block
+                await stream.send_all(requests)
+        await trio.sleep(trio_otp._observer.SEND_SECONDS + 1)
+        async with await trio.open_unix_socket(socket_path) as another:  # a slot is free again
+            assert (await _ask(another, {"request": "snapshot"}))["ok"] is True
+        for stream in deaf:
+            await stream.aclose()
+        nursery.cancel_scope.cancel()

@@ -74,6 +74,9 @@ ANSWER_SECONDS = 2.0
 MAX_CONNECTIONS = 32
 #: How long a connection may send nothing before the endpoint closes it.
 IDLE_SECONDS = 300.0
+#: How long one answer may take to send; a client that stops reading is then closed, so it
+#: holds no connection slot for ever.
+SEND_SECONDS = 30.0
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
@@ -502,16 +505,25 @@ async def _exchange(stream: trio.SocketStream, asker: _Asker) -> None:
         if not chunk:
             return
         buffer += chunk
-        while b"\n" in buffer:
-            line, _, rest = bytes(buffer).partition(b"\n")
-            buffer = bytearray(rest)
+        *lines, rest = buffer.split(b"\n")  # once per chunk: pipelined lines cost no copies each
+        buffer = bytearray(rest)
+        for line in lines:
             try:
                 request = json.loads(line)
             except ValueError:
                 answer = _refusal("a request is one JSON object on one line")
             else:
                 answer = await asker.answer(request)
-            await stream.send_all(json.dumps(answer, default=safe_repr).encode() + b"\n")
+            if not await _send(stream, answer):
+                return
         if len(buffer) > MAX_REQUEST:
-            await stream.send_all(json.dumps(_refusal("request too long")).encode() + b"\n")
+            await _send(stream, _refusal("request too long"))
             return
+
+
+async def _send(stream: trio.SocketStream, answer: dict[str, object]) -> bool:
+    """Send one answer line; False if the client read nothing for :data:`SEND_SECONDS`."""
+    with trio.move_on_after(SEND_SECONDS):
+        await stream.send_all(json.dumps(answer, default=safe_repr).encode() + b"\n")
+        return True
+    return False
