@@ -669,6 +669,46 @@ def test_ctrl_c_stops_the_programs_in_order_and_ends_in_one_interrupt(tmp_path: 
 # -- the guard (kill_when_owner_dies) is transparent -------------------------------------
 
 
+HUP_TRAP = """
+    import signal, sys, time
+    def on_hup(*_):
+        print("got HUP", file=sys.stderr, flush=True)
+        sys.exit(3)
+    signal.signal(signal.SIGHUP, on_hup)
+    print("ready", flush=True)
+    while True: time.sleep(1)
+"""
+
+
+def test_under_the_guard_a_signal_to_the_group_reaches_the_program_not_the_guard() -> None:
+    async def test() -> None:
+        exits = Exits()
+        spec = trio_otp.os_process_spec(
+            "p",
+            py(HUP_TRAP),
+            ready=trio_otp.ReadyOnOutput("ready"),
+            kill_when_owner_dies=True,
+            restart=trio_otp.Restart.TEMPORARY,
+        )
+
+        async def body(tree: trio_otp.SupervisorRef) -> None:
+            (info,) = await tree.which_children()
+            ref = info.ref_as(trio_otp.OsProcessRef)
+            with pytest.raises(ValueError, match=r"runs under the guard .*group=True"):
+                ref.send_signal(signal.SIGHUP)  # the guard's pid: refused, nothing sent
+            assert ref.running
+            ref.send_signal(signal.SIGHUP, group=True)
+            error = (await exits.next()).metadata["error"]
+            assert isinstance(error, trio_otp.OsProcessExited)
+            # The program's own handler ran and its status came through: the guard, which
+            # the signal reached too, neither died of it nor hid the program's exit.
+            assert (error.exit_status, error.stderr_tail) == (3, ("got HUP",))
+
+        await with_tree([spec], body)
+
+    run(test)
+
+
 def test_under_the_guard_a_crash_keeps_its_status_and_stderr() -> None:
     crash_under_the_guard()
 

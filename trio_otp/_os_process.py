@@ -251,7 +251,8 @@ class OsProcessRef(metaclass=NoPublicConstructor):
 
     @property
     def pid(self) -> int:
-        """Its process id, which is also its process group's and its session's."""
+        """Its process id, which is also its process group's and its session's (under
+        ``kill_when_owner_dies=True``, the guard's, the program being in its group)."""
         return self._run.pid
 
     @property
@@ -269,13 +270,25 @@ class OsProcessRef(metaclass=NoPublicConstructor):
     def send_signal(self, signum: int, *, group: bool = False) -> None:
         """Send ``signum`` to the program, or to its whole process group. Not a checkpoint.
 
+        Under ``kill_when_owner_dies=True`` the pid is the guard's, which ignores what a
+        signal to the group brings: send with ``group=True``.
+
         Raises:
           ProcessLookupError: the program has exited and been reaped (its pid may
             belong to another process by now, so nothing is sent).
+          ValueError: ``group=False`` for a program under the guard (the signal would
+            reach the guard, not the program); nothing is sent.
         """
         if self._run.reaped:
             msg = f"program {self.argv[0]!r} (pid {self.pid}) has exited; no signal sent"
             raise ProcessLookupError(msg)
+        if not group and self._run.program.kill_when_owner_dies:
+            msg = (
+                f"send_signal: program {self.argv[0]!r} runs under the guard "
+                f"(kill_when_owner_dies=True), so pid {self.pid} is the guard's and a signal to it "
+                "would not reach the program; send to its group with group=True. No signal sent"
+            )
+            raise ValueError(msg)
         if group:
             _kill_group(self.pid, signum)
         else:

@@ -17,9 +17,10 @@ standard library only, so it starts in milliseconds) and has two modes:
   signal), so trio_otp's exit mapping sees the program's ending. The pipe from trio_otp
   (``LIFELINE``, which trio_otp never writes to) reaches end of file, which happens only
   when every trio_otp copy of its other end is closed, that is when the owner is gone:
-  the guard then sends SIGKILL to the whole group, itself included. The stop signal
-  trio_otp sends to the group reaches the guard too; the guard ignores it (a handler
-  that does nothing, which ``exec`` resets for the program) and waits for the program.
+  the guard then sends SIGKILL to the whole group, itself included. A signal sent to
+  the group (the stop signal, or ``send_signal(..., group=True)``) reaches the guard
+  too; the guard ignores every signal that would end it (handlers that do nothing,
+  which ``exec`` resets for the program) and waits for the program.
 
 ``NOTIFY_FROM`` and ``NOTIFY_TO`` are ``-1`` when there is no notification fd.
 """
@@ -43,8 +44,13 @@ def _exec(notify_from: int, notify_to: int, argv: list[str]) -> None:
     os.execv(argv[0], argv)
 
 
+#: What a signal to the group may carry that would end the guard before its program.
+#: Faults (SIGSEGV, ...) are not here: a handler that ignores one would loop for ever.
+_FOR_THE_PROGRAM = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM")
+
+
 def _ignore(_signum: int, _frame: object) -> None:
-    pass  # the stop signal is for the program; the guard follows the program's lead
+    pass  # the signal is for the program; the guard follows the program's lead
 
 
 def _guard(lifeline: int, stop_signal: int, notify_from: int, notify_to: int, argv: list[str]) -> int:
@@ -54,8 +60,11 @@ def _guard(lifeline: int, stop_signal: int, notify_from: int, notify_to: int, ar
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, _ignore)  # before the fork: an early exit still wakes us
-    if stop_signal not in (signal.SIGKILL, signal.SIGSTOP):  # those cannot be caught
-        signal.signal(stop_signal, _ignore)
+    ignored = {getattr(signal, name) for name in _FOR_THE_PROGRAM if hasattr(signal, name)}
+    if stop_signal not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD):  # uncatchable, or ours
+        ignored.add(stop_signal)
+    for number in ignored:
+        signal.signal(number, _ignore)
     pid = os.fork()
     if pid == 0:  # the program: Python handlers become SIG_DFL at exec
         try:
