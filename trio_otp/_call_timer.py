@@ -55,7 +55,7 @@ class CallTimer:
         self._heap: list[tuple[float, int, TimedCall]] = []
         self._seq = 0
         self._scope = trio.CancelScope()  # replaced each time the task goes to sleep
-        self.live = 0  # timed calls that have not ended (a Caller's end counts it down itself)
+        self.live: int = 0  # timed calls that have not ended (a Caller's end counts it down itself)
         # The scope's deadline, as a plain attribute: a property read per call is not free.
         self.next_deadline: float = math.inf
 
