@@ -326,11 +326,13 @@ async def test_a_collection_wait_timeout_keeps_and_receive_timeout_abandons(
         first, second = ref.send_request("hold"), ref.send_request("hold")
         collection.add(first, 1)
         collection.add(second, 2)
-        with pytest.raises(trio_otp.CallTimeout, match="none of its 2 requests"):
-            await collection.wait_response(timeout=1)
+        for _ in range(3):
+            with pytest.raises(trio_otp.CallTimeout, match="none of its 2 requests"):
+                await collection.wait_response(timeout=1)
         assert len(collection) == 2
-        assert first._waiters is None
-        assert second._waiters is None
+        # The collection watches each request it holds once; waits leave nothing behind.
+        assert first._waiters == [collection]
+        assert second._waiters == [collection]
         with pytest.raises(trio.WouldBlock):
             collection.check_response()
         assert deferred(ref) == 2
@@ -352,6 +354,115 @@ async def test_cancelling_a_collection_receive_abandons_all(autojump_clock: Mock
             await collection.receive_response(timeout=None)
         assert len(collection) == 0
         assert deferred(ref) == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_several_tasks_waiting_on_one_collection_each_get_an_answer(autojump_clock: MockClock) -> None:
+    """Two tasks wait on one collection; the first answer goes to one of them, and the
+    other keeps waiting (until its own answer or its timeout), never giving up early."""
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[int]()
+        collection.add(ref.send_request("hold"), 1)
+        collection.add(ref.send_request("hold"), 2)
+        got: list[tuple[str, object]] = []
+
+        async def wait(method: str) -> None:
+            try:
+                if method == "wait":
+                    answer, label = await collection.wait_response(timeout=None)
+                else:
+                    answer, label = await collection.receive_response(timeout=None)
+                got.append((method, (answer.unwrap(), label)))
+            except Exception as error:
+                got.append((method, error))
+
+        async with trio.open_nursery() as waiters:
+            waiters.start_soon(wait, "wait")
+            waiters.start_soon(wait, "receive")
+            await trio.sleep(1)
+            box = ref._process.server
+            assert isinstance(box, Box)
+            box.held.pop(0).reply("first")
+            await trio.sleep(1)
+            assert len(got) == 1  # the other is still waiting, not timed out at once
+            box.held.pop(0).reply("second")
+        assert sorted(str(answer) for _, answer in got) == ["('first', 1)", "('second', 2)"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_waiter_whose_answer_was_taken_waits_out_its_timeout(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[int]()
+        collection.add(ref.send_request("hold"), 1)
+        collection.add(ref.send_request("hold"), 2)
+        ended: list[float] = []
+
+        async def wait() -> None:
+            with pytest.raises(trio_otp.CallTimeout, match="within 5 s"):
+                await collection.wait_response(timeout=5)
+            ended.append(trio.current_time())
+
+        start = trio.current_time()
+        async with trio.open_nursery() as waiters:
+            waiters.start_soon(wait)
+            await trio.sleep(1)
+            box = ref._process.server
+            assert isinstance(box, Box)
+            box.held.pop(0).reply("first")
+            answer, label = collection.check_response()  # taken before the waiter runs
+            assert (answer.unwrap(), label) == ("first", 1)
+        assert ended == [start + 5]
+        assert len(collection) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_receive_response_cancelled_after_the_reply_came_keeps_the_reply(
+    autojump_clock: MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        request_id = ref.send_request("x")
+        await trio.sleep(1)
+        assert request_id.done
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await request_id.receive_response()
+        assert request_id.check_response() == "x"
+
+        collection = trio_otp.RequestIdCollection[int]()
+        collection.add(ref.send_request("y"), 1)
+        collection.add(ref.send_request("hold"), 2)
+        await trio.sleep(1)
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await collection.receive_response()
+        assert [label for _, label in collection.to_list()] == [1]  # the pending one was abandoned
+        answer, label = collection.check_response()
+        assert (answer.unwrap(), label) == ("y", 1)
+        assert deferred(ref) == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_collection_returns_answers_in_the_order_they_came(autojump_clock: MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[int]()
+        for label in range(5):
+            collection.add(ref.send_request("hold"), label)
+        early = ref.send_request("early")
+        await trio.sleep(1)
+        box = ref._process.server
+        assert isinstance(box, Box)
+        for index in (3, 0, 4, 1, 2):
+            box.held[index].reply(f"r{index}")
+        collection.add(early, 9)  # answered before the others: it comes first
+        labels = []
+        while collection:
+            _, label = await collection.wait_response()
+            labels.append(label)
+        assert labels == [9, 3, 0, 4, 1, 2]
         nursery.cancel_scope.cancel()
 
 
@@ -440,23 +551,71 @@ class Joiner(trio_otp.GenServer[Any, Any]):
         self.registry.register("group", None)
 
     async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
-        async with trio.open_nursery() as nursery:  # a task a callback starts inherits it
-            found: list[trio_otp.ServerRef[Any, Any]] = []
+        # A task a callback starts is not the server, as a process a server spawns has a
+        # self() of its own.
+        found: list[object] = []
 
-            async def look() -> None:
+        async def look() -> None:
+            try:
                 found.append(trio_otp.current_server())
+            except RuntimeError as error:
+                found.append(error)
 
+        async with trio.open_nursery() as nursery:
             nursery.start_soon(look)
-        return (self.in_init, found[0])
+        return (self.in_init, trio_otp.current_server(), found[0])
 
 
-async def test_current_server_is_set_for_init_and_tasks_a_callback_starts(autojump_clock: MockClock) -> None:
+async def test_current_server_is_the_servers_own_task_only(autojump_clock: MockClock) -> None:
     registry = trio_otp.Registry[Any](trio_otp.Keys.DUPLICATE)
     async with trio.open_nursery() as nursery:
         ref = await trio_otp.start_server(nursery, lambda: Joiner(registry))
-        in_init, in_task = await ref.call("x")
+        in_init, in_callback, in_task = await ref.call("x")
         assert in_init is ref
-        assert in_task is ref
+        assert in_callback is ref
+        assert isinstance(in_task, RuntimeError)
+        assert "outside a server" in str(in_task)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_worker_under_a_supervisor_a_server_runs_is_not_that_server(
+    autojump_clock: MockClock,
+) -> None:
+    """A supervisor started in a server's callback runs its workers in tasks below the
+    server's: they are not the server, and their multi_call does not skip it as 'self'."""
+    registry = trio_otp.Registry[Any](trio_otp.Keys.DUPLICATE)
+    seen: list[object] = []
+
+    async def worker(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            seen.append(trio_otp.current_server())
+        except RuntimeError as error:
+            seen.append(error)
+        seen.append(await trio_otp.multi_call(registry, "group", "who", timeout=1))
+        task_status.started()
+        await trio.sleep_forever()
+
+    @attrs.define
+    class Host(trio_otp.GenServer[Any, Any]):
+        async def init(self) -> None:
+            registry.register("group", None)
+
+        async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
+            if request == "who":
+                return trio_otp.current_server()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(trio_otp.Supervisor([trio_otp.ChildSpec("w", worker)]).run)
+                nursery.cancel_scope.cancel()
+            return "done"
+
+    async with trio.open_nursery() as nursery:
+        host = await trio_otp.start_server(nursery, Host)
+        other = await trio_otp.start_server(nursery, Host)
+        assert await host.call("run", timeout=10) == "done"  # busy meanwhile: its member times out
+        assert isinstance(seen[0], RuntimeError)
+        replies, bad = seen[1]  # type: ignore[misc]
+        assert replies == [(other, other)]
+        assert [(member, type(error)) for member, error in bad] == [(host, trio_otp.CallTimeout)]
         nursery.cancel_scope.cancel()
 
 

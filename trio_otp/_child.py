@@ -144,6 +144,7 @@ class ChildTask(trio.TaskStatus[Any]):
         "record",
         "ref",
         "scope",
+        "server",
         "spec",
         "stop_began",
         "stopping",
@@ -176,6 +177,9 @@ class ChildTask(trio.TaskStatus[Any]):
         # restart count and the supervisor path that get_status and processes() show).
         self.supervisor: Any = None
         self.record: Any = None
+        # The ServerRef of the server whose own task this is (set by serve as it starts,
+        # before init): what current_server() and multi_call's groups find by task.
+        self.server: object = None
         # Set by trio_otp.exit: the child ends with that reason, as if by itself.
         self.exit_signal: ExitSignal | None = None
 

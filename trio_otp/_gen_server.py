@@ -49,8 +49,8 @@ from ._process import (
     exit_signal_of,
     reason_of,
 )
-from ._processes import child_of, list_process, supervisor_path
-from ._server_ref import ServerRef, running_server
+from ._processes import child_of, list_server, supervisor_path
+from ._server_ref import ServerRef
 from ._system_messages import SystemRequest, handle_system, time_source
 from ._util import describe, safe_repr
 
@@ -352,12 +352,11 @@ async def serve(
     process = Process(label, name, mailbox_size)
     process.server = server
     ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
-    token = running_server.set(ref)  # current_server(), until serve returns
     # Every way out passes through process.finish: a KeyboardInterrupt can land between
     # any two lines of this (unprotected) function, and no caller may be left waiting.
     ended_by: BaseException | None = None
     try:
-        list_process(process, process.task)
+        list_server(ref, process.task)  # current_server() from here on
         if name is not None:
             process.register(ref)
         result: object
@@ -509,7 +508,6 @@ async def serve(
         ended_by = error
         raise
     finally:
-        running_server.reset(token)  # the task's context would keep the ref: a cycle
         process.finish(ended_by)
 
 

@@ -4,8 +4,9 @@
 Where OTP's group is "the server registered under this name on each of these nodes",
 trio_otp's is a key of a :class:`Registry` with ``keys=DUPLICATE``: its members are the
 servers whose tasks registered under the key (typically in ``init``, with
-``registry.register(key, value)``). An entry's owner task is mapped to its server through
-:func:`current_server`'s context variable, so the entries' values stay the caller's own.
+``registry.register(key, value)``). An entry's owner task is mapped to the server it runs
+as :func:`current_server` maps the calling task, so the entries' values stay the
+caller's own.
 A server that registered twice is one member.
 
 ``multi_call`` sends one request to each member (:meth:`ServerRef.send_request`) and
@@ -26,9 +27,10 @@ import trio
 
 from ._checks import check_instance, check_timeout
 from ._exceptions import CallTimeout, ServerError
+from ._processes import server_of_task
 from ._registry import Registry
 from ._requests import RequestId, RequestIdCollection
-from ._server_ref import DEFAULT_CALL_TIMEOUT, ServerRef, running_server
+from ._server_ref import DEFAULT_CALL_TIMEOUT, ServerRef
 from ._util import safe_repr
 
 
@@ -37,7 +39,7 @@ def _members(registry: Registry[Any], key: Hashable, function: str) -> list[Serv
     check_instance(registry, Registry, f"{function}'s registry", "a trio_otp.Registry")
     members: dict[ServerRef[Any, Any], None] = {}
     for entry in registry.lookup(key):
-        ref = entry.owner.context.get(running_server)
+        ref: ServerRef[Any, Any] | None = server_of_task(entry.owner)
         if ref is None:
             msg = (
                 f"{function}: the entry under {safe_repr(key)} registered by task {entry.owner.name!r} "
@@ -74,7 +76,7 @@ async def multi_call(
     """
     seconds = check_timeout(timeout, "multi_call's timeout")
     members = _members(registry, key, "multi_call")
-    me = running_server.get()
+    me: ServerRef[Any, Any] | None = server_of_task(trio.lowlevel.current_task())
     answers: dict[int, outcome.Outcome[Any]] = {}
     collection = RequestIdCollection[int]()
     for index, member in enumerate(members):
@@ -100,14 +102,17 @@ async def multi_call(
                 timeout=max(0.0, deadline - trio.current_time()) if deadline != math.inf else None
             )
         except CallTimeout:
-            break  # the collection abandoned what was left
+            break  # the collection abandoned what was still pending
+        answers[index] = answer
+    while collection:  # answers that came with the deadline
+        answer, index = collection.check_response()
         answers[index] = answer
     replies: list[tuple[ServerRef[Any, Any], Any]] = []
     bad: list[tuple[ServerRef[Any, Any], ServerError]] = []
     for index, member in enumerate(members):
         got = answers.get(index)
         if got is None:
-            late = f"multi_call: no reply from server {member._process.label} within {timeout:g} s"
+            late = f"multi_call: no reply from server {member._process.label} within {seconds:g} s"
             bad.append((member, CallTimeout(late)))
         elif isinstance(got, outcome.Value):
             replies.append((member, got.value))

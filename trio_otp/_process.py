@@ -36,7 +36,7 @@ from ._exceptions import MailboxFull, ServerExited, ServerNotRunning, Shutdown
 from ._exit import ExitKind, exit_kind
 from ._ki import protected
 from ._names import register_name, unregister_name
-from ._processes import forget_process
+from ._processes import forget_server
 from ._system_messages import SystemRequest
 from ._util import describe, safe_repr, safe_str
 
@@ -281,7 +281,7 @@ class Process:
             self.close(None if error is None else reason_of(error))
         if self.task.custom_sleep_data is self:  # the step mark (see _sys.py): no cycle left
             self.task.custom_sleep_data = None
-        forget_process(self)
+        forget_server(self)
         self.server = None  # a ref held after the end must not keep the state alive
         if self.registered:
             self.registered = False

@@ -13,6 +13,12 @@ DynamicSupervisor cost the table nothing, and a supervisor costs one dict entry.
 Entries are added when a process starts and removed when it has ended, each in one
 KI-protected step; nothing on the call, cast or send path touches the table.
 
+A server's entry is keyed by its task, so that :func:`server_of_task` finds the server a
+task runs in O(1) (what :func:`current_server` and :func:`multi_call`'s groups need);
+a supervised child's task records its server itself (``ChildTask.server``). A task that
+already runs a server and awaits ``serve`` again (nested, which nothing else forbids)
+keeps the outer one as its server; the inner one is keyed by its process.
+
 Parents
 -------
 Every supervised child's task records its supervisor (``ChildTask.supervisor``), and
@@ -32,34 +38,65 @@ import trio
 from ._child import ChildTask, _children_by_task
 from ._ki import protected
 
-_table: trio.lowlevel.RunVar[dict[object, None]] = trio.lowlevel.RunVar("trio_otp_processes")
+# Supervisors' states keyed by themselves, servers' refs keyed by their task (see above).
+_table: trio.lowlevel.RunVar[dict[object, object]] = trio.lowlevel.RunVar("trio_otp_processes")
 
 
-@protected
-def list_process(entry: object, task: trio.lowlevel.Task | None = None) -> None:
-    """Add a supervisor's state, or a server's process (with its ``task``), to the table.
-
-    A server whose task is a supervised child's own task is left out: its supervisor
-    lists it (see the module docstring).
-    """
-    if task is not None and task in _children_by_task.get({}):
-        return
+def _get_table() -> dict[object, object]:
     try:
-        table = _table.get()
+        return _table.get()
     except LookupError:
-        table = dict[object, None]()
+        table = dict[object, object]()
         _table.set(table)
-    table[entry] = None
+        return table
 
 
 @protected
-def forget_process(entry: object) -> None:
-    """Remove an entry, if it is there (a server's end calls it whether or not it was)."""
-    try:
-        table = _table.get()
-    except LookupError:
+def list_supervisor(state: object) -> None:
+    """Add a running supervisor's state to the table."""
+    _get_table()[state] = state
+
+
+@protected
+def forget_supervisor(state: object) -> None:
+    """Remove a supervisor's state, if it is there."""
+    _table.get({}).pop(state, None)
+
+
+@protected
+def list_server(ref: Any, task: trio.lowlevel.Task) -> None:
+    """Record that ``task`` runs the server of ``ref`` (in the server's task, before init).
+
+    A supervised child's own task keeps it in its ``ChildTask`` (its supervisor lists it
+    for :func:`processes`); any other goes into the table.
+    """
+    child = _children_by_task.get({}).get(task)
+    if child is not None and child.server is None:
+        child.server = ref
         return
-    table.pop(entry, None)
+    table = _get_table()
+    table[ref._process if task in table or child is not None else task] = ref
+
+
+@protected
+def forget_server(process: Any) -> None:
+    """Remove a server's entry once it has ended, if it has one (a supervised child's
+    ``ChildTask`` goes with its task)."""
+    table = _table.get({})
+    task = process.task
+    found: Any = table.get(task)
+    if found is not None and found._process is process:
+        del table[task]
+    else:
+        table.pop(process, None)  # a nested serve's, keyed by its process
+
+
+def server_of_task(task: trio.lowlevel.Task) -> Any:
+    """The ServerRef of the server ``task`` runs (ended or not), or None. Not a checkpoint."""
+    child = _children_by_task.get({}).get(task)
+    if child is not None and child.server is not None:
+        return child.server
+    return _table.get({}).get(task)
 
 
 def child_of(task: trio.lowlevel.Task | None) -> ChildTask | None:
@@ -135,7 +172,6 @@ def processes() -> list[ProcessInfo]:
     """
     from ._agent import _AgentServer  # noqa: PLC0415 - import cycle
     from ._dynamic_supervisor import DynamicSupervisorRef  # noqa: PLC0415
-    from ._process import Process  # noqa: PLC0415
     from ._server_ref import ServerRef  # noqa: PLC0415
     from ._supervisor import SupervisorRef  # noqa: PLC0415
     from ._task_supervisor import TaskSupervisorRef  # noqa: PLC0415
@@ -156,11 +192,12 @@ def processes() -> list[ProcessInfo]:
     supervisor_refs = (SupervisorRef, DynamicSupervisorRef, TaskSupervisorRef, WorkerPoolRef)
 
     infos: list[ProcessInfo] = []
-    for entry in list(_table.get({})):
-        if isinstance(entry, Process):
-            if not entry.ended:
-                parent = parent_label(child_of(entry.task))
-                infos.append(server(entry, None, parent, cast("object", ServerRef._create(entry))))
+    for entry in list(_table.get({}).values()):
+        if isinstance(entry, ServerRef):
+            listed_ref = cast("ServerRef[Any, Any]", entry)  # type: ignore[redundant-cast]  # for pyright
+            listed = listed_ref._process
+            if not listed.ended:
+                infos.append(server(listed, None, parent_label(child_of(listed.task)), listed_ref))
             continue
         state: Any = entry
         owner = state.owner

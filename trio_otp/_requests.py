@@ -28,6 +28,7 @@ ever as OTP would.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
@@ -72,7 +73,8 @@ class RequestId(Generic[ReplyT], metaclass=NoPublicConstructor):
     _outcome: outcome.Outcome[ReplyT] | None
     _server: ServerRef[Any, ReplyT] | None
     _state: int
-    _waiters: list[trio.Event] | None
+    # Who to tell when it answers or is abandoned: a task's wait, or a collection.
+    _waiters: list[trio.Event | RequestIdCollection[Any]] | None
 
     @property
     def done(self) -> bool:
@@ -100,11 +102,18 @@ class RequestId(Generic[ReplyT], metaclass=NoPublicConstructor):
             return
         self._state = _ANSWERED
         self._outcome = result
-        self._order = next(_answers)
         self._caller = None
+        self._tell()
+
+    def _tell(self) -> None:
+        """Number this answer (or abandonment) and wake whoever watches (KI-protected callers)."""
+        self._order = next(_answers)
         waiters, self._waiters = self._waiters, None
-        for event in waiters or ():
-            event.set()
+        for waiter in waiters or ():
+            if type(waiter) is trio.Event:
+                waiter.set()
+            else:
+                waiter._answered(self)
 
     # -- the caller's side ------------------------------------------------------------
 
@@ -134,20 +143,19 @@ class RequestId(Generic[ReplyT], metaclass=NoPublicConstructor):
         caller, self._caller = self._caller, None
         if caller is not None:
             caller._end(_CALLER_ABANDONED)  # out of the deferred set; a late reply is dropped
-        waiters, self._waiters = self._waiters, None
-        for event in waiters or ():
-            event.set()
-
-    def _watch(self, event: trio.Event) -> None:
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(event)
+        self._tell()
 
     @protected
-    def _unwatch(self, event: trio.Event) -> None:
+    def _watch(self, waiter: trio.Event | RequestIdCollection[Any]) -> None:
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+
+    @protected
+    def _unwatch(self, waiter: trio.Event | RequestIdCollection[Any]) -> None:
         waiters = self._waiters
-        if waiters is not None and event in waiters:
-            waiters.remove(event)
+        if waiters is not None and waiter in waiters:
+            waiters.remove(waiter)
             if not waiters:
                 self._waiters = None
 
@@ -165,7 +173,7 @@ class RequestId(Generic[ReplyT], metaclass=NoPublicConstructor):
             self._unwatch(event)
         return self._state != _PENDING
 
-    def _timeout(self, method: str, timeout: float | None) -> CallTimeout:
+    def _timeout(self, method: str, timeout: float) -> CallTimeout:
         return CallTimeout(f"{method}: no reply from {self._label} within {timeout:g} s")
 
     async def wait_response(self, *, timeout: float | None = _DEFAULT_TIMEOUT) -> ReplyT:  # noqa: ASYNC109
@@ -187,7 +195,7 @@ class RequestId(Generic[ReplyT], metaclass=NoPublicConstructor):
         seconds = check_timeout(timeout, "wait_response's timeout")
         self._check_open("wait_response")
         if not await self._wait(seconds):
-            raise self._timeout("wait_response", timeout)
+            raise self._timeout("wait_response", seconds)
         self._check_open("wait_response")  # another task took it meanwhile
         return self._take().unwrap()
 
@@ -204,12 +212,13 @@ class RequestId(Generic[ReplyT], metaclass=NoPublicConstructor):
         try:
             answered = await self._wait(seconds)
         except BaseException:
-            self._abandon()
+            if self._state == _PENDING:  # a reply that has come stays to be taken
+                self._abandon()
             raise
         self._check_open("receive_response")
         if not answered:
             self._abandon()
-            raise self._timeout("receive_response", timeout)
+            raise self._timeout("receive_response", seconds)
         return self._take().unwrap()
 
     def check_response(self) -> ReplyT:
@@ -272,6 +281,11 @@ class RequestIdCollection(Generic[LabelT]):
     the request raised (:class:`ServerExited`, ...); ``outcome.unwrap()`` gives the reply
     or raises. A request whose reply was taken outside the collection (or that was
     abandoned there) answers with an ``outcome.Error`` holding a :exc:`RuntimeError`.
+    Answers come out in the order they arrived.
+
+    Several tasks may wait on one collection: each answer goes to one of them, and the
+    others go on waiting for the next, up to their own timeouts. Taking an answer costs
+    O(log n) in the requests it holds, so collecting n answers costs O(n log n).
 
     An empty collection raises :exc:`LookupError` from all three (OTP returns
     ``no_request``): loop ``while collection:``.
@@ -279,7 +293,12 @@ class RequestIdCollection(Generic[LabelT]):
 
     def __init__(self) -> None:
         self._requests: dict[RequestId[Any], LabelT] = {}
+        # Requests that answered (or can no longer answer), by when: a heap of
+        # (order, request), with entries for requests no longer held skipped lazily.
+        self._answered_heap: list[tuple[int, RequestId[Any]]] = []
+        self._arrival: trio.Event | None = None  # set at the next answer, for the waiters
 
+    @protected
     def add(self, request_id: RequestId[Any], label: LabelT) -> None:
         """Add ``request_id`` with ``label`` (OTP's ``reqids_add``). Not a checkpoint.
 
@@ -292,10 +311,22 @@ class RequestIdCollection(Generic[LabelT]):
         if request_id in self._requests:
             msg = f"RequestIdCollection.add: {request_id!r} is already in the collection"
             raise ValueError(msg)
-        if request_id._state in (_TAKEN, _ABANDONED):
+        state = request_id._state
+        if state in (_TAKEN, _ABANDONED):
             msg = f"RequestIdCollection.add: {request_id!r} can no longer answer"
             raise ValueError(msg)
         self._requests[request_id] = label
+        if state == _PENDING:
+            request_id._watch(self)
+        else:
+            self._answered(request_id)
+
+    def _answered(self, request_id: RequestId[Any]) -> None:
+        """``request_id`` answered or was abandoned (called KI-protected, by it or add)."""
+        heapq.heappush(self._answered_heap, (request_id._order, request_id))
+        arrival, self._arrival = self._arrival, None
+        if arrival is not None:
+            arrival.set()
 
     def __len__(self) -> int:
         """How many requests it holds (OTP's ``reqids_size``)."""
@@ -313,44 +344,40 @@ class RequestIdCollection(Generic[LabelT]):
             msg = f"RequestIdCollection.{method}: the collection holds no requests (OTP's no_request)"
             raise LookupError(msg)
 
-    def _first(self) -> RequestId[Any] | None:
-        """The request answered earliest (or one that cannot answer any more), if any."""
-        first: RequestId[Any] | None = None
-        for request_id in self._requests:
-            state = request_id._state
-            if state in (_TAKEN, _ABANDONED):
-                return request_id
-            if state == _ANSWERED and (first is None or request_id._order < first._order):
-                first = request_id
-        return first
+    @protected
+    def _take_first(self) -> tuple[outcome.Outcome[Any], LabelT] | None:
+        """The earliest answer among the requests it holds, removed; None if none has come."""
+        heap = self._answered_heap
+        requests = self._requests
+        while heap:
+            _, request_id = heapq.heappop(heap)
+            if request_id in requests:
+                label = requests.pop(request_id)
+                if request_id._state != _ANSWERED:
+                    return _taken_elsewhere(request_id), label
+                return request_id._take(), label
+        return None
 
-    def _pop(self, request_id: RequestId[Any]) -> tuple[outcome.Outcome[Any], LabelT]:
-        label = self._requests.pop(request_id)
-        if request_id._state != _ANSWERED:
-            return _taken_elsewhere(request_id), label
-        return request_id._take(), label
-
-    async def _wait(self, seconds: float) -> RequestId[Any] | None:
-        first = self._first()
-        if first is not None:
+    async def _wait(self, seconds: float) -> tuple[outcome.Outcome[Any], LabelT] | None:
+        """Wait up to ``seconds`` for an answer and take it; None at the deadline. A checkpoint."""
+        if self._answered_heap:
             await trio.lowlevel.checkpoint()
-            return self._first()
-        event = trio.Event()
-        waiting = list(self._requests)
-        for request_id in waiting:
-            request_id._watch(event)
-        try:
-            with trio.move_on_after(seconds):
-                await event.wait()
-        finally:
-            for request_id in waiting:
-                request_id._unwatch(event)
-        return self._first()
+        deadline = trio.current_time() + seconds
+        while True:
+            answer = self._take_first()
+            if answer is not None or not self._requests:
+                return answer  # no request left: another waiter took the last one
+            if self._arrival is None:
+                self._arrival = trio.Event()
+            with trio.move_on_at(deadline):
+                await self._arrival.wait()
+            if trio.current_time() >= deadline:
+                return self._take_first()
 
-    def _timeout(self, method: str, timeout: float | None) -> CallTimeout:
+    def _timeout(self, method: str, seconds: float) -> CallTimeout:
         count = len(self._requests)
         return CallTimeout(
-            f"RequestIdCollection.{method}: none of its {count} requests got a reply within {timeout:g} s"
+            f"RequestIdCollection.{method}: none of its {count} requests got a reply within {seconds:g} s"
         )
 
     async def wait_response(
@@ -363,40 +390,42 @@ class RequestIdCollection(Generic[LabelT]):
         requests stay pending in it.
 
         Raises:
-          CallTimeout: none answered within ``timeout``.
+          CallTimeout: none answered within ``timeout``, or another task waiting on the
+            collection took the last of its requests meanwhile.
           LookupError: the collection is empty.
           TypeError, ValueError: ``timeout`` is not None or a number of seconds >= 0.
         """
         seconds = check_timeout(timeout, "wait_response's timeout")
         self._check_not_empty("wait_response")
-        first = await self._wait(seconds)
-        if first is None:
-            raise self._timeout("wait_response", timeout)
-        return self._pop(first)
+        answer = await self._wait(seconds)
+        if answer is None:
+            raise self._timeout("wait_response", seconds)
+        return answer
 
     async def receive_response(
         self,
         *,
         timeout: float | None = _DEFAULT_TIMEOUT,  # noqa: ASYNC109 - as OTP's
     ) -> tuple[outcome.Outcome[Any], LabelT]:
-        """As :meth:`wait_response`, but on a timeout or a cancellation every request in
-        the collection is abandoned (late replies are dropped) and it is left empty, as
-        OTP's ``receive_response`` abandons them. A checkpoint.
+        """As :meth:`wait_response`, but on a timeout or a cancellation every request of
+        the collection still pending is abandoned (late replies are dropped) and leaves
+        it, as OTP's ``receive_response`` abandons them. Answers that had already come
+        stay, to be taken (a cancellation loses no reply). A checkpoint.
 
         Raises as :meth:`wait_response`.
         """
         seconds = check_timeout(timeout, "receive_response's timeout")
         self._check_not_empty("receive_response")
         try:
-            first = await self._wait(seconds)
+            answer = await self._wait(seconds)
         except BaseException:
-            self._abandon_all()
+            self._abandon_pending()
             raise
-        if first is None:
-            error = self._timeout("receive_response", timeout)
-            self._abandon_all()
+        if answer is None:
+            error = self._timeout("receive_response", seconds)
+            self._abandon_pending()
             raise error
-        return self._pop(first)
+        return answer
 
     def check_response(self) -> tuple[outcome.Outcome[Any], LabelT]:
         """The first answer among its requests, if one has come, and remove that request.
@@ -407,14 +436,17 @@ class RequestIdCollection(Generic[LabelT]):
           LookupError: the collection is empty.
         """
         self._check_not_empty("check_response")
-        first = self._first()
-        if first is None:
+        answer = self._take_first()
+        if answer is None:
             msg = f"none of the {len(self._requests)} requests has answered yet"
             raise trio.WouldBlock(msg)
-        return self._pop(first)
+        return answer
 
     @protected
-    def _abandon_all(self) -> None:
-        requests, self._requests = self._requests, {}
-        for request_id in requests:
+    def _abandon_pending(self) -> None:
+        requests = self._requests
+        pending = [request_id for request_id in requests if request_id._state == _PENDING]
+        for request_id in pending:
+            del requests[request_id]
+            request_id._unwatch(self)
             request_id._abandon()

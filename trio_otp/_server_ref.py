@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import typing
 from collections.abc import Hashable
-from contextvars import ContextVar
 from functools import partial
 from typing import Any, Final, Generic, TypeVar, final
 
@@ -25,6 +24,7 @@ from ._exceptions import CallTimeout, MailboxFull, ServerError, ServerNotRunning
 from ._ki import protected
 from ._names import whereis
 from ._process import Cast, Info, Process, StopRequest, exited
+from ._processes import server_of_task
 from ._requests import RequestId, failed_request, new_request
 from ._util import NoPublicConstructor, safe_repr
 
@@ -363,24 +363,21 @@ def send(name: ServerRef[Any, Any] | Hashable, message: object) -> None:
 
 # --- the server whose callback is running ---------------------------------------------
 
-# Set once in each server's own task as it starts (serve, serve_state_machine): every task
-# has its own context, so it needs no reset, and a task started from a callback inherits it.
-running_server: ContextVar[ServerRef[Any, Any] | None] = ContextVar("trio_otp_current_server", default=None)
-
 
 def current_server() -> ServerRef[Any, Any]:
-    """The :class:`ServerRef` of the server whose callback is running (OTP's ``self()`` in
-    a server). Not a checkpoint.
+    """The :class:`ServerRef` of the server whose task this is (OTP's ``self()`` in a
+    server). Not a checkpoint.
 
-    It is set in the server's task before ``init`` runs, so ``init`` can hand it out
-    (to a :class:`Registry` group, say). Tasks that a callback starts in its own nursery
-    inherit it, as they inherit Trio's context.
+    The server's task is the one that runs ``init`` and every callback, so ``init`` can
+    hand its own reference out (to a :class:`Registry` group, say). As ``self()`` in a
+    process that a server spawns, a task that a callback starts is not the server:
+    there it raises, and a callback passes the reference on if the task needs it.
 
     Raises:
-      RuntimeError: not in a server's task (nor in a task started from one).
+      RuntimeError: not in a running server's own task.
     """
-    ref = running_server.get()
-    if ref is None:
-        msg = "current_server() was called outside a server (no GenServer or StateMachine is running it)"
+    ref = server_of_task(trio.lowlevel.current_task()) if trio.lowlevel.in_trio_run() else None
+    if ref is None or ref._process.ended:
+        msg = "current_server() was called outside a server (no GenServer or StateMachine runs in this task)"
         raise RuntimeError(msg)
-    return ref
+    return typing.cast("ServerRef[Any, Any]", ref)

@@ -71,8 +71,8 @@ from ._process import (
     exited,
     reason_of,
 )
-from ._processes import list_process
-from ._server_ref import ServerRef, running_server
+from ._processes import list_server
+from ._server_ref import ServerRef
 from ._system_messages import SystemRequest, time_source
 from ._transitions import (
     _CANCEL,
@@ -613,12 +613,11 @@ async def serve_state_machine(
     process = Process(label, name, mailbox_size)
     process.server = machine  # read by _sys as the server's state
     ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
-    token = running_server.set(ref)  # current_server(), until serve returns
     run = _Run(machine, process)
     _runs[process] = run
     ended_by: BaseException | None = None
     try:
-        list_process(process, process.task)
+        list_server(ref, process.task)  # current_server() from here on
         if name is not None:
             process.register(ref)
         try:
@@ -679,7 +678,6 @@ async def serve_state_machine(
         ended_by = error
         raise
     finally:
-        running_server.reset(token)  # the task's context would keep the ref: a cycle
         _runs.pop(process, None)
         process.finish(ended_by)
 

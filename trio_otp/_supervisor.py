@@ -87,7 +87,7 @@ from ._intensity import RestartIntensity, validate_max_restarts, validate_max_se
 from ._ki import first_interrupt, protected, self_protecting
 from ._log_fields import error_fields, supervisor_fields
 from ._names import NamedRef, name_label, register_name
-from ._processes import forget_process, list_process
+from ._processes import forget_supervisor, list_supervisor
 from ._util import NoPublicConstructor, describe, enum_validator, name_validator, safe_repr
 
 if sys.version_info < (3, 11):
@@ -700,7 +700,7 @@ class _SupervisorState:
         self.spawn_context = contextvars.copy_context()
         name = self.definition.name
         current: _Request[object] | None = None
-        list_process(self)
+        list_supervisor(self)
         try:
             self.ref = self.make_ref()
             if name is not None:
@@ -749,7 +749,7 @@ class _SupervisorState:
                 with trio.CancelScope(shield=True):
                     await self.stop_all()
             finally:
-                forget_process(self)  # listed while it stops its children
+                forget_supervisor(self)  # listed while it stops its children
 
     def close_mailbox(self, current: _Request[object] | None) -> None:
         gone = SupervisorNotRunning(f"supervisor {self.label} stopped before answering")
