@@ -333,6 +333,41 @@ async def test_a_dynamic_child_whose_restart_ignores_is_forgotten(autojump_clock
         nursery.cancel_scope.cancel()
 
 
+@attrs.define
+class Scripted(trio_otp.GenServer[str, str]):
+    """Each init takes the next of ``script``: "ok", "fail" (raise) or "ignore"."""
+
+    script: list[str]
+
+    async def init(self) -> type[Ignore] | None:
+        step = self.script.pop(0)
+        if step == "fail":
+            raise RuntimeError("init failed, as scripted")
+        return Ignore if step == "ignore" else None
+
+    async def handle_call(self, request: str, caller: trio_otp.Caller[str]) -> str:
+        raise RuntimeError("crash, as asked")
+
+
+async def test_a_dynamic_child_whose_retried_restart_ignores_is_forgotten(autojump_clock: MockClock) -> None:
+    """The restart fails, is retried (through the mailbox), and the retry ignores: the
+    child is forgotten and frees its max_children slot, as OTP removes it."""
+    script = ["ok", "fail", "ignore"]
+    async with trio.open_nursery() as nursery:
+        sup = await start_dynamic(nursery, max_children=1)
+        child = await sup.start_child(trio_otp.server_spec("s", functools.partial(Scripted, script)))
+        assert child.ref is not None
+        with pytest.raises(trio_otp.ServerExited):
+            await child.ref.call("crash")
+        await settle()
+        assert script == []
+        assert await sup.which_children() == []
+        assert (await sup.count_children()).specs == 0
+        other = await sup.start_child(always("after"))  # the slot is free
+        assert other.running
+        nursery.cancel_scope.cancel()
+
+
 # --- a PartitionSupervisor -------------------------------------------------------------
 
 

@@ -737,6 +737,7 @@ class _SupervisorState:
                     and message.child in self.children
                 ):
                     await self.restart(message.child, message.child.last_error)
+                    self.after_exit(message.child)  # a retry that ignored: forgotten if dynamic
         finally:
             # Reached on every way out: escalation, auto-shutdown, a failed start,
             # cancellation from outside, KeyboardInterrupt. Requests are refused from now
