@@ -888,3 +888,47 @@ async def test_repeated_state_enter_calls_let_other_tasks_run(autojump_clock: Mo
         assert (await trio_otp.get_state(ref))[1] == 1024
         assert ticks - before >= 1024 // 64
         nursery.cancel_scope.cancel()
+
+
+@attrs.define
+class Toggle(StateMachine[str, None, str, str]):
+    """Flips state on every cast; marks the time between a transition and its enter call."""
+
+    state_enter: ClassVar[bool] = True
+    between: bool = False
+    enters: int = 0
+
+    async def init(self) -> NextState[str, None]:
+        return NextState("a", None)
+
+    async def handle_event(self, event: Event[str, str], state: str, data: None) -> Transition[str, None]:
+        if isinstance(event, EnterEvent):
+            self.between = False
+            self.enters += 1
+            return None
+        self.between = True
+        return NextState("b" if state == "a" else "a", None)
+
+
+async def test_no_other_task_runs_between_a_transition_and_its_enter_call(autojump_clock: MockClock) -> None:
+    """The loop's own checkpoints (every 64 events) reset the enter calls' count, so a
+    transition is never split from its enter call (as gen_statem runs them in one go)."""
+    seen_between: list[int] = []
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_state_machine(nursery, Toggle)
+        machine = ref._process.server
+        assert isinstance(machine, Toggle)
+
+        async def probe() -> None:
+            while True:
+                await trio.lowlevel.checkpoint()
+                if machine.between:
+                    seen_between.append(machine.enters)
+
+        nursery.start_soon(probe)
+        for _ in range(1000):
+            ref.cast("flip")
+        while machine.enters < 1001:
+            await trio.lowlevel.checkpoint()
+        assert seen_between == []
+        nursery.cancel_scope.cancel()

@@ -271,7 +271,9 @@ class _Run:
         cls = type(machine)
         self.by_state = cls.handle_event is StateMachine.handle_event  # pyright: ignore[reportUnknownMemberType]
         self.state_enter = bool(cls.state_enter)
-        self.enter_calls = 0  # since the last checkpoint of the enter calls' own
+        # Enter calls since the loop last checkpointed or parked: only a run of them
+        # with no event between (RepeatState from an enter call) checkpoints itself.
+        self.enter_calls = 0
 
     async def dispatch(self, event: Event[Any, Any]) -> Any:
         if self.by_state:
@@ -344,7 +346,9 @@ class _Run:
         while enter and self.state_enter:
             enter = False
             self.enter_calls += 1
-            if self.enter_calls >= _FAIRNESS_BATCH:  # RepeatState after RepeatState: let others run
+            # Past the loop's batch, these enter calls are a run with no event between
+            # (RepeatState from an enter call): let others run.
+            if self.enter_calls > _FAIRNESS_BATCH:
                 self.enter_calls = 0
                 await trio.lowlevel.checkpoint()
             result: Transition[Any, Any] = await self.dispatch(EnterEvent(old_state))
@@ -478,6 +482,7 @@ class _Run:
             handled += 1
             if handled >= _FAIRNESS_BATCH:
                 handled = 0
+                self.enter_calls = 0  # this checkpoint is theirs too
                 process.current = None
                 await trio.lowlevel.checkpoint()
             if queue:
@@ -492,6 +497,7 @@ class _Run:
             else:
                 while not process.mailbox:
                     handled = 0
+                    self.enter_calls = 0
                     process.current = None  # handled: get_status shows no message
                     process.parked = task
                     await trio.lowlevel.wait_task_rescheduled(process.abort_park)
