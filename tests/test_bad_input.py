@@ -1919,3 +1919,17 @@ async def test_a_server_spec_given_other_arguments_is_checked_again_at_its_start
         await trio_otp.Supervisor([spec]).run()
     assert isinstance(failed.value.reason, ValueError)
     assert "mailbox_size must be a whole number >= 1" in str(failed.value.reason)
+
+
+async def test_a_server_spec_whose_start_was_replaced_is_checked_again(autojump_clock: MockClock) -> None:
+    # The cached checks hold for serve given the spec's own arguments; a start function
+    # put in their place (past the frozen class) passes serve what it likes.
+    async def other_start(*args: object, task_status: Any) -> None:
+        await trio_otp.serve(Echo, None, -1, None, task_status=task_status)
+
+    spec = trio_otp.server_spec("s", Echo)
+    object.__setattr__(spec, "start", other_start)
+    with pytest.raises(trio_otp.ChildStartError) as failed:
+        await trio_otp.Supervisor([spec]).run()
+    assert isinstance(failed.value.reason, ValueError)
+    assert "mailbox_size must be a whole number >= 1" in str(failed.value.reason)

@@ -333,7 +333,7 @@ async def serve(
     # parked server keeps costs a few hundred bytes, times the number of servers.
     spec = task_status.spec if type(task_status) is ChildTask else None
     checked = None if spec is None else spec._checked_server_args
-    if spec is not None and checked is not None and checked[0] is spec.args:
+    if spec is not None and checked is not None and checked[0] is spec.args and spec.start is serve:
         init_seconds = checked[1]  # server_spec made the checks, on these very arguments
     else:
         require_trio("trio_otp.serve")
