@@ -77,3 +77,25 @@ async def test_a_crash_and_its_restart_leave_no_reference_cycles(
         unreachable = gc.collect()
         nursery.cancel_scope.cancel()
     assert unreachable == 0, f"10 crashes left {unreachable} objects in reference cycles"
+
+
+async def test_a_crash_report_keeps_the_locals_of_the_users_frames(
+    autojump_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only trio_otp's own loop frame is cleared (that is what breaks the cycle above):
+    the callback's frames keep their locals for post-mortem tools (pdb.post_mortem,
+    traceback's capture_locals, error trackers)."""
+    spec = trio_otp.server_spec("crashing", Crashing, name="crashing")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio_otp.Supervisor([spec], max_restarts=100, max_seconds=1).run)
+        await crash_and_wait(via_call=False)
+        nursery.cancel_scope.cancel()
+    [error] = [r.exc_info[1] for r in caplog.records if r.exc_info and r.exc_info[1]]
+    frames = {}
+    traceback = error.__traceback__
+    while traceback is not None:
+        frames[traceback.tb_frame.f_code.co_name] = traceback.tb_frame.f_locals
+        traceback = traceback.tb_next
+    assert frames["handle_cast"]["request"] == "crash"
+    assert isinstance(frames["handle_cast"]["self"], Crashing)
+    assert frames["serve"] == {}
