@@ -26,7 +26,7 @@ import trio
 from ._checks import check_instance
 from ._exceptions import ServerNotRunning
 from ._names import check_name
-from ._process import Cast, Info, Process
+from ._process import Info, Process, cast_item
 from ._server_ref import ServerRef, lookup
 from ._util import NoPublicConstructor, describe, safe_repr
 
@@ -126,7 +126,7 @@ class MailboxChannel(trio.abc.SendChannel[T], Generic[T], metaclass=_HandleMeta)
             raise trio.ClosedResourceError(msg)
         try:
             process = lookup(self._destination)._process
-            await _deliver(process, Cast(value) if self._cast else Info(value))
+            await _deliver(process, cast_item(value) if self._cast else Info(value))
         except ServerNotRunning as error:
             raise trio.BrokenResourceError(str(error)) from error
 

@@ -29,6 +29,7 @@ and a reset per carrier it carries).
 from __future__ import annotations
 
 import contextvars
+import typing
 from typing import Any, Protocol, cast, runtime_checkable
 
 import trio
@@ -144,6 +145,10 @@ def enter(item: object) -> None:
         for carrier, token in reversed(entered):
             carrier.exit(token)
         _entered.set(None)
-    carried: list[tuple[ContextCarrier, object]] | None = getattr(item, "_context", None)
+    carried: list[tuple[ContextCarrier, object]] | None
+    if type(item) is tuple:  # a cast: (request, carried)
+        carried = typing.cast("list[tuple[ContextCarrier, object]] | None", item[1])
+    else:  # a Caller, or an item that carries nothing
+        carried = getattr(item, "_context", None)
     if carried:
         _entered.set([(carrier, carrier.enter(value)) for carrier, value in carried])

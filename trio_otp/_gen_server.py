@@ -463,7 +463,7 @@ async def serve(
                                 once, idle_timeout = returned, _ONE_SHOT
                         continue
                     if kind is Cast:
-                        result = await server.handle_cast(item.request)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+                        result = await server.handle_cast(item[0])  # type: ignore[index]  # pyright: ignore[reportIndexIssue]
                     elif kind is Info:
                         result = await server.handle_info(item.message)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                     elif kind is StopRequest:
@@ -540,8 +540,8 @@ def _crash_report(server: GenServer[Any, Any], process: Process, error: Exceptio
     last = process.current
     if isinstance(last, Caller):
         last_message: object = ("call", last._request)
-    elif isinstance(last, Cast):
-        last_message = ("cast", last.request)
+    elif type(last) is Cast:
+        last_message = ("cast", last[0])
     elif isinstance(last, Info):
         last_message = ("info", last.message)
     else:

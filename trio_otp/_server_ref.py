@@ -15,6 +15,7 @@ from typing import Any, Final, Generic, TypeVar, final
 
 import trio
 
+from . import _context
 from ._call_timer import call_timer
 from ._caller import Caller, TimedOut, new_caller
 from ._checks import check_exit_reason, check_timeout
@@ -23,7 +24,7 @@ from ._events import emit
 from ._exceptions import CallTimeout, MailboxFull, ServerError, ServerNotRunning
 from ._ki import protected
 from ._names import whereis
-from ._process import Cast, Info, Process, StopRequest, exited
+from ._process import Info, Process, StopRequest, exited
 from ._processes import server_of_task
 from ._requests import RequestId, failed_request, new_request
 from ._util import NoPublicConstructor, safe_repr
@@ -197,7 +198,7 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
             trio_otp knows, so it says so).
           MailboxFull: the mailbox is bounded and full.
         """
-        self._process.post(Cast(request))
+        self._process.post((request, _context.capture() if _context.active else None))  # cast_item, inlined
 
     def send(self, message: object) -> None:
         """Send a plain message to ``handle_info`` (OTP's ``Pid ! Message``). Raises as

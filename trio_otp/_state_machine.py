@@ -518,7 +518,7 @@ class _Run:
                         defer(process, caller)
                     event = CallEvent(caller._request, caller)
                 elif kind is Cast:
-                    event = CastEvent(item.request)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+                    event = CastEvent(item[0])  # type: ignore[index]  # pyright: ignore[reportIndexIssue]
                 elif kind is Info:
                     event = InfoEvent(item.message)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                 elif kind is _Timeout:

@@ -272,8 +272,8 @@ def describe_message(item: object) -> tuple[str, object] | None:
     """A mailbox item as ``(kind, content)``, as crash reports show the last message."""
     if isinstance(item, Caller):
         return ("call", item._request)
-    if isinstance(item, Cast):
-        return ("cast", item.request)
+    if type(item) is Cast:
+        return ("cast", item[0])
     if isinstance(item, Info):
         return ("info", item.message)
     if isinstance(item, StopRequest):
