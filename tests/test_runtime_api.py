@@ -281,3 +281,28 @@ def test_supervisor_child_specs_take_the_same_options(definition: object) -> Non
     assert (spec.restart, spec.shutdown, spec.significant) == (Restart.TRANSIENT, 2.0, True)
     with pytest.raises(TypeError, match="restrat"):
         make("s", restrat=Restart.TRANSIENT)
+
+
+async def test_a_request_whose_caller_gave_up_is_still_carried_out(autojump_clock: MockClock) -> None:
+    # As in OTP, where the message is in the supervisor's mailbox once sent: the caller's
+    # cancellation (or timeout) ends its wait, not the request.
+    async def slow_start(*, task_status: trio.TaskStatus[str]) -> None:
+        await trio.sleep(5)
+        task_status.started("slow")
+        await trio.sleep_forever()
+
+    async def worker(*, task_status: trio.TaskStatus[str]) -> None:
+        task_status.started("late")
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        sup = await nursery.start(Supervisor([]).run)
+        nursery.start_soon(sup.start_child, trio_otp.ChildSpec("slow", slow_start))
+        await trio.sleep(1)  # the supervisor is starting "slow" until 5 s
+        with trio.move_on_after(1) as waited:
+            await sup.start_child(trio_otp.ChildSpec("late", worker))
+        assert waited.cancelled_caught
+        await trio.sleep(4)  # "slow" is ready at 5 s, then the abandoned request is handled
+        # (which_children lists the newest first, as OTP)
+        assert [(info.id, info.ref) for info in await sup.which_children()] == [("late", "late"), ("slow", "slow")]
+        nursery.cancel_scope.cancel()
