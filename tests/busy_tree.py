@@ -178,8 +178,9 @@ class Store(trio_otp.GenServer[Any, Any]):
         await trio.sleep(0.001)
 
 
-async def hammer(*, task_status: trio.TaskStatus[None]) -> None:
-    """Calls, casts, deferred calls and stops against the stores, from several tasks."""
+async def hammer(group: trio_otp.Registry[Any], *, task_status: trio.TaskStatus[None]) -> None:
+    """Calls, casts, deferred calls, stops, request ids (alone and in collections) and
+    multi_calls against the stores, from several tasks."""
     task_status.started()
 
     async def one_caller(index: int) -> None:
@@ -203,6 +204,16 @@ async def hammer(*, task_status: trio.TaskStatus[None]) -> None:
                     ref = trio_otp.whereis(name)
                     if ref is not None:
                         await ref.stop(trio_otp.Shutdown("hammer"), timeout=0.1)
+                elif choice < 0.86:
+                    await trio_otp.multi_call(group, "stores", "slow", timeout=0.01)
+                elif choice < 0.9:
+                    collection = trio_otp.RequestIdCollection[int]()
+                    for label in range(3):
+                        ref = trio_otp.whereis(f"store{label}")
+                        if ref is not None:
+                            collection.add(ref.send_request("defer" if label else "inc"), label)
+                    while collection:
+                        await collection.receive_response(timeout=0.005)
                 else:
                     ref = trio_otp.whereis(name)
                     if ref is not None:
@@ -303,7 +314,7 @@ def build_tree() -> trio_otp.Supervisor:
         root_child("slow_start", slow_start),
         root_child("loops", loops.run, type=trio_otp.ChildType.SUPERVISOR),
         root_child("stores", stores.run, type=trio_otp.ChildType.SUPERVISOR),
-        root_child("hammer", hammer),
+        root_child("hammer", hammer, group),
         root_child("all_loops", all_loops.run, type=trio_otp.ChildType.SUPERVISOR),
         root_child("dynamic", dynamic_churn, trio_otp.DynamicSupervisor(max_restarts=1_000_000, name="pool")),
         root_child("tasks", task_churn, trio_otp.TaskSupervisor(name="tasks")),
