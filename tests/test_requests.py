@@ -540,6 +540,63 @@ async def test_current_server_ends_with_serve(autojump_clock: MockClock) -> None
 
 
 @attrs.define
+class EndsAtOnce(trio_otp.GenServer[Any, Any]):
+    async def init(self) -> trio_otp.Timeout:
+        return trio_otp.Timeout(0)
+
+    async def handle_info(self, message: Any) -> trio_otp.Stop[Any]:
+        return trio_otp.Stop()
+
+
+async def test_a_childs_task_that_runs_a_second_server_runs_that_one(autojump_clock: MockClock) -> None:
+    async def one_then_another(*, task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+        await trio_otp.serve(EndsAtOnce)
+        await trio_otp.serve(Box, task_status=task_status)
+
+    async with trio.open_nursery() as nursery:
+        supervisor = await nursery.start(trio_otp.Supervisor([trio_otp.ChildSpec("w", one_then_another)]).run)
+        [child] = await supervisor.which_children()
+        assert await child.ref.call("who") is child.ref
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_serve_nested_in_a_callback_is_the_server_until_it_ends(autojump_clock: MockClock) -> None:
+    """Nothing forbids awaiting serve in a callback: the callback's task then runs the
+    inner server until it ends, and is the outer one's again after."""
+    registry = trio_otp.Registry[Any](trio_otp.Keys.DUPLICATE)
+    seen: list[object] = []
+
+    @attrs.define
+    class Inner(trio_otp.GenServer[Any, Any]):
+        async def init(self) -> None:
+            seen.append(trio_otp.current_server())
+            registry.register("group", None)
+
+        async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
+            return ("inner", trio_otp.current_server())
+
+    @attrs.define
+    class Outer(trio_otp.GenServer[Any, Any]):
+        async def handle_cast(self, request: Any) -> None:
+            await trio_otp.serve(Inner)
+            seen.append(trio_otp.current_server())
+
+    async with trio.open_nursery() as nursery:
+        outer = await trio_otp.start_server(nursery, Outer)
+        outer.cast("run Inner")
+        await trio.sleep(0.5)
+        [inner] = seen
+        assert inner is not outer
+        replies, bad = await trio_otp.multi_call(registry, "group", "who", timeout=0.1)
+        assert (replies, bad) == ([(inner, ("inner", inner))], [])
+        await inner.stop()
+        await settle()
+        assert seen == [inner, outer]
+        assert not outer._process.inner  # unlinked once it ended
+        nursery.cancel_scope.cancel()
+
+
+@attrs.define
 class Joiner(trio_otp.GenServer[Any, Any]):
     """Registers itself in a group in init, as a group's members do."""
 

@@ -304,5 +304,6 @@ async def test_a_request_whose_caller_gave_up_is_still_carried_out(autojump_cloc
         assert waited.cancelled_caught
         await trio.sleep(4)  # "slow" is ready at 5 s, then the abandoned request is handled
         # (which_children lists the newest first, as OTP)
-        assert [(info.id, info.ref) for info in await sup.which_children()] == [("late", "late"), ("slow", "slow")]
+        children = [(info.id, info.ref) for info in await sup.which_children()]
+        assert children == [("late", "late"), ("slow", "slow")]
         nursery.cancel_scope.cancel()

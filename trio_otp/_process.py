@@ -95,6 +95,7 @@ class Process:
         "ended",
         "ended_event",
         "exit_reason",
+        "inner",
         "label",
         "mailbox",
         "mailbox_size",
@@ -137,6 +138,8 @@ class Process:
         self.watching: dict[Any, None] | None = None  # Monitors that notify this server
         self.timers: dict[Any, None] | None = None  # Timers that will send to this server
         self.call_timer: CallTimer | None = None  # this run's, at the first timed call to it
+        # The ServerRef of a server its task runs nested in one of its callbacks (see _processes.py).
+        self.inner: object = None
         self.server: GenServer[Any, Any] | StateMachine[Any, Any, Any, Any] | None = (
             None  # the state, for get_status (see _sys.py)
         )

@@ -16,8 +16,10 @@ KI-protected step; nothing on the call, cast or send path touches the table.
 A server's entry is keyed by its task, so that :func:`server_of_task` finds the server a
 task runs in O(1) (what :func:`current_server` and :func:`multi_call`'s groups need);
 a supervised child's task records its server itself (``ChildTask.server``). A task that
-already runs a server and awaits ``serve`` again (nested, which nothing else forbids)
-keeps the outer one as its server; the inner one is keyed by its process.
+already runs a server and awaits ``serve`` again in a callback (nested, which nothing
+forbids) runs the inner one until it ends: the outer process links to it
+(``Process.inner``), and the inner one's entry is keyed by its process. Once a server
+has ended, its task is no server (until it runs another).
 
 Parents
 -------
@@ -70,12 +72,16 @@ def list_server(ref: Any, task: trio.lowlevel.Task) -> None:
     A supervised child's own task keeps it in its ``ChildTask`` (its supervisor lists it
     for :func:`processes`); any other goes into the table.
     """
-    child = _children_by_task.get({}).get(task)
-    if child is not None and child.server is None:
-        child.server = ref
+    outer = server_of_task(task)
+    if outer is not None:  # a serve nested in a callback of the server the task runs
+        outer._process.inner = ref
+        _get_table()[ref._process] = ref
         return
-    table = _get_table()
-    table[ref._process if task in table or child is not None else task] = ref
+    child = _children_by_task.get({}).get(task)
+    if child is not None:
+        child.server = ref
+    else:
+        _get_table()[task] = ref
 
 
 @protected
@@ -84,19 +90,36 @@ def forget_server(process: Any) -> None:
     ``ChildTask`` goes with its task)."""
     table = _table.get({})
     task = process.task
-    found: Any = table.get(task)
-    if found is not None and found._process is process:
-        del table[task]
-    else:
-        table.pop(process, None)  # a nested serve's, keyed by its process
+    child = _children_by_task.get({}).get(task)
+    outermost: Any = child.server if child is not None else None
+    if outermost is None:
+        outermost = table.get(task)
+    if outermost is not None and outermost._process is process:
+        if child is not None and child.server is outermost:
+            child.server = None
+        else:
+            del table[task]
+        return
+    table.pop(process, None)  # a nested serve's, keyed by its process
+    ref = outermost
+    while ref is not None:  # unlink it from the server it ran in
+        inner = ref._process.inner
+        if inner is not None and inner._process is process:
+            ref._process.inner = None
+            return
+        ref = inner
 
 
 def server_of_task(task: trio.lowlevel.Task) -> Any:
-    """The ServerRef of the server ``task`` runs (ended or not), or None. Not a checkpoint."""
+    """The ServerRef of the server ``task`` runs (the innermost, if one is nested in
+    another's callback), or None. Not a checkpoint."""
     child = _children_by_task.get({}).get(task)
-    if child is not None and child.server is not None:
-        return child.server
-    return _table.get({}).get(task)
+    ref: Any = child.server if child is not None else None
+    if ref is None:
+        ref = _table.get({}).get(task)
+    while ref is not None and ref._process.inner is not None:
+        ref = ref._process.inner
+    return ref
 
 
 def child_of(task: trio.lowlevel.Task | None) -> ChildTask | None:
