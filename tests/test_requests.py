@@ -391,6 +391,30 @@ async def test_several_tasks_waiting_on_one_collection_each_get_an_answer(autoju
         nursery.cancel_scope.cancel()
 
 
+async def test_a_waiter_on_a_collection_another_emptied_is_told_at_once(autojump_clock: MockClock) -> None:
+    """One waiter's receive_response timing out abandons every pending request: a
+    waiter with no timeout must not then wait for ever on an empty collection."""
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, Box)
+        collection = trio_otp.RequestIdCollection[int]()
+        collection.add(ref.send_request("hold"), 1)
+        ended: list[float] = []
+
+        async def wait_for_ever() -> None:
+            with pytest.raises(trio_otp.CallTimeout, match="another task"):
+                await collection.wait_response(timeout=None)
+            ended.append(trio.current_time())
+
+        start = trio.current_time()
+        async with trio.open_nursery() as waiters:
+            waiters.start_soon(wait_for_ever)
+            with pytest.raises(trio_otp.CallTimeout, match="within 1 s"):
+                await collection.receive_response(timeout=1)
+        assert ended == [start + 1]
+        assert len(collection) == 0
+        nursery.cancel_scope.cancel()
+
+
 async def test_a_waiter_whose_answer_was_taken_waits_out_its_timeout(autojump_clock: MockClock) -> None:
     async with trio.open_nursery() as nursery:
         ref = await trio_otp.start_server(nursery, Box)

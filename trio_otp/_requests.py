@@ -376,6 +376,11 @@ class RequestIdCollection(Generic[LabelT]):
 
     def _timeout(self, method: str, seconds: float) -> CallTimeout:
         count = len(self._requests)
+        if not count:  # emptied while this task waited
+            return CallTimeout(
+                f"RequestIdCollection.{method}: another task waiting on the collection took "
+                "or abandoned the last of its requests"
+            )
         return CallTimeout(
             f"RequestIdCollection.{method}: none of its {count} requests got a reply within {seconds:g} s"
         )
@@ -410,7 +415,9 @@ class RequestIdCollection(Generic[LabelT]):
         """As :meth:`wait_response`, but on a timeout or a cancellation every request of
         the collection still pending is abandoned (late replies are dropped) and leaves
         it, as OTP's ``receive_response`` abandons them. Answers that had already come
-        stay, to be taken (a cancellation loses no reply). A checkpoint.
+        stay, to be taken (a cancellation loses no reply). Other tasks waiting on the
+        same collection then raise :class:`CallTimeout` once nothing is left in it. A
+        checkpoint.
 
         Raises as :meth:`wait_response`.
         """
@@ -450,3 +457,6 @@ class RequestIdCollection(Generic[LabelT]):
             del requests[request_id]
             request_id._unwatch(self)
             request_id._abandon()
+        arrival, self._arrival = self._arrival, None
+        if arrival is not None:  # other waiters look again: what they wait for may be gone
+            arrival.set()
