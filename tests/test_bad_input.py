@@ -727,7 +727,7 @@ WRONG: list[Wrong] = [
         "abcast an entry of a task that runs no server",
         _group_of_a_plain_task(trio_otp.abcast),
         TypeError,
-        "belongs to no server; a group's members must be servers",
+        "was made outside any server; a group's members must be servers",
     ),
     Wrong(
         "stop reason not an exception",

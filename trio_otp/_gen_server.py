@@ -356,7 +356,7 @@ async def serve(
     # any two lines of this (unprotected) function, and no caller may be left waiting.
     ended_by: BaseException | None = None
     try:
-        list_server(ref, process.task)  # current_server() from here on
+        list_server(ref, process.task, task_status)  # current_server() from here on
         if name is not None:
             process.register(ref)
         result: object

@@ -3,9 +3,9 @@
 
 Where OTP's group is "the server registered under this name on each of these nodes",
 trio_otp's is a key of a :class:`Registry` with ``keys=DUPLICATE``: its members are the
-servers whose tasks registered under the key (typically in ``init``, with
-``registry.register(key, value)``). An entry's owner task is mapped to the server it runs
-as :func:`current_server` maps the calling task, so the entries' values stay the
+servers that registered under the key (typically in ``init``, with
+``registry.register(key, value)``): each entry records the server its task ran when it
+registered (what :func:`current_server` gave then), so the entries' values stay the
 caller's own.
 A server that registered twice is one member.
 
@@ -19,6 +19,7 @@ caller is cancelled) is abandoned, so no late reply and no deferred caller remai
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Hashable
 from typing import Any
 
@@ -39,11 +40,11 @@ def _members(registry: Registry[Any], key: Hashable, function: str) -> list[Serv
     check_instance(registry, Registry, f"{function}'s registry", "a trio_otp.Registry")
     members: dict[ServerRef[Any, Any], None] = {}
     for entry in registry.lookup(key):
-        ref: ServerRef[Any, Any] | None = server_of_task(entry.owner)
+        ref = typing.cast("ServerRef[Any, Any] | None", entry._server)
         if ref is None:
             msg = (
                 f"{function}: the entry under {safe_repr(key)} registered by task {entry.owner.name!r} "
-                "belongs to no server; a group's members must be servers (register in init)"
+                "was made outside any server; a group's members must be servers (register in init)"
             )
             raise TypeError(msg)
         members[ref] = None
@@ -70,8 +71,8 @@ async def multi_call(
 
     Raises:
       TypeError: ``registry`` is not a :class:`Registry`, ``key`` is not hashable, or an
-        entry under ``key`` belongs to a task that runs no server (checked before
-        anything is sent).
+        entry under ``key`` was registered by a task while it ran no server (checked
+        before anything is sent).
       TypeError, ValueError: ``timeout`` is not None or a number of seconds >= 0.
     """
     seconds = check_timeout(timeout, "multi_call's timeout")

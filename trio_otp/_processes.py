@@ -66,11 +66,12 @@ def forget_supervisor(state: object) -> None:
 
 
 @protected
-def list_server(ref: Any, task: trio.lowlevel.Task) -> None:
+def list_server(ref: Any, task: trio.lowlevel.Task, task_status: object) -> None:
     """Record that ``task`` runs the server of ``ref`` (in the server's task, before init).
 
-    A supervised child's own task keeps it in its ``ChildTask`` (its supervisor lists it
-    for :func:`processes`); any other goes into the table.
+    The server a supervised child starts as (``task_status`` is the child's) is kept in
+    its ``ChildTask``, and its supervisor lists it for :func:`processes`; any other goes
+    into the table (a worker that serves after reporting ready, a second serve).
     """
     outer = server_of_task(task)
     if outer is not None:  # a serve nested in a callback of the server the task runs
@@ -78,7 +79,7 @@ def list_server(ref: Any, task: trio.lowlevel.Task) -> None:
         _get_table()[ref._process] = ref
         return
     child = _children_by_task.get({}).get(task)
-    if child is not None:
+    if child is not None and task_status is child:
         child.server = ref
     else:
         _get_table()[task] = ref

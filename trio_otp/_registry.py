@@ -37,6 +37,7 @@ import trio
 from ._checks import check_callable, check_hashable, check_instance
 from ._exceptions import AlreadyRegistered
 from ._ki import protected
+from ._processes import server_of_task
 from ._util import describe, safe_repr
 
 ValueT = TypeVar("ValueT")
@@ -57,6 +58,10 @@ class Entry(Generic[ValueT]):
 
     owner: trio.lowlevel.Task
     value: ValueT
+    # The ServerRef of the server the owner ran when it registered (None if none), which
+    # is the member multi_call and abcast reach: a task may run another server later, or
+    # one nested in a callback, and the entry stays the first one's.
+    _server: object = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -158,7 +163,7 @@ class Registry(Generic[ValueT]):
             label = f"registry {self.name!r}" if self.name is not None else "the registry"
             msg = f"{safe_repr(key)} is already registered in {label} by task {entries[0].owner.name!r}"
             raise AlreadyRegistered(msg, entries[0])
-        entry = Entry(task, value)
+        entry = Entry(task, value, server_of_task(task))
         self._entries.setdefault(key, []).append(entry)
         self._size += 1
         keys = self._by_task.get(task)
@@ -327,7 +332,7 @@ class Registry(Generic[ValueT]):
             return None
         old = entries[0].value
         new = function(old)  # user code: before anything changes
-        self._replace(key, entries[0], Entry(task, new))
+        self._replace(key, entries[0], Entry(task, new, entries[0]._server))
         return new, old
 
     @protected

@@ -623,7 +623,7 @@ async def serve_state_machine(
     _runs[process] = run
     ended_by: BaseException | None = None
     try:
-        list_server(ref, process.task)  # current_server() from here on
+        list_server(ref, process.task, task_status)  # current_server() from here on
         if name is not None:
             process.register(ref)
         try:
