@@ -620,9 +620,9 @@ async def serve_state_machine(
     process.server = machine  # read by _sys as the server's state
     ref = typing.cast("ServerRef[RequestT, ReplyT]", ServerRef._create(process))
     run = _Run(machine, process)
-    _runs[process] = run
     ended_by: BaseException | None = None
     try:
+        _runs[process] = run  # inside the try: an interrupt cannot leave it in this module's dict
         list_server(ref, process.task, task_status)  # current_server() from here on
         if name is not None:
             process.register(ref)
