@@ -87,8 +87,9 @@ def list_server(ref: Any, task: trio.lowlevel.Task, task_status: object) -> None
 
 @protected
 def forget_server(process: Any) -> None:
-    """Remove a server's entry once it has ended, if it has one (a supervised child's
-    ``ChildTask`` goes with its task)."""
+    """Forget a server once it has ended: its table entry, or a supervised child's
+    ``ChildTask.server``, or, for a serve nested in a callback, its entry and the outer
+    server's link to it."""
     table = _table.get({})
     task = process.task
     child = _children_by_task.get({}).get(task)
