@@ -61,7 +61,7 @@ class Entry(Generic[ValueT]):
     # The ServerRef of the server the owner ran when it registered (None if none), which
     # is the member multi_call and abcast reach: a task may run another server later, or
     # one nested in a callback, and the entry stays the first one's.
-    _server: object = attrs.field(default=None, eq=False, repr=False)
+    _server: object = attrs.field(default=None, eq=False, repr=False, alias="_server")
 
 
 @attrs.frozen
