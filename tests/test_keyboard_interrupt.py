@@ -393,7 +393,7 @@ def between_queueing_and_parking() -> str | None:
 
     call = ServerRef.call
     interrupt = LineInterrupt(
-        1, lambda code: code is call.__code__, line=line_of(call, "process.append(caller)", after=1)
+        1, lambda code: code is call.__code__, line=line_of(call, "mailbox.append(caller)", after=1)
     )
 
     async def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import partial
 from typing import Any
 
 import attrs
@@ -221,6 +222,43 @@ async def test_call_by_an_unknown_name(autojump_clock: MockClock) -> None:
         await trio_otp.call("nobody", "hi")
     with pytest.raises(trio_otp.ServerNotRunning):
         trio_otp.send("nobody", "hi")
+
+
+class _SlowToStop(trio_otp.GenServer[str, str]):
+    async def handle_call(self, request: str, caller: trio_otp.Caller[str]) -> str:
+        return request
+
+    async def terminate(self, reason: BaseException | None) -> None:
+        await trio.sleep(10)
+
+
+async def test_calls_by_name_that_miss_the_fast_lookup_raise_as_whereis_would(
+    autojump_clock: MockClock,
+) -> None:
+    # A call or cast by a plain name first looks in the default registry without
+    # whereis's checks; whatever that finds other than a running server must raise
+    # exactly what the checked path raises.
+    with pytest.raises(TypeError, match="name must be hashable"):
+        await trio_otp.call(["unhashable"], "hi")  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportArgumentType]
+    with pytest.raises(TypeError, match="name must be hashable"):
+        trio_otp.cast(["unhashable"], "hi")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio_otp.Supervisor([], name="tree").run)
+        with pytest.raises(TypeError, match="'tree' names <SupervisorRef"):
+            await trio_otp.call("tree", "hi")
+        ref = await trio_otp.start_server(nursery, _SlowToStop, name="slow")
+        assert await trio_otp.call("slow", "hi") == "hi"
+        nursery.start_soon(partial(ref.stop, timeout=None))
+        await settle()  # in terminate: still holds its name, accepts nothing
+        assert trio_otp.whereis("slow") is None
+        with pytest.raises(trio_otp.ServerNotRunning, match="no running server is registered as 'slow'"):
+            await trio_otp.call("slow", "hi")
+        with pytest.raises(trio_otp.ServerNotRunning):
+            trio_otp.cast("slow", "hi")
+        via = trio_otp.Via(Registry[Any](name="mine"), "key")
+        with pytest.raises(trio_otp.ServerNotRunning, match="no running server is registered as"):
+            await trio_otp.call(via, "hi")
+        nursery.cancel_scope.cancel()
 
 
 def test_keys_are_checked() -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 import trio
@@ -49,11 +50,13 @@ class TimedCall(Protocol):
 
 
 class CallTimer:
-    __slots__ = ("_heap", "_scope", "_seq", "live", "next_deadline")
+    __slots__ = ("_heap", "_scope", "_seq", "live", "next_deadline", "now")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, TimedCall]] = []
         self._seq = 0
+        # The run's clock, read with one call instead of trio.current_time()'s three.
+        self.now: Callable[[], float] = trio.lowlevel.current_clock().current_time
         self._scope = trio.CancelScope()  # replaced each time the task goes to sleep
         self.live: int = 0  # timed calls that have not ended (a Caller's end counts it down itself)
         # The scope's deadline, as a plain attribute: a property read per call is not free.
@@ -62,9 +65,14 @@ class CallTimer:
     @protected
     def add(self, call: TimedCall, deadline: float) -> None:
         """Watch ``call`` until ``deadline``. The call must call :meth:`finished` once
-        when it ends for any reason."""
+        when it ends for any reason, and not before it is ``done`` (or its entry has left
+        the heap): while no call is live, the heap's entries are all dropped."""
         self._seq += 1
         heap = self._heap
+        if not self.live:
+            # Every entry is of a call that has ended: drop them all at once (one call
+            # at a time, the usual case, never has the heap rebuilt).
+            heap.clear()
         heapq.heappush(heap, (deadline, self._seq, call))
         self.live += 1
         # Only an earlier deadline touches the scope: setting it re-registers it.

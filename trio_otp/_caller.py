@@ -61,11 +61,23 @@ class Caller(Generic[ReplyT], metaclass=NoPublicConstructor):
         dropped, as OTP drops a reply to a caller that is gone. Call it from a task of
         the same Trio run; from another thread use ``trio.from_thread.run_sync``.
         """
-        if self._end(_DONE):
-            if self._request_id is None:
-                trio.lowlevel.reschedule(self._task, outcome.Value(value))
-            else:
-                self._request_id._answer(outcome.Value(value))
+        if self._state != _WAITING:
+            return
+        # _end(_DONE), inlined: every call's reply comes this way.
+        self._state = _DONE
+        if self._process is not None:
+            deferred = self._process.deferred
+            if deferred is not None:
+                deferred.discard(self)
+            self._process = None
+        timer = self._timer
+        if timer is not None:
+            timer.live -= 1
+            self._timer = None
+        if self._request_id is None:
+            trio.lowlevel.reschedule(self._task, outcome.Value(value))
+        else:
+            self._request_id._answer(outcome.Value(value))
 
     @protected
     def _fail(self, error: BaseException) -> None:

@@ -68,7 +68,7 @@ _run_handlers: trio.lowlevel.RunVar[list[Handler]] = trio.lowlevel.RunVar("trio_
 # or run ever attached one), emitting skips the RunVar look-up. A run that ends without
 # detaching leaves it above 0: its handlers are gone with the run, and emitting then only
 # costs that look-up, which finds the new run's empty list.
-_attached_in_runs = 0
+_attached_in_runs: int = 0
 
 
 def _current_run_handlers() -> list[Handler] | None:

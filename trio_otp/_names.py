@@ -153,6 +153,18 @@ def _resolve(name: Hashable) -> tuple[Registry[Any], Hashable]:
         return registry, name
 
 
+def registered_value(key: Hashable) -> object:
+    """What this run's default registry holds under ``key`` (a plain name, not a
+    :class:`Via` or a :class:`Partition`), or None: :func:`whereis` without its checks,
+    for the calls and casts by name, which fall back to it for anything else. Raises
+    TypeError for an unhashable ``key``."""
+    try:
+        entries = _default_names.get()._entries.get(key)  # Registry.whereis, inlined
+    except LookupError:
+        return None
+    return entries[0].value if entries else None
+
+
 def check_name(name: object, argument: str = "name") -> None:
     """A name: any hashable value, or a :class:`Via`."""
     check_hashable(name, argument)

@@ -83,10 +83,11 @@ class Timer(metaclass=NoPublicConstructor):
             self._state = Timer._SENT
             self._forget()
         else:
-            # The next deadline from this one, not from now: no drift.
-            self._timer.finished()
+            # The next deadline from this one, not from now: no drift. Added before this
+            # entry is counted finished: the heap drops its entries when none is live.
             self.deadline += self.period
             self._timer.add(self, self.deadline)
+            self._timer.finished()
         self._deliver()
 
     def _deliver(self) -> None:
