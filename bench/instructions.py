@@ -14,6 +14,7 @@ once, without valgrind (what the driver runs under it).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pathlib
@@ -41,6 +42,10 @@ WORKLOADS: dict[str, tuple[Callable[[int], Awaitable[Any]], int]] = {
     "restart_via_call": (suite.restart_latencies_via_call, 60),
     "start": (suite.gen_server_processes, 200),
     "start_batched": (lambda n: suite.gen_server_processes(n, batch=100), 200),
+    "api_call": (suite.gen_server_call_rate, 2_000),
+    "api_call_by_name": (suite.gen_server_call_by_name_rate, 2_000),
+    "raw_api_call": (suite.raw_api_call_rate, 2_000),
+    "raw_api_call_by_name": (suite.raw_api_call_by_name_rate, 2_000),
     "raw_call": (suite.raw_call_rate, 2_000),
     "raw_call_by_name": (suite.raw_call_by_name_rate, 2_000),
     "raw_cast": (suite.raw_batched_cast_rate, 10_000),
@@ -55,7 +60,7 @@ WORKLOADS: dict[str, tuple[Callable[[int], Awaitable[Any]], int]] = {
 # A workload's baseline: the raw-Trio workload its row of the suite is compared with.
 BASELINES = {name: f"raw_{name}" for name in WORKLOADS if f"raw_{name}" in WORKLOADS}
 # Workloads whose suite row is a rate (its ratio is baseline cost over trio_otp's).
-RATES = {"call", "call_by_name", "cast", "many_callers", "many_servers"}
+RATES = {"call", "call_by_name", "api_call", "api_call_by_name", "cast", "many_callers", "many_servers"}
 
 
 def instructions(workload: str, n: int) -> int:
@@ -94,6 +99,7 @@ def main() -> None:
         print(line, flush=True)
 
 
+@functools.cache  # deterministic: a workload that is another's baseline too runs once
 def per_operation(workload: str) -> float:
     n = WORKLOADS[workload][1]
     low, high = instructions(workload, n), instructions(workload, 3 * n)

@@ -140,6 +140,54 @@ async def raw_call_rate(n: int) -> float:
     return n / elapsed
 
 
+async def raw_checked_call(raw: RawMailbox, request: Any) -> Any:
+    """A call as any Trio API must make one, at the least: a coroutine that finds its
+    task and, being a checkpoint, checks for cancellation before it sends anything."""
+    task = trio.lowlevel.current_task()
+    await trio.lowlevel.checkpoint_if_cancelled()
+    raw.send(request, task)
+    return await trio.lowlevel.wait_task_rescheduled(_abort)
+
+
+async def raw_api_call_rate(n: int) -> float:
+    """The floor of a call API: the deque mailbox reached through raw_checked_call."""
+    raw = RawMailbox()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(raw.serve)
+        await trio.lowlevel.checkpoint()
+        start = time.perf_counter()
+        for i in range(n):
+            assert await raw_checked_call(raw, i) == i
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return n / elapsed
+
+
+_RAW_NAMES: trio.lowlevel.RunVar[dict[str, RawMailbox]] = trio.lowlevel.RunVar("bench_raw_names")
+
+
+async def raw_api_call_by_name(name: str, request: Any) -> Any:
+    """raw_checked_call by a name of this run (names are per run: a RunVar's dict)."""
+    raw = _RAW_NAMES.get()[name]
+    task = trio.lowlevel.current_task()
+    await trio.lowlevel.checkpoint_if_cancelled()
+    raw.send(request, task)
+    return await trio.lowlevel.wait_task_rescheduled(_abort)
+
+
+async def raw_api_call_by_name_rate(n: int) -> float:
+    _RAW_NAMES.set({"echo": RawMailbox()})
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_RAW_NAMES.get()["echo"].serve)
+        await trio.lowlevel.checkpoint()
+        start = time.perf_counter()
+        for i in range(n):
+            assert await raw_api_call_by_name("echo", i) == i
+        elapsed = time.perf_counter() - start
+        nursery.cancel_scope.cancel()
+    return n / elapsed
+
+
 async def channel_call_rate(n: int) -> float:
     req_send, req_recv = trio.open_memory_channel[int](0)
     rep_send, rep_recv = trio.open_memory_channel[int](0)
@@ -1014,6 +1062,23 @@ def run_suite() -> list[Row]:
             True,
             ">= 0.8x",
             floor + ", server looked up in a dict at each call",
+        ),
+        Row(
+            "  against the floor of a call API (for scale: what bounds the ratio)",
+            *paired(gen_server_call_rate, raw_api_call_rate, N_CALLS),
+            "calls/s",
+            True,
+            "",
+            "the same mailbox reached through an async function that looks up its task and "
+            "checks for cancellation before sending, as a checkpoint must",
+        ),
+        Row(
+            "  by name, against that floor with names per run (for scale)",
+            *paired(gen_server_call_by_name_rate, raw_api_call_by_name_rate, N_CALLS),
+            "calls/s",
+            True,
+            "",
+            "that floor, the mailbox looked up at each call in a dict held by a RunVar",
         ),
         Row(
             "  raw Trio, two memory channels (for scale)",
