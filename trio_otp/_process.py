@@ -218,8 +218,7 @@ class Process:
     @protected
     def take(self) -> object:
         """The oldest message, which becomes :attr:`current`; the mailbox must not be empty."""
-        assert self.mailbox is not None
-        item = self.current = self.mailbox.popleft()
+        item = self.current = self.mailbox.popleft()  # type: ignore[union-attr]  # pyright: ignore[reportOptionalMemberAccess]
         room = self.room
         if room is not None and room:
             room.unpark()
