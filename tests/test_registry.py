@@ -261,6 +261,13 @@ async def test_calls_by_name_that_miss_the_fast_lookup_raise_as_whereis_would(
         nursery.cancel_scope.cancel()
 
 
+def test_an_unhashable_name_outside_a_run_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="name must be hashable"):
+        trio_otp.cast(["unhashable"], "hi")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    with pytest.raises(TypeError, match="name must be hashable"):
+        trio_otp.send({}, "hi")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
 def test_keys_are_checked() -> None:
     with pytest.raises(TypeError, match=r"Keys\.UNIQUE or Keys\.DUPLICATE"):
         Registry("unique")  # type: ignore[arg-type]

@@ -160,7 +160,7 @@ def registered_value(key: Hashable) -> object:
     TypeError for an unhashable ``key``."""
     try:
         entries = _default_names.get()._entries.get(key)  # Registry.whereis, inlined
-    except LookupError:
+    except (LookupError, RuntimeError):  # no names yet, or outside a run: whereis says which
         return None
     return entries[0].value if entries else None
 
