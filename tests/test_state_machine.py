@@ -601,6 +601,43 @@ async def test_state_enter_runs_after_init_on_every_change_and_on_repeat_only(
     ]
 
 
+class Unequal:
+    """A state that compares unequal even to itself, as a float NaN does."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return 0
+
+
+async def test_keep_state_is_never_a_state_change_even_for_a_state_unequal_to_itself(
+    autojump_clock: MockClock,
+) -> None:
+    """OTP's keep_state: no enter call, postponed events stay postponed."""
+    odd: Any = Unequal()
+    machine = EnterScript(
+        {
+            ("a", "go"): NextState(odd, []),
+            (odd, "later"): KeepState([], Postpone()),
+            (odd, "keep"): KeepState([1]),
+        }
+    )
+    async with trio.open_nursery() as nursery:
+        ref = await start(nursery, machine)
+        for message in ("go", "later", "keep"):
+            ref.cast(message)
+        await settle()
+        await ref.stop()
+    assert events(machine) == [
+        ("a", ("enter", "a")),
+        ("a", "go"),
+        (odd, ("enter", "a")),
+        (odd, "later"),
+        (odd, "keep"),
+    ]
+
+
 async def test_state_enter_actions_come_after_the_transitions_so_its_timeout_wins(
     autojump_clock: MockClock,
 ) -> None:

@@ -287,51 +287,55 @@ class _Run:
         self.data = first.data
         await self.after(first.actions, first.state, enter=True)
 
-    async def handle(self, event: Event[Any, Any]) -> None:
-        self.event = event
-        # dispatch() inlined: one coroutine frame less per event
-        if self.by_state:
-            result: Transition[Any, Any] = await self.machine._state_function(self.state)(event, self.data)
-        else:
-            result = await self.machine.handle_event(event, self.state, self.data)
-        if result is None:
-            return  # keep state and data: nothing to do, not even for the event timeout
-        postpone = False
+    def transition(
+        self, event: Event[Any, Any], result: Transition[Any, Any]
+    ) -> tuple[tuple[Any, ...], object, bool] | None:
+        """Take a state callback's result for ``event`` (not None): the new state and
+        data, postponing, the state change's effects. What is left to carry out, as
+        :meth:`after`'s arguments, or None if nothing is.
+
+        Raises:
+          _Stopped: the result is a StopMachine.
+          TypeError: the result is not a transition.
+        """
         repeat = False
-        if isinstance(result, NextState):
+        old = self.state
+        if type(result) is KeepState:
             self.data = result.data
-            new_state: object = result.state
-        elif isinstance(result, KeepState):
+            actions: tuple[Any, ...] = result.actions
+            if not actions:
+                return None  # the common case: nothing to postpone, change or carry out
+            changed = False
+        elif isinstance(result, NextState):
             self.data = result.data
-            new_state = self.state
+            actions = result.actions
+            self.state = result.state
+            changed = bool(result.state != old)
         elif isinstance(result, RepeatState):
             self.data = result.data
-            new_state = self.state
+            actions = result.actions
+            changed = False
             repeat = True
-        elif isinstance(result, StopMachine):  # pyright: ignore[reportUnnecessaryIsInstance]
+        elif isinstance(result, StopMachine):
             raise _Stopped(result)
         else:  # only reachable from code that is not type-checked
-            msg = (  # type: ignore[unreachable]
+            msg = (
                 f"{type(self.machine).__name__}'s state callback returned {safe_repr(result)}; expected "
                 "NextState, KeepState, RepeatState, StopMachine or None"
             )
             raise TypeError(msg)
-        actions: tuple[Any, ...] = result.actions
         for action in actions:
             if type(action) is Postpone:
-                postpone = True
-        changed = bool(new_state != self.state)
-        if postpone:
-            self.postponed.append(event)
-        old = self.state
-        self.state = new_state
+                self.postponed.append(event)
+                break
         if changed:
             if self.postponed:
                 self.queue.extendleft(reversed(self.postponed))
                 self.postponed = []
             self._cancel_state_timeout()
-        if actions or changed or repeat:  # else there is nothing to carry out
-            await self.after(actions, old, enter=changed or repeat)
+        if actions or changed or repeat:
+            return actions, old, changed or repeat
+        return None
 
     def _cancel_state_timeout(self) -> None:
         if self.state_timeout is not None:
@@ -478,6 +482,8 @@ class _Run:
         now = time_source()
         handled = 0
         queue = self.queue
+        machine = self.machine
+        by_state = self.by_state
         while True:
             handled += 1
             if handled >= _FAIRNESS_BATCH:
@@ -533,8 +539,19 @@ class _Run:
             if self.event_timeout is not None:
                 self.cancel_event_timeout()  # any event cancels it, a queued one too
             assert event is not None
+            self.event = event  # for the crash report
+            # The callback is awaited here rather than in a method of its own: one
+            # coroutine frame less per event.
             try:
-                await self.handle(event)
+                result: Transition[Any, Any]
+                if by_state:
+                    result = await machine._state_function(self.state)(event, self.data)
+                else:
+                    result = await machine.handle_event(event, self.state, self.data)
+                if result is not None:  # else keep state and data, nothing to carry out
+                    left = self.transition(event, result)
+                    if left is not None:
+                        await self.after(left[0], left[1], enter=left[2])
             except _Stopped as stopped:
                 return stopped.stop
 

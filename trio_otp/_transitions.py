@@ -336,7 +336,8 @@ class NextState(Generic[StateT, DataT]):
     __slots__ = ("actions", "data", "state")
 
     def __init__(self, state: StateT, data: DataT, *actions: Action) -> None:
-        _check_actions(actions, "NextState")
+        if actions:
+            _check_actions(actions, "NextState")
         self.state: StateT = state
         self.data: DataT = data
         self.actions: tuple[Action, ...] = actions
@@ -357,7 +358,8 @@ class KeepState(Generic[DataT]):
     __slots__ = ("actions", "data")
 
     def __init__(self, data: DataT, *actions: Action) -> None:
-        _check_actions(actions, "KeepState")
+        if actions:
+            _check_actions(actions, "KeepState")
         self.data: DataT = data
         self.actions: tuple[Action, ...] = actions
 
@@ -376,7 +378,8 @@ class RepeatState(Generic[DataT]):
     __slots__ = ("actions", "data")
 
     def __init__(self, data: DataT, *actions: Action) -> None:
-        _check_actions(actions, "RepeatState")
+        if actions:
+            _check_actions(actions, "RepeatState")
         self.data: DataT = data
         self.actions: tuple[Action, ...] = actions
 
