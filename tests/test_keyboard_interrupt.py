@@ -411,6 +411,42 @@ def between_queueing_and_parking() -> str | None:
     return None
 
 
+def between_taking_a_call_and_popping_it() -> str | None:
+    """The server has made a call its current message but not yet taken it out of its
+    mailbox: the call is owed an answer from both places, and gets exactly one. Its
+    caller is shielded, outside the server's nursery, so only that answer can end it."""
+    from trio_otp._gen_server import serve  # noqa: PLC0415 - the code to aim at
+
+    interrupt = LineInterrupt(
+        1, lambda code: code is serve.__code__, line=line_of(serve, "queued.popleft()"), armed=False
+    )
+    answers: list[str] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as outer, trio.open_nursery() as nursery:
+            ref = await trio_otp.start_server(nursery, Echo)
+
+            async def caller() -> None:
+                with trio.CancelScope(shield=True):
+                    try:
+                        answers.append(await ref.call("hello", timeout=None))
+                    except trio_otp.ServerExited:
+                        answers.append("ServerExited")
+
+            interrupt.armed = True
+            outer.start_soon(caller)
+            await trio.sleep_forever()
+
+    ending = run_interrupted(main, interrupt)
+    if not interrupt.fired:
+        return "the interrupt never fired"
+    if not only_interrupts(ending.error):
+        return f"expected KeyboardInterrupt, got {ending.error!r}"
+    if answers != ["ServerExited"]:
+        return f"the caller got {answers}, expected one ServerExited"
+    return None
+
+
 def in_a_childs_exit(line: int) -> str | None:
     """Item 1: the ``line``-th line the child's task runs after its start function raised."""
     from trio_otp._child import ChildTask  # noqa: PLC0415 - the code to aim at
@@ -622,6 +658,7 @@ async def _run_spec(spec: trio_otp.ChildSpec) -> None:
 
 TARGETED: dict[str, Callable[[], str | None]] = {
     "between queueing and parking": between_queueing_and_parking,
+    "between taking a call and popping it": between_taking_a_call_and_popping_it,
     **{f"line {line} of a child's exit": functools.partial(in_a_childs_exit, line) for line in range(1, 9)},
     "a second Ctrl-C during the shutdown": second_interrupt_during_the_shutdown,
     "Ctrl-C while the root escalates": functools.partial(interrupt_while_the_root_gives_up, "escalation"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import typing
+from collections import deque
 from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Any, Final, Generic, TypeVar, final
@@ -406,6 +407,7 @@ async def serve(
             once, idle_timeout = result.seconds, _ONE_SHOT
         handled = 0
         task = process.task
+        abort_park, take = process.abort_park, process.take  # pyright loses their types in this loop
         now = time_source()
         try:
             while stop is None:
@@ -431,9 +433,19 @@ async def serve(
                     if wait is None or process.mailbox:
                         while not process.mailbox:
                             process.current = None  # handled: get_status shows no message
-                            process.parked = process.task
-                            await trio.lowlevel.wait_task_rescheduled(process.abort_park)
-                        item = process.take()
+                            process.parked = task
+                            await trio.lowlevel.wait_task_rescheduled(abort_park)
+                        if process.room is None:
+                            # take() inlined for an unbounded mailbox (the call is a tenth
+                            # of a cast's cost): peek, record, pop, so that an interrupt
+                            # between two steps leaves the message current, queued or
+                            # both, and close() fails a call found either way, once.
+                            queued: deque[object] = process.mailbox
+                            item = queued[0]
+                            process.current = item
+                            queued.popleft()
+                        else:  # a bounded one: take() also wakes a sender waiting for room
+                            item = take()
                     else:
                         item = _IDLE
                         with trio.move_on_after(wait):
