@@ -173,6 +173,31 @@ async def test_handle_event_gets_every_event_with_state_and_data(autojump_clock:
     assert events(machine) == [("a", "go"), ("b", ("info", "hello"))]
 
 
+async def test_the_events_a_machine_gets_are_the_public_frozen_values(autojump_clock: MockClock) -> None:
+    """The loop builds a cast's event without CastEvent's __init__: it must be the same value."""
+    seen: list[Event[Any, Any]] = []
+
+    def keep(event: Event[Any, Any], data: list[Any]) -> Transition[str, list[Any]]:
+        seen.append(event)
+        return None
+
+    machine = Script({("a", ("x", 1)): keep, ("a", ("info", "y")): keep})
+    async with trio.open_nursery() as nursery:
+        ref = await start(nursery, machine)
+        ref.cast(("x", 1))
+        ref.send("y")
+        await settle()
+        await ref.stop()
+    cast, info = seen
+    assert type(cast) is CastEvent
+    assert cast == CastEvent(("x", 1))
+    assert hash(cast) == hash(CastEvent(("x", 1)))
+    assert repr(cast) == "CastEvent(request=('x', 1))"
+    assert info == InfoEvent("y")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        cast.request = "z"  # type: ignore[misc]
+
+
 async def test_a_state_that_names_no_method_crashes_with_a_clear_error(autojump_clock: MockClock) -> None:
     class Typo(Door):
         async def closed(self, event: Event[str, str], data: int) -> Transition[str, int]:
@@ -611,21 +636,21 @@ class Unequal:
         return 0
 
 
-async def test_keep_state_is_never_a_state_change_even_for_a_state_unequal_to_itself(
-    autojump_clock: MockClock,
-) -> None:
-    """OTP's keep_state: no enter call, postponed events stay postponed."""
+async def test_staying_in_a_state_unequal_to_itself_is_no_state_change(autojump_clock: MockClock) -> None:
+    """OTP compares states with =:=, which is reflexive: KeepState, and NextState to the
+    very same state, make no enter call and leave postponed events postponed."""
     odd: Any = Unequal()
     machine = EnterScript(
         {
             ("a", "go"): NextState(odd, []),
             (odd, "later"): KeepState([], Postpone()),
+            (odd, "again"): NextState(odd, [], Postpone()),
             (odd, "keep"): KeepState([1]),
         }
     )
     async with trio.open_nursery() as nursery:
         ref = await start(nursery, machine)
-        for message in ("go", "later", "keep"):
+        for message in ("go", "later", "again", "keep"):
             ref.cast(message)
         await settle()
         await ref.stop()
@@ -634,8 +659,40 @@ async def test_keep_state_is_never_a_state_change_even_for_a_state_unequal_to_it
         ("a", "go"),
         (odd, ("enter", "a")),
         (odd, "later"),
+        (odd, "again"),
         (odd, "keep"),
     ]
+
+
+class Incomparable:
+    def __ne__(self, other: object) -> bool:
+        raise ValueError("cannot compare")
+
+
+async def test_a_state_comparison_that_raises_crashes_the_machine_in_the_state_it_was_in(
+    autojump_clock: MockClock,
+) -> None:
+    incomparable: Any = Incomparable()
+    machine = Script({("a", "go"): NextState(incomparable, [1])})
+    with pytest.RaisesGroup(pytest.RaisesExc(ValueError, match="cannot compare")):
+        async with trio.open_nursery() as nursery:
+            ref = await start(nursery, machine)
+            ref.cast("go")
+            await trio.sleep_forever()
+    assert machine.ended == [("ValueError", "a", [])]
+
+
+class Keep(KeepState[list[Any]]):  # type: ignore[misc]  # pyright: ignore[reportGeneralTypeIssues]
+    """What untyped code may do: KeepState is final only to type checkers."""
+
+
+async def test_a_subclass_of_a_transition_is_that_transition(autojump_clock: MockClock) -> None:
+    machine = Script({("a", "go"): Keep(["kept"])})
+    async with trio.open_nursery() as nursery:
+        ref = await start(nursery, machine)
+        ref.cast("go")
+        assert await trio_otp.get_state(ref) == ("a", ["kept"])
+        await ref.stop()
 
 
 async def test_state_enter_actions_come_after_the_transitions_so_its_timeout_wins(

@@ -110,6 +110,11 @@ ReplyT = TypeVar("ReplyT")
 # Consecutive events a machine handles without parking before it yields to other tasks.
 _FAIRNESS_BATCH = 64
 
+# A CastEvent built field by field: an attrs frozen class's __init__ sets its slot through
+# object.__setattr__, which the slot's own descriptor does for a third of the cost.
+_new_event = object.__new__
+_set_cast_request = CastEvent.request.__set__
+
 
 class StateMachine(Generic[StateT, DataT, RequestT, ReplyT]):
     """Base class of a state machine (OTP's gen_statem): subclass it and define either
@@ -300,17 +305,17 @@ class _Run:
         """
         repeat = False
         old = self.state
-        if type(result) is KeepState:
+        if isinstance(result, KeepState):
             self.data = result.data
             actions: tuple[Any, ...] = result.actions
-            if not actions:
-                return None  # the common case: nothing to postpone, change or carry out
             changed = False
         elif isinstance(result, NextState):
+            # Reflexive, as OTP's =:= is: a state unequal to itself (a NaN) is no change.
+            # Compared before anything is assigned, in case the comparison raises.
+            changed = result.state is not old and bool(result.state != old)
             self.data = result.data
             actions = result.actions
             self.state = result.state
-            changed = bool(result.state != old)
         elif isinstance(result, RepeatState):
             self.data = result.data
             actions = result.actions
@@ -361,7 +366,7 @@ class _Run:
             if isinstance(result, StopMachine):
                 raise _Stopped(result)
             if isinstance(result, NextState):
-                if result.state != self.state:
+                if result.state is not self.state and result.state != self.state:
                     msg = (
                         f"{type(self.machine).__name__}'s state enter call returned {safe_repr(result)}: a "
                         f"state enter call cannot change the state (it is {safe_repr(self.state)})"
@@ -507,7 +512,13 @@ class _Run:
                     process.current = None  # handled: get_status shows no message
                     process.parked = task
                     await trio.lowlevel.wait_task_rescheduled(process.abort_park)
-                item = process.take()
+                if process.room is None:  # take() inlined, as a GenServer's serve does
+                    queued: deque[object] = process.mailbox
+                    item = queued[0]
+                    process.current = item
+                    queued.popleft()
+                else:
+                    item = process.take()
                 if task.custom_sleep_data is not process:  # once per scheduling step (see _sys.py)
                     process.step_time = now()
                     task.custom_sleep_data = process
@@ -524,7 +535,9 @@ class _Run:
                         defer(process, caller)
                     event = CallEvent(caller._request, caller)
                 elif kind is Cast:
-                    event = CastEvent(item[0])  # type: ignore[index]  # pyright: ignore[reportIndexIssue]
+                    # CastEvent(item[0]) without attrs's frozen __init__ (a third of the cost)
+                    event = _new_event(CastEvent)
+                    _set_cast_request(event, item[0])  # type: ignore[index]  # pyright: ignore[reportIndexIssue]
                 elif kind is Info:
                     event = InfoEvent(item.message)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
                 elif kind is _Timeout:
@@ -548,7 +561,11 @@ class _Run:
                     result = await machine._state_function(self.state)(event, self.data)
                 else:
                     result = await machine.handle_event(event, self.state, self.data)
-                if result is not None:  # else keep state and data, nothing to carry out
+                if result is None:
+                    pass  # keep state and data: nothing to carry out
+                elif type(result) is KeepState and not result.actions:
+                    self.data = result.data  # the other common case, without a call
+                else:
                     left = self.transition(event, result)
                     if left is not None:
                         await self.after(left[0], left[1], enter=left[2])
