@@ -56,7 +56,8 @@ class ContextCarrier(Protocol):
     ``ContextVar``: ``capture`` runs in the calling task, ``enter`` in the server's task
     before the message is handled (returning a token), ``exit`` with that token before
     the next message. None of them may await; ``capture`` returning ``None`` carries
-    nothing."""
+    nothing. ``capture`` runs inside the call's or cast's KI-protected bookkeeping, so
+    it must be quick: a Ctrl-C during it lands at the next checkpoint."""
 
     def capture(self) -> object: ...
 

@@ -32,8 +32,9 @@ What is protected
   the function for every other caller in the process, library functions included.)
   trio_otp's own start functions (a GenServer's ``serve``, the supervisors' ``run``)
   protect themselves and are awaited directly. The few user callbacks that run inside
-  protected bookkeeping (event handlers, registry listeners, log handlers) are short
-  synchronous calls that the docs already require to be quick.
+  protected bookkeeping (event handlers, registry listeners, log handlers, a context
+  carrier's ``capture`` in a call or cast) are short synchronous calls that the docs
+  already require to be quick.
 
 Interrupts that do land
 -----------------------
