@@ -346,9 +346,21 @@ OWN_PROCESS_PAIRS: dict[str, Callable[[], tuple[float, float]]] = {
 def paired_in_own_process(name: str) -> tuple[float, float]:
     """``OWN_PROCESS_PAIRS[name]`` measured in a fresh Python process."""
     argv = [sys.executable, __file__, "--pair", name] + (["--quick"] if QUICK else [])
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
-    figure, baseline = json.loads(done.stdout)
+    figure, baseline = json.loads(run_child(argv))
     return figure, baseline
+
+
+def run_child(argv: list[str]) -> str:
+    """The standard output of this suite run as ``argv``.
+
+    Raises:
+      RuntimeError: the run failed; the message holds its standard error.
+    """
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        msg = f"{' '.join(argv[1:])} failed (status {done.returncode}):\n{done.stderr}"
+        raise RuntimeError(msg)
+    return done.stdout
 
 
 # --- 2. cast throughput -----------------------------------------------------------------
@@ -737,8 +749,7 @@ def process_measurements() -> dict[str, list[float]]:
     for _ in range(PROCESS_REPEATS):
         for kind in PROCESS_KINDS:
             argv = [sys.executable, __file__, "--measure", kind] + (["--quick"] if QUICK else [])
-            done = subprocess.run(argv, capture_output=True, text=True, check=True)
-            runs[kind].append(json.loads(done.stdout))
+            runs[kind].append(json.loads(run_child(argv)))
     medians = {}
     for kind, results in runs.items():
         medians[kind] = [statistics.median(figures) for figures in zip(*results, strict=True)]
