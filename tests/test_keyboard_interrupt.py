@@ -447,6 +447,61 @@ def between_taking_a_call_and_popping_it() -> str | None:
     return None
 
 
+@attrs.define
+class Gate(trio_otp.GenServer[Any, Any]):
+    """Answers a call of "wait" once ``open`` is set, any other at once."""
+
+    open: trio.Event = attrs.Factory(trio.Event)
+
+    async def handle_call(self, request: Any, caller: trio_otp.Caller[Any]) -> Any:
+        if request == "wait":
+            await self.open.wait()
+        return request
+
+
+def between_popping_a_call_and_waking_a_sender() -> str | None:
+    """A bounded mailbox: the server has taken a call out of its full mailbox but not yet
+    woken the sender waiting for room. Both callers are shielded, outside the server's
+    nursery, so only the answers trio_otp owes them can end them."""
+    from trio_otp._gen_server import serve  # noqa: PLC0415 - the code to aim at
+
+    interrupt = LineInterrupt(
+        1, lambda code: code is serve.__code__, line=line_of(serve, "if process.room:"), armed=False
+    )
+    answers: dict[str, str] = {}
+
+    async def main() -> None:
+        gate = Gate()
+        async with trio.open_nursery() as outer, trio.open_nursery() as nursery:
+            ref = await trio_otp.start_server(nursery, lambda: gate, mailbox_size=1)
+            ref.send_request("wait")  # the server is busy with this one
+
+            async def caller(request: str) -> None:
+                with trio.CancelScope(shield=True):
+                    try:
+                        answers[request] = await ref.call(request, timeout=None)
+                    except (trio_otp.ServerExited, trio_otp.ServerNotRunning) as error:
+                        answers[request] = type(error).__name__
+
+            outer.start_soon(caller, "queued")
+            await trio.testing.wait_all_tasks_blocked()
+            outer.start_soon(caller, "waiting for room")
+            await trio.testing.wait_all_tasks_blocked()
+            interrupt.armed = True
+            gate.open.set()
+            await trio.sleep_forever()
+
+    ending = run_interrupted(main, interrupt)
+    if not interrupt.fired:
+        return "the interrupt never fired"
+    if not only_interrupts(ending.error):
+        return f"expected KeyboardInterrupt, got {ending.error!r}"
+    expected = {"queued": "ServerExited", "waiting for room": "ServerNotRunning"}
+    if answers != expected:
+        return f"the callers got {answers}, expected {expected}"
+    return None
+
+
 def in_a_childs_exit(line: int) -> str | None:
     """Item 1: the ``line``-th line the child's task runs after its start function raised."""
     from trio_otp._child import ChildTask  # noqa: PLC0415 - the code to aim at
@@ -659,6 +714,7 @@ async def _run_spec(spec: trio_otp.ChildSpec) -> None:
 TARGETED: dict[str, Callable[[], str | None]] = {
     "between queueing and parking": between_queueing_and_parking,
     "between taking a call and popping it": between_taking_a_call_and_popping_it,
+    "between popping a call and waking a sender": between_popping_a_call_and_waking_a_sender,
     **{f"line {line} of a child's exit": functools.partial(in_a_childs_exit, line) for line in range(1, 9)},
     "a second Ctrl-C during the shutdown": second_interrupt_during_the_shutdown,
     "Ctrl-C while the root escalates": functools.partial(interrupt_while_the_root_gives_up, "escalation"),

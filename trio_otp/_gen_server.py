@@ -407,7 +407,6 @@ async def serve(
             once, idle_timeout = result.seconds, _ONE_SHOT
         handled = 0
         task = process.task
-        abort_park, take = process.abort_park, process.take  # pyright loses their types in this loop
         now = time_source()
         try:
             while stop is None:
@@ -434,18 +433,18 @@ async def serve(
                         while not process.mailbox:
                             process.current = None  # handled: get_status shows no message
                             process.parked = task
-                            await trio.lowlevel.wait_task_rescheduled(abort_park)
-                        if process.room is None:
-                            # take() inlined for an unbounded mailbox (the call is a tenth
-                            # of a cast's cost): peek, record, pop, so that an interrupt
-                            # between two steps leaves the message current, queued or
-                            # both, and close() fails a call found either way, once.
-                            queued: deque[object] = process.mailbox
-                            item = queued[0]
-                            process.current = item
-                            queued.popleft()
-                        else:  # a bounded one: take() also wakes a sender waiting for room
-                            item = take()
+                            await trio.lowlevel.wait_task_rescheduled(process.abort_park)
+                        # take() inlined (the call is a tenth of a cast's cost): peek,
+                        # record, pop, wake a sender waiting for room. An interrupt
+                        # between two steps ends the server with the message current,
+                        # queued or both, and close() fails a call found either way once
+                        # and wakes every sender.
+                        queued: deque[object] = process.mailbox
+                        item = queued[0]
+                        process.current = item
+                        queued.popleft()
+                        if process.room:  # a bounded mailbox with senders waiting
+                            process.room.unpark()
                     else:
                         item = _IDLE
                         with trio.move_on_after(wait):

@@ -512,13 +512,13 @@ class _Run:
                     process.current = None  # handled: get_status shows no message
                     process.parked = task
                     await trio.lowlevel.wait_task_rescheduled(process.abort_park)
-                if process.room is None:  # take() inlined, as a GenServer's serve does
-                    queued: deque[object] = process.mailbox
-                    item = queued[0]
-                    process.current = item
-                    queued.popleft()
-                else:
-                    item = process.take()
+                # take() inlined, as a GenServer's serve does (see there)
+                queued: deque[object] = process.mailbox
+                item = queued[0]
+                process.current = item
+                queued.popleft()
+                if process.room:
+                    process.room.unpark()
                 if task.custom_sleep_data is not process:  # once per scheduling step (see _sys.py)
                     process.step_time = now()
                     task.custom_sleep_data = process
