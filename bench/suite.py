@@ -514,16 +514,20 @@ async def many_callers_one_server(callers: int, calls_each: int) -> float:
     return answered / elapsed
 
 
-async def raw_many_callers_one_server(callers: int, calls_each: int) -> float:
+async def raw_many_callers_one_server(callers: int, calls_each: int, *, checked: bool = False) -> float:
+    """The floor, each call inlined, or made through raw_checked_call if ``checked``."""
     raw = RawMailbox()
     answered = 0
 
     async def caller() -> None:
         nonlocal answered
         me = trio.lowlevel.current_task()
-        for i in range(calls_each):  # the call inlined, as in raw_call_rate
-            raw.send(i, me)
-            assert await trio.lowlevel.wait_task_rescheduled(_abort) == i
+        for i in range(calls_each):
+            if checked:
+                assert await raw_checked_call(raw, i) == i
+            else:  # the call inlined, as in raw_call_rate
+                raw.send(i, me)
+                assert await trio.lowlevel.wait_task_rescheduled(_abort) == i
             answered += 1
 
     async with trio.open_nursery() as nursery:
@@ -539,19 +543,27 @@ async def raw_many_callers_one_server(callers: int, calls_each: int) -> float:
     return answered / elapsed
 
 
-async def raw_many_servers_own_caller(servers: int, calls_each: int) -> float:
+async def raw_api_many_callers_one_server(callers: int, calls_each: int) -> float:
+    return await raw_many_callers_one_server(callers, calls_each, checked=True)
+
+
+async def raw_many_servers_own_caller(servers: int, calls_each: int, *, checked: bool = False) -> float:
     """The floor's server, 1,000 times over, each with its own caller: built as the
     trio_otp side is (every server running in one nursery before the clock starts, the
     callers in a nursery of their own, the clock stopped when the last caller is done;
-    the servers are torn down after), and each call inlined."""
+    the servers are torn down after), and each call inlined, or made through
+    raw_checked_call if ``checked``."""
     answered = 0
 
     async def caller(raw: RawMailbox) -> None:
         nonlocal answered
         me = trio.lowlevel.current_task()
         for i in range(calls_each):
-            raw.send(i, me)
-            assert await trio.lowlevel.wait_task_rescheduled(_abort) == i
+            if checked:
+                assert await raw_checked_call(raw, i) == i
+            else:
+                raw.send(i, me)
+                assert await trio.lowlevel.wait_task_rescheduled(_abort) == i
             answered += 1
 
     async with trio.open_nursery() as nursery:
@@ -568,6 +580,10 @@ async def raw_many_servers_own_caller(servers: int, calls_each: int) -> float:
         assert answered == servers * calls_each
         nursery.cancel_scope.cancel()
     return answered / elapsed
+
+
+async def raw_api_many_servers_own_caller(servers: int, calls_each: int) -> float:
+    return await raw_many_servers_own_caller(servers, calls_each, checked=True)
 
 
 async def many_servers_own_caller(servers: int, calls_each: int) -> float:
@@ -1186,6 +1202,23 @@ def run_suite() -> list[Row]:
             ">= 0.8x",
             "1,000 floor servers up before the clock, callers in their own nursery; clock stops "
             "when the last caller is done (servers torn down after)",
+        ),
+        Row(
+            "1,000 callers, against the floor of a call API (for scale)",
+            *paired(many_callers_one_server, raw_api_many_callers_one_server, 1000, 20),
+            "calls/s",
+            True,
+            "",
+            "the 1,000 callers' floor, each call made through an async function that looks up its "
+            "task and checks for cancellation before sending, as a checkpoint must",
+        ),
+        Row(
+            "1,000 servers, against the floor of a call API (for scale)",
+            *paired(many_servers_own_caller, raw_api_many_servers_own_caller, 1000, 20),
+            "calls/s",
+            True,
+            "",
+            "the 1,000 servers' floor, each call made through that async function",
         ),
     ]
     fresh = process_measurements()
