@@ -459,21 +459,45 @@ class Gate(trio_otp.GenServer[Any, Any]):
         return request
 
 
-def between_popping_a_call_and_waking_a_sender() -> str | None:
-    """A bounded mailbox: the server has taken a call out of its full mailbox but not yet
-    woken the sender waiting for room. Both callers are shielded, outside the server's
-    nursery, so only the answers trio_otp owes them can end them."""
-    from trio_otp._gen_server import serve  # noqa: PLC0415 - the code to aim at
+class GateMachine(trio_otp.StateMachine[str, None, Any, Any]):
+    """Gate as a StateMachine."""
 
+    def __init__(self) -> None:
+        self.open = trio.Event()
+
+    async def init(self) -> trio_otp.NextState[str, None]:
+        return trio_otp.NextState("gate", None)
+
+    async def handle_event(
+        self, event: trio_otp.Event[Any, Any], state: str, data: None
+    ) -> trio_otp.Transition[str, None]:
+        assert isinstance(event, trio_otp.CallEvent)
+        if event.request == "wait":
+            await self.open.wait()
+        return trio_otp.KeepState(None, trio_otp.ReplyTo(event.caller, event.request))
+
+
+def between_popping_a_call_and_waking_a_sender(kind: str) -> str | None:
+    """A bounded mailbox: the server (a GenServer or a StateMachine) has taken a call out
+    of its full mailbox but not yet woken the sender waiting for room. Both callers are
+    shielded, outside the server's nursery, so only the answers trio_otp owes them can
+    end them."""
+    from trio_otp._gen_server import serve  # noqa: PLC0415 - the code to aim at
+    from trio_otp._state_machine import _Run  # noqa: PLC0415
+
+    loop = serve if kind == "GenServer" else _Run.loop
     interrupt = LineInterrupt(
-        1, lambda code: code is serve.__code__, line=line_of(serve, "if process.room:"), armed=False
+        1, lambda code: code is loop.__code__, line=line_of(loop, "if process.room:"), armed=False
     )
     answers: dict[str, str] = {}
 
     async def main() -> None:
-        gate = Gate()
+        gate = Gate() if kind == "GenServer" else GateMachine()
         async with trio.open_nursery() as outer, trio.open_nursery() as nursery:
-            ref = await trio_otp.start_server(nursery, lambda: gate, mailbox_size=1)
+            if isinstance(gate, Gate):
+                ref = await trio_otp.start_server(nursery, lambda: gate, mailbox_size=1)
+            else:
+                ref = await trio_otp.start_state_machine(nursery, lambda: gate, mailbox_size=1)
             ref.send_request("wait")  # the server is busy with this one
 
             async def caller(request: str) -> None:
@@ -714,7 +738,12 @@ async def _run_spec(spec: trio_otp.ChildSpec) -> None:
 TARGETED: dict[str, Callable[[], str | None]] = {
     "between queueing and parking": between_queueing_and_parking,
     "between taking a call and popping it": between_taking_a_call_and_popping_it,
-    "between popping a call and waking a sender": between_popping_a_call_and_waking_a_sender,
+    **{
+        f"between a {kind} popping a call and waking a sender": functools.partial(
+            between_popping_a_call_and_waking_a_sender, kind
+        )
+        for kind in ("GenServer", "StateMachine")
+    },
     **{f"line {line} of a child's exit": functools.partial(in_a_childs_exit, line) for line in range(1, 9)},
     "a second Ctrl-C during the shutdown": second_interrupt_during_the_shutdown,
     "Ctrl-C while the root escalates": functools.partial(interrupt_while_the_root_gives_up, "escalation"),
