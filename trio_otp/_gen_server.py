@@ -433,7 +433,7 @@ async def serve(
                         while not process.mailbox:
                             process.current = None  # handled: get_status shows no message
                             process.parked = task
-                            await trio.lowlevel.wait_task_rescheduled(process.abort_park)
+                            await trio.lowlevel.wait_task_rescheduled(process)  # its own abort function
                         # take() inlined (the call is a tenth of a cast's cost): peek,
                         # record, pop, wake a sender waiting for room. An interrupt
                         # between two steps ends the server with the message current,

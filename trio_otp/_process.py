@@ -212,7 +212,7 @@ class Process:
         while not self.mailbox:
             self.current = None
             self.parked = self.task
-            await trio.lowlevel.wait_task_rescheduled(self.abort_park)
+            await trio.lowlevel.wait_task_rescheduled(self)
         return self.take()
 
     @protected
@@ -224,7 +224,10 @@ class Process:
             room.unpark()
         return item
 
-    def abort_park(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+    def __call__(self, _raise_cancel: object) -> trio.lowlevel.Abort:
+        """The abort function of the server's park: ``wait_task_rescheduled(process)``.
+        The process itself rather than a bound method, which would be one more object
+        for the cyclic collector to track per parked server."""
         self.parked = None
         return trio.lowlevel.Abort.SUCCEEDED
 

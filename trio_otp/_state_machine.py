@@ -511,7 +511,7 @@ class _Run:
                     self.enter_calls = 0
                     process.current = None  # handled: get_status shows no message
                     process.parked = task
-                    await trio.lowlevel.wait_task_rescheduled(process.abort_park)
+                    await trio.lowlevel.wait_task_rescheduled(process)  # its own abort function
                 # take() inlined, as a GenServer's serve does (see there)
                 queued: deque[object] = process.mailbox
                 item = queued[0]
