@@ -1248,6 +1248,15 @@ def run_suite() -> list[Row]:
             started_task + ", one by one",
         ),
         Row(
+            "  start plus teardown, one by one (whichever phase the collector's full passes fall in)",
+            servers[0] * N_PROCESSES + servers[2],
+            raw_started[0] * N_PROCESSES + raw_started[2],
+            "s",
+            False,
+            "",
+            started_task + ", one by one, then cancelled with their nursery",
+        ),
+        Row(
             "  raw Trio nursery.start one by one (for scale)",
             raw_started[0] * 1e6,
             bare[0] * 1e6,
