@@ -387,6 +387,17 @@ def only_interrupts(error: BaseException | None) -> bool:
     return isinstance(error, KeyboardInterrupt)
 
 
+def interrupted_only(main: Callable[[], Awaitable[object]], interrupt: LineInterrupt) -> str | None:
+    """Run ``main`` with ``interrupt`` armed: what went wrong, if the interrupt never fired
+    or the run ended with anything but KeyboardInterrupt."""
+    ending = run_interrupted(main, interrupt)
+    if not interrupt.fired:
+        return "the interrupt never fired"
+    if not only_interrupts(ending.error):
+        return f"expected KeyboardInterrupt, got {ending.error!r}"
+    return None
+
+
 def between_queueing_and_parking() -> str | None:
     """Item 1: the Caller is in the mailbox, the caller has not parked yet."""
     from trio_otp._server_ref import ServerRef  # noqa: PLC0415 - the code to aim at
@@ -403,12 +414,7 @@ def between_queueing_and_parking() -> str | None:
                 await ref.call("hello")
             nursery.cancel_scope.cancel()
 
-    ending = run_interrupted(main, interrupt)
-    if not interrupt.fired:
-        return "the interrupt never fired"
-    if not only_interrupts(ending.error):
-        return f"expected KeyboardInterrupt, got {ending.error!r}"
-    return None
+    return interrupted_only(main, interrupt)
 
 
 def between_taking_a_call_and_popping_it() -> str | None:
@@ -437,11 +443,9 @@ def between_taking_a_call_and_popping_it() -> str | None:
             outer.start_soon(caller)
             await trio.sleep_forever()
 
-    ending = run_interrupted(main, interrupt)
-    if not interrupt.fired:
-        return "the interrupt never fired"
-    if not only_interrupts(ending.error):
-        return f"expected KeyboardInterrupt, got {ending.error!r}"
+    failure = interrupted_only(main, interrupt)
+    if failure is not None:
+        return failure
     if answers != ["ServerExited"]:
         return f"the caller got {answers}, expected one ServerExited"
     return None
@@ -515,11 +519,9 @@ def between_popping_a_call_and_waking_a_sender(kind: str) -> str | None:
             gate.open.set()
             await trio.sleep_forever()
 
-    ending = run_interrupted(main, interrupt)
-    if not interrupt.fired:
-        return "the interrupt never fired"
-    if not only_interrupts(ending.error):
-        return f"expected KeyboardInterrupt, got {ending.error!r}"
+    failure = interrupted_only(main, interrupt)
+    if failure is not None:
+        return failure
     expected = {"queued": "ServerExited", "waiting for room": "ServerNotRunning"}
     if answers != expected:
         return f"the callers got {answers}, expected {expected}"
