@@ -720,6 +720,7 @@ async def serve_state_machine(
     finally:
         _runs.pop(process, None)
         process.finish(ended_by)
+        ended_by = None  # no reference cycle with the error's traceback (see serve's)
 
 
 # The running machines' loops, for get_status (a process's server is the StateMachine).

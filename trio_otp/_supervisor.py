@@ -505,6 +505,7 @@ async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[A
     finally:
         state.ended.set()
         state.tell_monitors(ending)
+        ending = None  # no reference cycle with the error's traceback (as serve's)
     if state.exit_error is not None:
         raise state.exit_error
 
