@@ -183,6 +183,9 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
             self._outcome = result
             self._ended = next(_endings)
             self._done.set()
+            # Its spec's arguments hold this handle: a done handle lets go of its child,
+            # so that the two are no reference cycle (nothing reads it once done).
+            self._child = None
             if self._book is not None:
                 self._book.discard(self)
             for listener in self._listeners or ():
@@ -630,10 +633,12 @@ class TaskSupervisorRef(metaclass=NoPublicConstructor):
             handle._book = self._book
             self._book.add(handle)
         try:
-            handle._child = await self._supervisor.start_child(spec)
+            child = await self._supervisor.start_child(spec)
         except BaseException:
             self._book.discard(handle)
             raise
+        if not handle.done:  # it may have ended already (see _settle)
+            handle._child = child
         return handle
 
     async def start_child(
