@@ -139,6 +139,39 @@ async def test_a_process_whose_nursery_is_cancelled_leaves_no_reference_cycles(
     assert unreachable == 0, f"10 cancelled servers left {unreachable} objects in reference cycles"
 
 
+async def test_a_supervision_tree_torn_down_leaves_no_reference_cycles(
+    autojump_clock: MockClock, collector_off: None
+) -> None:
+    """Each supervisor's end: the exception it ends with holds its frame in its
+    traceback, its ref holds its state (a record of every child), and the child it runs
+    as holds its ref; none of them may point back."""
+
+    def tree() -> trio_otp.Supervisor:
+        workers = trio_otp.Supervisor(
+            [trio_otp.server_spec("server", Idle), trio_otp.agent_spec("agent", lambda: 0)]
+        )
+        return trio_otp.Supervisor(
+            [
+                workers.child_spec("workers"),
+                trio_otp.DynamicSupervisor().child_spec("dynamic"),
+                trio_otp.TaskSupervisor().child_spec("tasks"),
+            ]
+        )
+
+    async with trio.open_nursery() as outer:
+        async with trio.open_nursery() as nursery:  # the caches' first use
+            await nursery.start(tree().run)
+            nursery.cancel_scope.cancel()
+        gc.collect()
+        async with trio.open_nursery() as nursery:
+            for _ in range(3):
+                await nursery.start(tree().run)
+            nursery.cancel_scope.cancel()
+        unreachable = gc.collect()
+        outer.cancel_scope.cancel()
+    assert unreachable == 0, f"3 trees torn down left {unreachable} objects in reference cycles"
+
+
 async def test_a_task_spawned_and_awaited_leaves_no_reference_cycles(
     autojump_clock: MockClock, collector_off: None
 ) -> None:

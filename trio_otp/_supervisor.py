@@ -505,7 +505,11 @@ async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[A
     finally:
         state.ended.set()
         state.tell_monitors(ending)
-        ending = None  # no reference cycle with the error's traceback (as serve's)
+        # No reference cycles left for the collector: the error's traceback holds this
+        # frame, the ref holds the state (with a record of every child), and the child
+        # this supervisor runs as holds the ref.
+        ending = None
+        state.ref = state.owner = None
     if state.exit_error is not None:
         raise state.exit_error
 
