@@ -172,6 +172,45 @@ async def test_a_supervision_tree_torn_down_leaves_no_reference_cycles(
     assert unreachable == 0, f"3 trees torn down left {unreachable} objects in reference cycles"
 
 
+async def test_a_monitor_that_fired_leaves_no_reference_cycles(
+    autojump_clock: MockClock, collector_off: None
+) -> None:
+    """A Down names its monitor, so the monitor keeps only what the Down is made of: had
+    it kept the Down, the two (and the ended server they name) would be a cycle."""
+    notified: list[object] = []
+
+    class Watcher(trio_otp.GenServer[Any, Any]):
+        async def handle_info(self, message: object) -> None:
+            notified.append(message)
+
+    async def watch_one_end(
+        supervisor: trio_otp.DynamicSupervisorRef, watcher: trio_otp.ServerRef[Any, Any]
+    ) -> None:
+        spec = trio_otp.server_spec("idle", Idle, restart=trio_otp.Restart.TEMPORARY)
+        ref = (await supervisor.start_child(spec)).ref
+        assert ref is not None
+        watch = trio_otp.monitor(ref, notify=watcher)
+        trio_otp.exit(ref, RuntimeError("gone"))
+        down = await watch.wait()
+        assert down == watch.down
+        assert down.monitor is watch
+        assert str(down.reason) == "gone"
+        await wait_all_tasks_blocked()  # the watcher has handled its notice
+
+    async with trio.open_nursery() as nursery:
+        supervisor = await nursery.start(trio_otp.DynamicSupervisor().run)
+        watcher = await trio_otp.start_server(nursery, Watcher)
+        await watch_one_end(supervisor, watcher)  # the caches' first use
+        gc.collect()
+        for _ in range(10):
+            await watch_one_end(supervisor, watcher)
+        assert len(notified) == 11
+        notified.clear()
+        unreachable = gc.collect()
+        nursery.cancel_scope.cancel()
+    assert unreachable == 0, f"10 monitored ends left {unreachable} objects in reference cycles"
+
+
 async def test_a_task_spawned_and_awaited_leaves_no_reference_cycles(
     autojump_clock: MockClock, collector_off: None
 ) -> None:

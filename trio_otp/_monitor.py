@@ -63,17 +63,20 @@ class Down:
 class Monitor(metaclass=NoPublicConstructor):
     """A watch on one process; made by :func:`monitor`."""
 
-    __slots__ = ("_down", "_event", "_notify", "_removed", "target")
+    __slots__ = ("_ended", "_event", "_notify", "_removed", "target")
 
     def __init__(self, target: MonitorTarget, notify: ServerRef[Any, Any] | None) -> None:
         self.target: MonitorTarget = target
         self._notify = notify
         self._event = trio.Event()
-        self._down: Down | None = None
+        # (reason, already_ended) once fired. Not the Down itself: a Down holds its
+        # monitor, so the two would be a reference cycle, and the ended target with them
+        # (its process, task and frames) would wait for the cyclic collector.
+        self._ended: tuple[BaseException | None, bool] | None = None
         self._removed = False
 
     def __repr__(self) -> str:
-        state = "down" if self._down else "removed" if self._removed else "watching"
+        state = "down" if self._ended else "removed" if self._removed else "watching"
         return f"<Monitor of {self.target!r} ({state})>"
 
     async def wait(self) -> Down:
@@ -83,21 +86,24 @@ class Monitor(metaclass=NoPublicConstructor):
           RuntimeError: the monitor was removed before the target ended, so it never will fire.
         """
         await self._event.wait()
-        if self._down is None:
+        down = self.down
+        if down is None:
             msg = f"{self!r} was removed before its target ended"
             raise RuntimeError(msg)
-        return self._down
+        return down
 
     @property
     def down(self) -> Down | None:
-        """The notice, once the target has ended; ``None`` before."""
-        return self._down
+        """The notice, once the target has ended; ``None`` before. Each read gives a new
+        :class:`Down`, equal to the others."""
+        ended = self._ended
+        return None if ended is None else Down(self, self.target, *ended)
 
     @protected
     def demonitor(self) -> bool:
         """Stop watching. Returns ``True`` if the notice had not fired yet (it now never
         will), ``False`` if it already had. Not a checkpoint."""
-        if self._down is not None or self._removed:
+        if self._ended is not None or self._removed:
             return False
         self._removed = True
         self._detach()
@@ -120,14 +126,14 @@ class Monitor(metaclass=NoPublicConstructor):
 
     @protected
     def _fire(self, reason: BaseException | None, *, already_ended: bool = False) -> None:
-        if self._down is not None or self._removed:
+        if self._ended is not None or self._removed:
             return
-        self._down = Down(self, self.target, reason, already_ended)
+        self._ended = (reason, already_ended)
         self._detach()
         self._event.set()
         if self._notify is not None:
             try:
-                self._notify.send(self._down)
+                self._notify.send(Down(self, self.target, reason, already_ended))
             except ServerNotRunning:
                 pass  # the watcher has ended too: nobody left to tell
             except MailboxFull:
