@@ -30,7 +30,7 @@ async def main() -> None:
         ...  # serve: restarts and new children are collected as usual
 
         # Before tearing a large tree down, give the objects back to the collector, so
-        # that the cycles the teardown leaves are collected too.
+        # that any reference cycles among them (your own) are collected too.
         gc.unfreeze()
         nursery.cancel_scope.cancel()
 
