@@ -95,13 +95,13 @@ async def test_kill_after_a_graceful_exit_reads_killed(autojump_clock: MockClock
     async with trio.open_nursery() as nursery:
         pool = await nursery.start(trio_otp.DynamicSupervisor().run)
         child = await pool.start_child(ChildSpec("c", slow_cleanup, args=(10,), restart=Restart.TRANSIENT))
-        task = child._child.task
+        record = child._child  # the supervisor's record keeps the exit it handled
         trio_otp.exit(child, None)  # normal: a transient child would not be restarted
         await trio.sleep(1)
         trio_otp.exit(child, KILL)  # a kill: a crash, Killed
         await settle()
-        errors.append(task.error)
-        assert isinstance(task.error, trio_otp.Killed), task.error
+        errors.append(record.last_error)
+        assert isinstance(record.last_error, trio_otp.Killed), record.last_error
         nursery.cancel_scope.cancel()
 
 

@@ -81,6 +81,33 @@ async def test_a_crash_and_its_restart_leave_no_reference_cycles(
     assert unreachable == 0, f"10 crashes left {unreachable} objects in reference cycles"
 
 
+async def crash_in_a_second(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    task_status.started()
+    await trio.sleep(1)
+    raise RuntimeError("crash")
+
+
+@pytest.mark.parametrize("by", ["supervisor's loop", "exiting task"])
+async def test_a_plain_function_childs_crash_and_restart_leave_no_reference_cycles(
+    autojump_clock: MockClock, collector_off: None, by: str
+) -> None:
+    """The crash's traceback holds the function's frame, whose task_status is the
+    child's task: the task must not hold the error too (its supervisor's record does).
+    A restart is decided by the exiting task itself when the loop is idle, by the loop
+    otherwise (here: a second child keeps it busy with its own exits)."""
+    specs = [trio_otp.ChildSpec("crashing", crash_in_a_second)]
+    if by == "supervisor's loop":
+        specs.append(trio_otp.ChildSpec("also crashing", crash_in_a_second))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio_otp.Supervisor(specs, max_restarts=1000, max_seconds=1).run)
+        await trio.sleep(1.5)  # the first crash and restart (caches) before counting
+        gc.collect()
+        await trio.sleep(10)
+        unreachable = gc.collect()
+        nursery.cancel_scope.cancel()
+    assert unreachable == 0, f"10 crashes left {unreachable} objects in reference cycles"
+
+
 class Idle(trio_otp.GenServer[Any, Any]):
     pass
 

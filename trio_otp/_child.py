@@ -293,6 +293,9 @@ class ChildTask(trio.TaskStatus[Any]):
                 error = RuntimeError(f"it was exited ({signal.describe()}) before it was started")
         self.error = error
         self.finished = True
+        # Only a running child is looked up with them (get_status, processes()); once
+        # ended they would lead from the task back to the error its supervisor records.
+        self.supervisor = self.record = None
         self._wake()
 
     @protected

@@ -789,8 +789,8 @@ class _SupervisorState:
             and not self.stopping
             and self.receive.statistics().tasks_waiting_receive == 1
         ):
-            if self.decide_exit(child, task) and self.may_restart(child, task.error):
-                self.begin_restart(child, task.error)
+            if self.decide_exit(child, task) and self.may_restart(child, child.last_error):
+                self.begin_restart(child, child.last_error)
                 return
             self.after_exit(child)
             if self.shutting_down():
@@ -996,7 +996,7 @@ class _SupervisorState:
 
     async def handle_exit(self, child: _Child, task: ChildTask) -> None:
         if self.decide_exit(child, task):
-            await self.restart(child, task.error)
+            await self.restart(child, child.last_error)
         self.after_exit(child)
 
     def decide_exit(self, child: _Child, task: ChildTask) -> bool:
@@ -1005,12 +1005,16 @@ class _SupervisorState:
         if child.task is not task:
             return False  # an exit from a task we already replaced or stopped
         child.task = None
-        child.last_error = task.error
-        kind = exit_kind(task.error)
+        # The record keeps the error, the task no longer: the error's traceback holds the
+        # start function's frame, whose task_status is the task, so the two would be a
+        # reference cycle, and the ended task with its frames would wait for the collector.
+        error = child.last_error = task.error
+        task.error = None
+        kind = exit_kind(error)
         emit(
             "child_exited",
             {},
-            {"supervisor": self.label, "child_id": child.spec.id, "kind": kind.value, "error": task.error},
+            {"supervisor": self.label, "child_id": child.spec.id, "kind": kind.value, "error": error},
         )
         restart = child.spec.restart
         level = logging.ERROR if kind is ExitKind.CRASH else logging.INFO
@@ -1018,28 +1022,28 @@ class _SupervisorState:
         logged = logger.isEnabledFor(level)
         if restart is Restart.PERMANENT or (restart is Restart.TRANSIENT and kind is ExitKind.CRASH):
             if logged:
-                described = describe_exit(task.error)
+                described = describe_exit(error)
                 logger.log(
                     level,
                     "supervisor %s: child %r %s",
                     self.label,
                     child.spec.id,
                     described,
-                    exc_info=task.error if kind is ExitKind.CRASH else None,
-                    extra=self.report("child_terminated", child, task.error, described),
+                    exc_info=error if kind is ExitKind.CRASH else None,
+                    extra=self.report("child_terminated", child, error, described),
                 )
             return True
         if restart is Restart.TEMPORARY:
             if kind is ExitKind.CRASH and logged:
-                described = describe_exit(task.error)
+                described = describe_exit(error)
                 logger.log(
                     level,
                     "supervisor %s: temporary child %r %s; not restarted",
                     self.label,
                     child.spec.id,
                     described,
-                    exc_info=task.error,
-                    extra=self.report("child_terminated", child, task.error, described),
+                    exc_info=error,
+                    extra=self.report("child_terminated", child, error, described),
                 )
             self.remove(child)
         self.check_auto_shutdown(child)
