@@ -30,10 +30,24 @@ import trio
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import suite
 
+import trio_otp
+
+
+async def _call_rate_without_timeout(n: int) -> None:
+    """The call row with ``timeout=None``: what the default timeout's clock read and
+    timer entry cost, by difference."""
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, suite.Echo)
+        for i in range(n):
+            assert await ref.call(i, timeout=None) == i
+        nursery.cancel_scope.cancel()
+
+
 WORKLOADS: dict[str, tuple[Callable[[int], Awaitable[Any]], int]] = {
     # name: (workload, n)
     "call": (suite.gen_server_call_rate, 2_000),
     "call_by_name": (suite.gen_server_call_by_name_rate, 2_000),
+    "call_without_timeout": (_call_rate_without_timeout, 2_000),
     "cast": (suite.gen_server_cast_rate, 10_000),
     # 1,000 callers or servers as in the suite, n calls in all (n a multiple of 1,000)
     "many_callers": (lambda n: suite.many_callers_one_server(1_000, n // 1_000), 5_000),
@@ -48,6 +62,7 @@ WORKLOADS: dict[str, tuple[Callable[[int], Awaitable[Any]], int]] = {
     "raw_api_call_by_name": (suite.raw_api_call_by_name_rate, 2_000),
     "raw_call": (suite.raw_call_rate, 2_000),
     "raw_call_by_name": (suite.raw_call_by_name_rate, 2_000),
+    "raw_call_without_timeout": (suite.raw_call_rate, 2_000),
     "raw_cast": (suite.raw_batched_cast_rate, 10_000),
     "raw_many_callers": (lambda n: suite.raw_many_callers_one_server(1_000, n // 1_000), 5_000),
     "raw_many_servers": (lambda n: suite.raw_many_servers_own_caller(1_000, n // 1_000), 5_000),
@@ -60,7 +75,10 @@ WORKLOADS: dict[str, tuple[Callable[[int], Awaitable[Any]], int]] = {
 # A workload's baseline: the raw-Trio workload its row of the suite is compared with.
 BASELINES = {name: f"raw_{name}" for name in WORKLOADS if f"raw_{name}" in WORKLOADS}
 # Workloads whose suite row is a rate (its ratio is baseline cost over trio_otp's).
-RATES = {"call", "call_by_name", "api_call", "api_call_by_name", "cast", "many_callers", "many_servers"}
+RATES = {
+    *("call", "call_by_name", "call_without_timeout", "api_call", "api_call_by_name"),
+    *("cast", "many_callers", "many_servers"),
+}
 
 
 def instructions(workload: str, n: int) -> int:

@@ -193,6 +193,23 @@ async def test_default_timeout_is_five_seconds(autojump_clock: MockClock) -> Non
         nursery.cancel_scope.cancel()
 
 
+def test_a_timeout_on_trios_own_clock_fires_at_its_deadline() -> None:
+    """Under Trio's default clock (so a run of its own, not the suite's virtual time) a
+    call reads the time as that clock's own sum, its offset plus time.perf_counter(),
+    not through it: the deadline must come out the same."""
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            ref, _ = await start(nursery)
+            before = trio.current_time()
+            with trio.fail_after(10), pytest.raises(trio_otp.CallTimeout):
+                await ref.call(("sleep", 60), timeout=0.05)
+            assert trio.current_time() - before >= 0.05
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
 async def test_cancelled_caller_leaves_the_server_consistent(autojump_clock: MockClock) -> None:
     async with trio.open_nursery() as nursery:
         ref, server = await start(nursery)
@@ -533,5 +550,5 @@ async def test_call_timer_memory_stays_bounded(autojump_clock: MockClock) -> Non
             await ref.call(i)
         timer = call_timer()
         assert timer.live == 0
-        assert len(timer._heap) <= 64 + 1
+        assert len(timer.heap) <= 64 + 1
         await ref.stop()

@@ -49,14 +49,28 @@ class TimedCall(Protocol):
     def _time_out(self) -> None: ...
 
 
+def system_clock_offset(clock: trio.abc.Clock) -> float | None:
+    """The offset of Trio's default clock, whose ``current_time()`` is ``offset +
+    time.perf_counter()``; None for any other clock (a MockClock, a subclass)."""
+    kind = type(clock)
+    if kind.__name__ == "SystemClock" and kind.__module__.startswith("trio."):
+        offset: object = getattr(clock, "offset", None)
+        return offset if isinstance(offset, float) else None
+    return None
+
+
 class CallTimer:
-    __slots__ = ("_heap", "_scope", "_seq", "live", "next_deadline", "now")
+    __slots__ = ("_scope", "heap", "live", "next_deadline", "now", "offset", "seq")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, TimedCall]] = []
-        self._seq = 0
+        self.heap: list[tuple[float, int, TimedCall]] = []
+        self.seq = 0
         # The run's clock, read with one call instead of trio.current_time()'s three.
-        self.now: Callable[[], float] = trio.lowlevel.current_clock().current_time
+        clock = trio.lowlevel.current_clock()
+        self.now: Callable[[], float] = clock.current_time
+        # Under Trio's own SystemClock (its current_time is ``offset + perf_counter()``),
+        # its offset: a call reads the clock as that sum itself, without a Python frame.
+        self.offset: float | None = system_clock_offset(clock)
         self._scope = trio.CancelScope()  # replaced each time the task goes to sleep
         self.live: int = 0  # timed calls that have not ended (a Caller's end counts it down itself)
         # The scope's deadline, as a plain attribute: a property read per call is not free.
@@ -66,21 +80,32 @@ class CallTimer:
     def add(self, call: TimedCall, deadline: float) -> None:
         """Watch ``call`` until ``deadline``. The call must call :meth:`finished` once
         when it ends for any reason, and not before it is ``done`` (or its entry has left
-        the heap): while no call is live, the heap's entries are all dropped."""
-        self._seq += 1
-        heap = self._heap
+        the heap): while no call is live, the heap's entries are all dropped.
+
+        ``ServerRef.call`` makes these same steps inline, then calls :meth:`adjust` in
+        the rare case that needs it."""
+        heap = self.heap
         if not self.live:
             # Every entry is of a call that has ended: drop them all at once (one call
             # at a time, the usual case, never has the heap rebuilt).
             heap.clear()
-        heapq.heappush(heap, (deadline, self._seq, call))
-        self.live += 1
-        # Only an earlier deadline touches the scope: setting it re-registers it.
+        seq = self.seq = self.seq + 1
+        heapq.heappush(heap, (deadline, seq, call))
+        live = self.live = self.live + 1
+        if deadline < self.next_deadline or len(heap) > 2 * live + 64:
+            self.adjust(deadline)
+
+    @protected
+    def adjust(self, deadline: float) -> None:
+        """After an entry for ``deadline`` joined the heap: wake up earlier if it is the
+        earliest (setting the scope's deadline re-registers it, so only then), and
+        rebuild the heap from the live entries if it holds too many ended ones."""
         if deadline < self.next_deadline:
             self._scope.deadline = self.next_deadline = deadline
+        heap = self.heap
         if len(heap) > 2 * self.live + 64:
-            self._heap = [entry for entry in heap if not entry[2].done]
-            heapq.heapify(self._heap)
+            self.heap = [entry for entry in heap if not entry[2].done]
+            heapq.heapify(self.heap)
 
     @protected
     def finished(self) -> None:
@@ -88,13 +113,13 @@ class CallTimer:
 
     async def run(self) -> None:
         while True:
-            heap = self._heap
+            heap = self.heap
             with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
                 self._scope = scope
                 self.next_deadline = scope.deadline
                 await trio.sleep_forever()
             now = trio.current_time()
-            heap = self._heap
+            heap = self.heap
             while heap and (heap[0][0] <= now or heap[0][2].done):
                 _, _, call = heapq.heappop(heap)
                 if not call.done:

@@ -12,6 +12,8 @@ import typing
 from collections import deque
 from collections.abc import Hashable
 from functools import partial
+from heapq import heappush
+from time import perf_counter
 from typing import Any, Final, Generic, TypeVar, final
 
 import trio
@@ -109,7 +111,9 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
             timer = process.call_timer
             if timer is None:  # this run's timer, kept by the server: no RunVar lookup per call
                 timer = process.call_timer = call_timer()
-            deadline = timer.now() + seconds
+            # Under Trio's SystemClock its current_time() inline: the same sum, no frame.
+            offset = timer.offset
+            deadline = (offset + perf_counter() if offset is not None else timer.now()) + seconds
         if process.room is not None and process.full():
             await self._wait_for_room(process, deadline, request, timeout)
         if not process.alive:
@@ -134,8 +138,15 @@ class ServerRef(Generic[RequestT, ReplyT], metaclass=NoPublicConstructor):
         if parked is not None:
             process.parked = None
             trio.lowlevel.reschedule(parked)
-        if timer is not None:
-            timer.add(caller, deadline)
+        if timer is not None:  # CallTimer.add
+            heap = timer.heap
+            if not timer.live:
+                heap.clear()
+            seq = timer.seq = timer.seq + 1
+            heappush(heap, (deadline, seq, caller))
+            live = timer.live = timer.live + 1
+            if deadline < timer.next_deadline or len(heap) > 2 * live + 64:
+                timer.adjust(deadline)
         # attached()'s own first tests, inline: no function call while nobody listens.
         if (_events._process_handlers or _events._attached_in_runs) and _events_attached():
             return await self._measured(process, caller, request, timeout)  # type: ignore[no-any-return]

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import trio
 
+from ._call_timer import system_clock_offset
 from ._checks import check_seconds
 from ._exceptions import ReplaceStateFailed
 from ._util import describe, safe_repr
@@ -27,8 +28,7 @@ def time_source() -> Callable[[], float]:
     """A clock that differs from the run's clock by a constant, as cheap as can be:
     :func:`time.perf_counter` under Trio's default clock (which is it plus an offset),
     :func:`trio.current_time` under any other (a MockClock, say)."""
-    clock = type(trio.lowlevel.current_clock())
-    if clock.__name__ == "SystemClock" and clock.__module__.startswith("trio."):
+    if system_clock_offset(trio.lowlevel.current_clock()) is not None:
         return time.perf_counter
     return trio.current_time
 
