@@ -108,6 +108,69 @@ async def test_a_plain_function_childs_crash_and_restart_leave_no_reference_cycl
     assert unreachable == 0, f"10 crashes left {unreachable} objects in reference cycles"
 
 
+async def test_a_temporary_plain_function_child_that_crashed_leaves_no_reference_cycles(
+    autojump_clock: MockClock, collector_off: None
+) -> None:
+    """Its supervisor forgets it, record and all: nothing overwrites the error later, so
+    the ended task itself must not lead back to it (through its record or supervisor)."""
+    spec = trio_otp.ChildSpec("crashing", crash_in_a_second, restart=trio_otp.Restart.TEMPORARY)
+    async with trio.open_nursery() as nursery:
+        supervisor = await nursery.start(trio_otp.DynamicSupervisor().run)
+        await supervisor.start_child(spec)
+        await trio.sleep(2)  # the first of everything (caches) before counting
+        gc.collect()
+        for _ in range(10):
+            await supervisor.start_child(spec)
+        await trio.sleep(2)
+        unreachable = gc.collect()
+        nursery.cancel_scope.cancel()
+    assert unreachable == 0, f"10 forgotten crashes left {unreachable} objects in reference cycles"
+
+
+async def crash_the_first_time(
+    crashed: list[bool], *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    task_status.started()
+    if not crashed:
+        crashed.append(True)
+        await trio.sleep(1)
+        raise RuntimeError("crash")
+    await trio.sleep_forever()
+
+
+@pytest.mark.parametrize("ending", ["stopped with a reason", "escalated", "stopped after a child crashed"])
+async def test_a_supervisor_that_ends_with_an_error_leaves_no_reference_cycles(
+    autojump_clock: MockClock, collector_off: None, ending: str
+) -> None:
+    """The error it ends with is raised from its run, so that frame must not name the
+    state that records it; and a nested supervisor's children that crashed must not lead
+    back through the child it runs as."""
+
+    async def one_supervisor(parent: trio_otp.DynamicSupervisorRef) -> None:
+        if ending == "escalated":
+            child = trio_otp.ChildSpec("crashing", crash_in_a_second)
+            nested = trio_otp.Supervisor([child], max_restarts=0, max_seconds=5)
+        else:
+            nested = trio_otp.Supervisor([trio_otp.ChildSpec("crashing", crash_the_first_time, args=([],))])
+        started = await parent.start_child(nested.child_spec("nested", restart=trio_otp.Restart.TEMPORARY))
+        await trio.sleep(3)  # a crash, and its restart or the escalation
+        if ending == "stopped with a reason":
+            assert started.ref is not None
+            await started.ref.stop(RuntimeError("why"))
+        elif ending == "stopped after a child crashed":
+            await parent.terminate_child(started)
+
+    async with trio.open_nursery() as nursery:
+        parent = await nursery.start(trio_otp.DynamicSupervisor().run)
+        await one_supervisor(parent)  # the caches' first use
+        gc.collect()
+        for _ in range(5):
+            await one_supervisor(parent)
+        unreachable = gc.collect()
+        nursery.cancel_scope.cancel()
+    assert unreachable == 0, f"5 supervisors' ends left {unreachable} objects in reference cycles"
+
+
 class Idle(trio_otp.GenServer[Any, Any]):
     pass
 

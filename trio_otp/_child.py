@@ -293,9 +293,10 @@ class ChildTask(trio.TaskStatus[Any]):
                 error = RuntimeError(f"it was exited ({signal.describe()}) before it was started")
         self.error = error
         self.finished = True
-        # Only a running child is looked up with them (get_status, processes()); once
-        # ended they would lead from the task back to the error its supervisor records.
-        self.supervisor = self.record = None
+        # Only a running child is looked up with them (get_status, processes(), a stop's
+        # deadline); once ended they would lead from the task back to the error its
+        # supervisor records (through its record, or the supervisor above).
+        self.supervisor = self.record = self.parent = None
         self._wake()
 
     @protected

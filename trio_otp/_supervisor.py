@@ -510,8 +510,15 @@ async def run_supervisor(state: _SupervisorState, task_status: trio.TaskStatus[A
         # this supervisor runs as holds the ref.
         ending = None
         state.ref = state.owner = None
-    if state.exit_error is not None:
-        raise state.exit_error
+    exit_error = state.exit_error
+    if exit_error is not None:
+        # Raised from a frame that names neither it nor the state, which leads to it:
+        # the error's traceback holds this frame.
+        del state, task_status, nursery
+        try:
+            raise exit_error
+        finally:
+            del exit_error
 
 
 async def stop_supervisor(state: _SupervisorState, reason: Exception | None, seconds: float) -> None:
