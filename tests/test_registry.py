@@ -261,6 +261,25 @@ async def test_calls_by_name_that_miss_the_fast_lookup_raise_as_whereis_would(
         nursery.cancel_scope.cancel()
 
 
+async def test_whereis_by_a_plain_name_answers_as_its_checked_path(autojump_clock: MockClock) -> None:
+    """whereis looks a plain name up directly and falls back to its checks only when
+    that fails: every answer must be the checked path's."""
+    with pytest.raises(TypeError, match="name must be hashable"):  # before any name in the run
+        trio_otp.whereis(["unhashable"])
+    assert trio_otp.whereis("nobody") is None
+    async with trio.open_nursery() as nursery:
+        ref = await trio_otp.start_server(nursery, _SlowToStop, name="slow")
+        assert trio_otp.whereis("slow") is ref
+        assert trio_otp.whereis("slow", trio_otp.ServerRef) is ref
+        with pytest.raises(TypeError, match="name must be hashable"):
+            trio_otp.whereis(["unhashable"])
+        assert trio_otp.whereis("nobody") is None
+        nursery.start_soon(partial(ref.stop, timeout=None))
+        await settle()  # in terminate: still holds its name, accepts nothing
+        assert trio_otp.whereis("slow") is None
+        nursery.cancel_scope.cancel()
+
+
 def test_an_unhashable_name_outside_a_run_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="name must be hashable"):
         trio_otp.cast(["unhashable"], "hi")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
