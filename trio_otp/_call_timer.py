@@ -64,7 +64,7 @@ class CallTimer:
 
     def __init__(self) -> None:
         self.heap: list[tuple[float, int, TimedCall]] = []
-        self.seq = 0
+        self.seq: int = 0
         # The run's clock, read with one call instead of trio.current_time()'s three.
         clock = trio.lowlevel.current_clock()
         self.now: Callable[[], float] = clock.current_time
