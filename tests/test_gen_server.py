@@ -543,6 +543,23 @@ async def test_a_shorter_timeout_after_a_longer_one_fires_on_time(autojump_clock
         nursery.cancel_scope.cancel()
 
 
+async def test_call_timer_memory_stays_bounded_while_a_call_stays_live(autojump_clock: MockClock) -> None:
+    """With some call always waiting, the timer's heap is never simply emptied: the
+    entries of ended calls must still be dropped (the heap rebuilt) as they pile up."""
+    async with trio.open_nursery() as nursery:
+        slow, server = await start(nursery)
+        fast, _ = await start(nursery)
+        nursery.start_soon(functools.partial(slow.call, "defer", timeout=5_000.0))  # never answered
+        while not server.deferred:  # not settle(): the clock would jump to the timeout
+            await trio.lowlevel.checkpoint()
+        for i in range(1000):
+            assert await fast.call(i) == ("echo", i)
+        timer = call_timer()
+        assert timer.live == 1
+        assert len(timer.heap) <= 2 * timer.live + 64 + 1
+        nursery.cancel_scope.cancel()
+
+
 async def test_call_timer_memory_stays_bounded(autojump_clock: MockClock) -> None:
     async with trio.open_nursery() as nursery:
         ref, _ = await start(nursery)
