@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -206,6 +206,21 @@ async def test_a_process_its_supervisor_stops_leaves_no_reference_cycles(
     assert unreachable == 0, f"10 stops left {unreachable} objects in reference cycles"
 
 
+async def cycles_left_by_cancelling(start: Callable[[trio.Nursery], Awaitable[object]], times: int) -> int:
+    """Start something with ``start`` in a nursery and cancel the nursery: once for the
+    caches' first use, then ``times`` together; how many objects that last teardown
+    left in reference cycles."""
+    async with trio.open_nursery() as nursery:
+        await start(nursery)
+        nursery.cancel_scope.cancel()
+    gc.collect()
+    async with trio.open_nursery() as nursery:
+        for _ in range(times):
+            await start(nursery)
+        nursery.cancel_scope.cancel()
+    return gc.collect()
+
+
 @pytest.mark.parametrize("kind", ["server", "state_machine"])
 async def test_a_process_whose_nursery_is_cancelled_leaves_no_reference_cycles(
     autojump_clock: MockClock, collector_off: None, kind: str
@@ -215,17 +230,7 @@ async def test_a_process_whose_nursery_is_cancelled_leaves_no_reference_cycles(
             return await trio_otp.start_server(nursery, Idle)
         return await trio_otp.start_state_machine(nursery, IdleMachine)
 
-    async with trio.open_nursery() as outer:
-        async with trio.open_nursery() as nursery:  # the caches' first use
-            await start(nursery)
-            nursery.cancel_scope.cancel()
-        gc.collect()
-        async with trio.open_nursery() as nursery:
-            for _ in range(10):
-                await start(nursery)
-            nursery.cancel_scope.cancel()
-        unreachable = gc.collect()
-        outer.cancel_scope.cancel()
+    unreachable = await cycles_left_by_cancelling(start, 10)
     assert unreachable == 0, f"10 cancelled servers left {unreachable} objects in reference cycles"
 
 
@@ -248,17 +253,10 @@ async def test_a_supervision_tree_torn_down_leaves_no_reference_cycles(
             ]
         )
 
-    async with trio.open_nursery() as outer:
-        async with trio.open_nursery() as nursery:  # the caches' first use
-            await nursery.start(tree().run)
-            nursery.cancel_scope.cancel()
-        gc.collect()
-        async with trio.open_nursery() as nursery:
-            for _ in range(3):
-                await nursery.start(tree().run)
-            nursery.cancel_scope.cancel()
-        unreachable = gc.collect()
-        outer.cancel_scope.cancel()
+    async def start(nursery: trio.Nursery) -> object:
+        return await nursery.start(tree().run)
+
+    unreachable = await cycles_left_by_cancelling(start, 3)
     assert unreachable == 0, f"3 trees torn down left {unreachable} objects in reference cycles"
 
 
